@@ -1,0 +1,23 @@
+"""The interface of a dataset plugin: a list of subjects and their HR volumes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from benchmark.volume import Volume
+
+
+class Dataset(ABC):
+    """A collection of HR volumes, one per subject.
+
+    Factories are called as ``factory(data_root=Path | None, cache_dir=Path)``; a dataset that
+    needs a data root and gets none, or gets a bad one, raises :class:`BenchError`.
+    """
+
+    @abstractmethod
+    def subjects(self) -> list[str]:
+        """Subject identifiers, sorted; at least 4 (one per group)."""
+
+    @abstractmethod
+    def load(self, subject: str) -> Volume:
+        """The HR volume of ``subject``: ``(X, Y, Z)`` float32, intensities scaled to ``[0, 1]``."""

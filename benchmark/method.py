@@ -1,0 +1,64 @@
+"""The interface every super-resolution method implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import torch
+
+from benchmark.profiles import Profile
+from benchmark.run_context import RunContext
+from benchmark.scale import Scale
+from benchmark.training_data import TrainingData
+
+
+class Method(ABC):
+    """A super-resolution method; subclasses register themselves with ``METHODS.register``.
+
+    The harness calls ``Method(scale=..., profile=...)``, then :meth:`fit` once, then
+    :meth:`super_resolve` on every test LR volume.
+
+    Class attributes:
+        uses_source_hr: ``False`` for methods that never see source HR (tricubic, ZSSR); their
+            cells run once with setting ``"n/a"``.
+        uses_aligned_target_hr: ``True`` only for oracles trained on perfectly aligned pairs.
+        oracle: reports mark the method as an oracle (an upper bound, not a fair competitor).
+    """
+
+    uses_source_hr: ClassVar[bool] = True
+    uses_aligned_target_hr: ClassVar[bool] = False
+    oracle: ClassVar[bool] = False
+
+    def __init__(self, scale: Scale, profile: Profile) -> None:
+        self.scale = scale
+        self.profile = profile
+        self.run: RunContext | None = None
+
+    def fit(self, data: TrainingData, run: RunContext) -> None:
+        """Train on ``data``; the default keeps ``run`` and trains nothing."""
+        self.run = run
+
+    @property
+    def device(self) -> torch.device:
+        """Device given by the run context, CPU before :meth:`fit`."""
+        return self.run.device if self.run is not None else torch.device("cpu")
+
+    @abstractmethod
+    def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
+        """Super-resolve one whole LR volume.
+
+        Args:
+            lr: ``(X/sx, Y/sy, Z/sz)`` float32 LR volume on the CPU.
+
+        Returns:
+            ``(X, Y, Z)`` float32 SR volume on the CPU.
+        """
+
+    def state_dict(self) -> dict[str, Any]:
+        """Learned state to save with the cell; empty for methods without weights."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        del state
