@@ -1,0 +1,100 @@
+"""Image-quality metrics on whole 3D volumes, in torch (CPU or CUDA).
+
+Convention (stated in the README):
+
+* Both volumes are compared on the HR grid; the SR volume is clipped to ``[0, 1]`` first and
+  the data range is 1.
+* SSIM is the 3D SSIM of Wang et al. (2004) with a separable Gaussian window of 11 voxels per
+  axis, σ = 1.5 voxels, K1 = 0.01, K2 = 0.03, population (not sample) covariances, averaged
+  over the voxels whose whole window lies inside the volume (a 5-voxel border is left out).
+  This is exactly what ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
+  sigma=1.5, use_sample_covariance=False, data_range=1)`` computes on a 3D array.
+* PSNR = 10·log10(1 / MSE) in dB over the whole volume.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+SSIM_SIGMA = 1.5
+SSIM_WINDOW = 11
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+
+
+def gaussian_kernel1d(
+    sigma: float = SSIM_SIGMA, size: int = SSIM_WINDOW, device: torch.device | None = None
+) -> torch.Tensor:
+    """Normalised 1D Gaussian, ``(size,)`` float32, sampled at integer offsets as scipy does."""
+    offsets = torch.arange(size, dtype=torch.float64, device=device) - (size - 1) / 2
+    weights = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    return (weights / weights.sum()).float()
+
+
+def _filter3d(volume: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Separable 'valid' Gaussian filtering of ``(N, 1, X, Y, Z)`` along the three spatial axes."""
+    size = kernel.numel()
+    out = F.conv3d(volume, kernel.view(1, 1, size, 1, 1))
+    out = F.conv3d(out, kernel.view(1, 1, 1, size, 1))
+    return F.conv3d(out, kernel.view(1, 1, 1, 1, size))
+
+
+def ssim_map3d(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Local SSIM of two batches of volumes.
+
+    Args:
+        x, y: ``(B, 1, X, Y, Z)`` volumes; every spatial size must be at least 11 voxels.
+        data_range: ``max - min`` of the intensity scale (1 for volumes in ``[0, 1]``).
+
+    Returns:
+        ``(B, 1, X-10, Y-10, Z-10)`` SSIM at every voxel whose window lies inside the volume.
+    """
+    kernel = gaussian_kernel1d(device=x.device).to(x.dtype)
+    c1 = (SSIM_K1 * data_range) ** 2
+    c2 = (SSIM_K2 * data_range) ** 2
+    stacked = torch.cat([x, y, x * x, y * y, x * y], dim=0)
+    filtered = _filter3d(stacked, kernel)
+    mu_x, mu_y, xx, yy, xy = filtered.chunk(5, dim=0)
+    var_x = xx - mu_x * mu_x
+    var_y = yy - mu_y * mu_y
+    cov = xy - mu_x * mu_y
+    numerator = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
+    denominator = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
+    return numerator / denominator
+
+
+def ssim3d(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0) -> float:
+    """Mean 3D SSIM of one SR volume against its HR volume.
+
+    Args:
+        sr, hr: ``(X, Y, Z)`` volumes on the same grid, intensities in ``[0, data_range]``;
+            ``sr`` is clipped to that range. Computed in float64 for repeatability.
+
+    Returns:
+        SSIM in ``[-1, 1]`` (1 for identical volumes).
+    """
+    _check_pair(sr, hr)
+    x = sr.detach().double().clamp(0, data_range)[None, None]
+    y = hr.detach().double()[None, None]
+    return float(ssim_map3d(x, y, data_range).mean())
+
+
+def psnr(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0) -> float:
+    """PSNR in dB of one SR volume (clipped to ``[0, data_range]``) against its HR volume ``(X, Y, Z)``."""
+    _check_pair(sr, hr)
+    mse = float(((sr.detach().double().clamp(0, data_range) - hr.detach().double()) ** 2).mean())
+    return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
+
+
+def _check_pair(sr: torch.Tensor, hr: torch.Tensor) -> None:
+    if sr.shape != hr.shape or sr.dim() != 3:
+        raise ValueError(f"metrics need two (X, Y, Z) volumes of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}")
+    if min(sr.shape) < SSIM_WINDOW:
+        raise ValueError(f"3D SSIM needs at least {SSIM_WINDOW} voxels per axis, got {tuple(sr.shape)}")
+
+
+METRICS = {"ssim": ssim3d, "psnr": psnr}
+"""Metric name → function(sr, hr) -> float, in the column order of the results table."""
