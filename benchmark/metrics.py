@@ -91,7 +91,9 @@ def psnr(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0) -> float:
 
 def _check_pair(sr: torch.Tensor, hr: torch.Tensor) -> None:
     if sr.shape != hr.shape or sr.dim() != 3:
-        raise ValueError(f"metrics need two (X, Y, Z) volumes of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}")
+        raise ValueError(
+            f"metrics need two (X, Y, Z) volumes of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}"
+        )
     if min(sr.shape) < SSIM_WINDOW:
         raise ValueError(f"3D SSIM needs at least {SSIM_WINDOW} voxels per axis, got {tuple(sr.shape)}")
 

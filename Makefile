@@ -1,0 +1,32 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# Both create .venv, install torch 2.13.0 (CPU build) first, then the project.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+RUNS ?= runs
+PROFILE ?= quick
+
+.PHONY: demo test lint env clean
+
+$(BIN)/bench: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(BIN)/bench
+
+env: $(BIN)/bench
+
+demo: env
+	$(BIN)/bench run --methods all --dataset demo --scale 2x2x2 --profile $(PROFILE) --runs-dir $(RUNS)
+	$(BIN)/bench report --runs-dir $(RUNS)
+
+test: env
+	$(BIN)/python -m pytest tests
+
+lint: env
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) $(RUNS)

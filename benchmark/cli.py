@@ -1,0 +1,201 @@
+"""The ``bench`` command line: ``list``, ``run``, ``report``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.cell import Cell
+from benchmark.device import resolve_device
+from benchmark.errors import BenchError
+from benchmark.plugins import DATASETS, DEGRADATIONS, METHODS
+from benchmark.profiles import PROFILES, load_profile
+from benchmark.scale import Scale
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Benchmark harness for unsupervised 3D MRI super-resolution (UDEAN and baselines).",
+)
+console = Console()
+error_console = Console(stderr=True)
+
+
+def default_cache_dir() -> Path:
+    """``$BENCH_CACHE`` or ``~/.cache/udean-bench``: where the generated demo cohort is kept."""
+    return Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "udean-bench"))
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(part) for part in _split(text)]
+    except ValueError:
+        raise BenchError(f"seeds '{text}' must be comma-separated integers, e.g. 0,1,2.") from None
+
+
+@app.command("list")
+def list_plugins(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show profiles and network sizes.")] = False,
+) -> None:
+    """Show the registered methods, datasets, degradations and profiles, one line each."""
+    for title, registry in (("method", METHODS), ("dataset", DATASETS), ("degradation", DEGRADATIONS)):
+        table = Table(title=f"{title}s", show_header=True, header_style="bold")
+        table.add_column(title)
+        table.add_column("description")
+        for name in registry.names():
+            table.add_row(name, registry.summary(name))
+        console.print(table)
+    profiles = Table(title="profiles", header_style="bold")
+    profiles.add_column("profile")
+    profiles.add_column("settings" if verbose else "batch · steps · backbone")
+    for name, settings in PROFILES.items():
+        if verbose:
+            text = ", ".join(f"{k}={v}" for k, v in settings.items())
+        else:
+            text = (
+                f"batch {settings['batch_size']} · {settings['epochs']}×{settings['steps_per_epoch']} steps · "
+                f"{settings['n_resgroups']}×{settings['n_rcab']} RCAB, {settings['n_feats']} features"
+            )
+        profiles.add_row(name, text)
+    console.print(profiles)
+    if verbose:
+        _print_network_sizes()
+
+
+def _print_network_sizes() -> None:
+    """Parameter counts of each method's networks per profile, for methods that report them."""
+    table = Table(title="parameters per network (scale 2x2x2)", header_style="bold")
+    table.add_column("method")
+    table.add_column("profile")
+    table.add_column("networks")
+    scale = Scale(2, 2, 2)
+    for name in METHODS.names():
+        cls = METHODS.factory(name)
+        describe = getattr(cls, "network_parameters", None)
+        if describe is None:
+            continue
+        for profile_name in PROFILES:
+            counts = describe(scale, load_profile(profile_name))
+            table.add_row(name, profile_name, ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    if table.row_count:
+        console.print(table)
+
+
+@app.command()
+def run(
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated method names or wildcards; 'all' for every one.")
+    ] = "all",
+    dataset: Annotated[str, typer.Option(help="Comma-separated dataset names (see `bench list`).")] = "demo",
+    scale: Annotated[str, typer.Option(help="Comma-separated scales SXxSYxSZ, e.g. 2x2x2,2x2x1.")] = "2x2x2",
+    setting: Annotated[
+        str, typer.Option(help="Comma-separated settings: misaligned, unpaired.")
+    ] = "misaligned,unpaired",
+    seed: Annotated[str, typer.Option(help="Comma-separated training seeds.")] = "0",
+    profile: Annotated[str, typer.Option(help=f"Sizes and budgets: {', '.join(PROFILES)}.")] = "quick",
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a profile setting, key=value (repeatable).")
+    ] = None,
+    data_root: Annotated[Path | None, typer.Option(help="Folder of the dataset (hcp, brats, folder).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Results store.")] = Path("runs"),
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Cache for generated data [default: $BENCH_CACHE or ~/.cache/udean-bench].")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    split_seed: Annotated[int, typer.Option(help="Seed of the subject split (fixed across training seeds).")] = 0,
+    misalign_seed: Annotated[int, typer.Option(help="Seed of the simulated misalignment.")] = 0,
+    train_degradation: Annotated[str, typer.Option(help="Degradation making the target LR.")] = "kspace",
+    test_degradation: Annotated[str, typer.Option(help="Degradation making validation and test LR.")] = "kspace",
+    save_sr: Annotated[bool, typer.Option(help="Also save every SR test volume as NIfTI in the cell folder.")] = False,
+    list_cells: Annotated[bool, typer.Option(help="Print the cells of the matrix with their index and exit.")] = False,
+    cell_index: Annotated[
+        int | None, typer.Option(help="Run only the cell with this index (e.g. $SLURM_ARRAY_TASK_ID).")
+    ] = None,
+) -> None:
+    """Run the matrix methods × datasets × scales × settings × seeds; finished cells are skipped."""
+    from benchmark.runner import ProtocolOptions, build_matrix, run_matrix
+
+    chosen_profile = load_profile(profile, set_ or [])
+    cells = build_matrix(
+        METHODS.resolve(methods),
+        DATASETS.resolve(dataset),
+        [Scale.parse(text) for text in _split(scale)],
+        _split(setting),
+        _seeds(seed),
+        chosen_profile,
+    )
+    for name in (train_degradation, test_degradation):
+        DEGRADATIONS.factory(name)
+    if list_cells:
+        for index, cell in enumerate(cells):
+            console.print(f"{index}\t{cell.label()}")
+        return
+    if cell_index is not None:
+        if not 0 <= cell_index < len(cells):
+            raise BenchError(f"cell index {cell_index} is outside 0..{len(cells) - 1} of this matrix.")
+        cells = [cells[cell_index]]
+    options = ProtocolOptions(data_root, split_seed, misalign_seed, train_degradation, test_degradation)
+    resolved_device = resolve_device(device)
+    console.print(f"{len(cells)} cell(s) on {resolved_device}, profile {chosen_profile.name}, results in {runs_dir}")
+    summary = run_matrix(cells, runs_dir, options, resolved_device, cache_dir or default_cache_dir(), console, save_sr)
+    console.print(
+        f"done {len(summary.done)}, already done {len(summary.skipped)}, failed {len(summary.failed)}; "
+        f"results table: {runs_dir / 'results.csv'}"
+    )
+    _report_failures(summary.failed, runs_dir)
+
+
+def _report_failures(failed: list[tuple[Cell, str]], runs_dir: Path) -> None:
+    if not failed:
+        return
+    for cell, message in failed:
+        first_line = message.strip().splitlines()[-1] if message.strip() else "unknown error"
+        error_console.print(
+            f"[red]failed[/red] {cell.label()}: {first_line} (see {cell.folder(runs_dir) / 'error.txt'})"
+        )
+    raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    runs_dir: Annotated[Path, typer.Option(help="Results store written by `bench run`.")] = Path("runs"),
+    out: Annotated[Path | None, typer.Option(help="Output folder [default: <runs-dir>/report].")] = None,
+    profile: Annotated[str | None, typer.Option(help="Report only this profile.")] = None,
+) -> None:
+    """Write LaTeX/Markdown/CSV tables, the comparison with the paper, and error-map figures."""
+    from reports.build import write_reports
+
+    if not runs_dir.is_dir():
+        raise BenchError(f"results folder '{runs_dir}' does not exist; run `bench run` first.")
+    out_dir = out or runs_dir / "report"
+    reference = Path(__file__).resolve().parent.parent / "reports" / "reference"
+    written = write_reports(runs_dir, out_dir, reference, profile=profile)
+    for kind, paths in written.items():
+        for path in paths:
+            console.print(f"{kind:>10}  {path}")
+    markdown = out_dir / "table2.md"
+    if markdown.is_file():
+        console.print(markdown.read_text())
+
+
+def main() -> None:
+    """Entry point of the ``bench`` script: user errors end in one sentence and exit status 2."""
+    try:
+        app()
+    except BenchError as error:
+        error_console.print(f"[bold red]error:[/bold red] {error}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        error_console.print("interrupted; finished cells are kept, unfinished ones resume from their checkpoints.")
+        sys.exit(130)

@@ -1,0 +1,47 @@
+"""A record of the software and hardware a cell ran on, for its folder."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_PACKAGES = ("udean-bench", "torch", "numpy", "scipy", "nibabel", "scikit-image", "pandas", "nilearn", "SimpleITK")
+
+
+def git_commit(folder: Path) -> str | None:
+    """The commit of the git checkout holding ``folder`` (with ``-dirty``), or ``None`` outside git."""
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            cwd=folder, capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit or None
+
+
+def environment_record(device: torch.device) -> dict[str, Any]:
+    """Python, package versions, git commit, device name and thread count."""
+    packages = {}
+    for name in _PACKAGES:
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    record: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": packages,
+        "git_commit": git_commit(Path(__file__).resolve().parent),
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        record["device_name"] = torch.cuda.get_device_name(device)
+    return record
