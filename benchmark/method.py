@@ -24,11 +24,13 @@ class Method(ABC):
             cells run once with setting ``"n/a"``.
         uses_aligned_target_hr: ``True`` only for oracles trained on perfectly aligned pairs.
         oracle: reports mark the method as an oracle (an upper bound, not a fair competitor).
+        settings: the settings the method can train in; the matrix skips the others.
     """
 
     uses_source_hr: ClassVar[bool] = True
     uses_aligned_target_hr: ClassVar[bool] = False
     oracle: ClassVar[bool] = False
+    settings: ClassVar[tuple[str, ...]] = ("misaligned", "unpaired")
 
     def __init__(self, scale: Scale, profile: Profile) -> None:
         self.scale = scale

@@ -84,6 +84,8 @@ def build_matrix(
             for setting in settings:
                 for method in methods:
                     cls = METHODS.factory(method)
+                    if getattr(cls, "uses_source_hr", True) and setting not in getattr(cls, "settings", SETTINGS):
+                        continue
                     cell_setting = setting if getattr(cls, "uses_source_hr", True) else NO_SETTING
                     for seed in seeds:
                         cell = Cell(dataset, scale, cell_setting, method, seed, profile)

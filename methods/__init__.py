@@ -1,3 +1,3 @@
-"""Built-in method plugins; importing this package registers them (the list of built-ins)."""
+"""Built-in method plugins; importing this package registers them (this is the list of built-ins)."""
 
-from methods import tricubic  # noqa: F401
+from methods import supervised, tricubic  # noqa: F401
