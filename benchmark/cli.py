@@ -25,7 +25,7 @@ app = typer.Typer(
     help="Benchmark harness for unsupervised 3D MRI super-resolution (UDEAN and baselines).",
 )
 console = Console()
-error_console = Console(stderr=True)
+error_console = Console(stderr=True, soft_wrap=True)
 
 
 def default_cache_dir() -> Path:

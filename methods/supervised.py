@@ -28,13 +28,14 @@ from benchmark.profiles import Profile
 from benchmark.protocol.patches import crop, hr_patch_size, random_patch_corner
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
+from benchmark.slabs import super_resolve_slabs, to_slabs
 from benchmark.store import write_json
 from benchmark.trainer import Trainer, total_steps
 from benchmark.training_data import TrainingData, VolumePair
 from benchmark.volume import Volume
 from methods.losses import l1_loss, ssim_loss
 from methods.networks import count_parameters, ts_rcan_from_profile
-from methods.thin_slab import super_resolve_slabs, to_slabs, validation_psnr
+from methods.thin_slab import validation_psnr
 
 SSIM_WEIGHT = 0.5
 

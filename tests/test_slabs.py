@@ -1,64 +1,56 @@
-"""Cutting volumes into thin slabs and assembling SR slabs back."""
-
-from __future__ import annotations
+"""Slab layout, and cutting a volume into slabs and putting SR slabs back (one place: the core)."""
 
 import pytest
 import torch
+from torch import nn
 
-from methods.slabs import SlabAssembler, assemble_slabs, cut_slabs, slab_starts
+from benchmark.scale import Scale
+from benchmark.slabs import from_slabs, super_resolve_slabs, to_slabs
 
 
-def _index_volume(x: int, y: int, z: int) -> torch.Tensor:
-    """``v[..., k] = k``."""
+class RepeatSlices(nn.Module):
+    """An 'SR network' on slabs that repeats each slice sz times and each pixel sx×sy times."""
+
+    def __init__(self, scale: Scale) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, slabs: torch.Tensor) -> torch.Tensor:  # (B, M, h, w) -> (B, M·sz, sx·h, sy·w)
+        sx, sy, sz = self.scale.factors
+        return slabs.repeat_interleave(sz, 1).repeat_interleave(sx, 2).repeat_interleave(sy, 3)
+
+
+def index_volume(x: int, y: int, z: int) -> torch.Tensor:
+    """``v[..., k] = k``: every slice carries its own index."""
     return torch.arange(z, dtype=torch.float32).expand(x, y, z).clone()
 
 
-@pytest.mark.parametrize(
-    ("z", "stride", "starts"), [(7, 1, [0, 1, 2, 3, 4]), (7, 3, [0, 3, 4]), (3, 2, [0]), (8, 2, [0, 2, 4, 5])]
-)
-def test_slab_starts_cover_every_slice(z: int, stride: int, starts: list[int]) -> None:
-    assert slab_starts(z, 3, stride) == starts
+def test_slab_layout_round_trip():
+    patches = torch.rand(2, 5, 4, 3)
+    slabs = to_slabs(patches)
+    assert slabs.shape == (2, 3, 5, 4)
+    assert torch.equal(slabs[1, 2], patches[1, :, :, 2])
+    assert torch.equal(from_slabs(slabs), patches)
 
 
-def test_cut_slabs_shapes_and_contents() -> None:
-    volume = torch.rand(5, 4, 9)
-    slabs, starts = cut_slabs(volume, depth=3, stride=2)
-    assert slabs.shape == (len(starts), 3, 5, 4)
-    for slab, start in zip(slabs, starts):
-        for j in range(3):
-            assert torch.equal(slab[j], volume[:, :, start + j])
+@pytest.mark.parametrize("factors", [(1, 1, 1), (2, 2, 2), (2, 2, 1), (3, 2, 1)])
+@pytest.mark.parametrize("tile", [4, 16])
+def test_index_volume_survives_cutting_and_reassembly(factors, tile):
+    scale = Scale(*factors)
+    volume = index_volume(9, 7, 10)
+    out = super_resolve_slabs(RepeatSlices(scale), volume, scale, tile=tile, batch_size=5, device=torch.device("cpu"))
+    expected = index_volume(9 * factors[0], 7 * factors[1], 10 * factors[2]) // factors[2]
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("stride", [1, 2, 3])
-@pytest.mark.parametrize("sz", [1, 2])
-def test_index_volume_survives_cut_and_assemble(stride: int, sz: int) -> None:
-    volume = _index_volume(4, 5, 10)
-    slabs, starts = cut_slabs(volume, 3, stride)
-    sr = slabs.repeat_interleave(sz, dim=1)  # identity "SR": each slice repeated sz times
-    out = assemble_slabs(sr, starts, (4, 5, 10 * sz), sz)
-    expected = volume.repeat_interleave(sz, dim=2)
-    assert torch.equal(out, expected)
+def test_overlapping_slabs_are_averaged():
+    # A network that adds the slab's first slice index: slice k is predicted by slabs starting at
+    # k-2, k-1, k; the result is a (weighted) average of those predictions, not any single one.
+    class AddFirst(nn.Module):
+        def forward(self, slabs):
+            return slabs + slabs[:, :1]
 
-
-def test_overlaps_are_averaged() -> None:
-    volume = _index_volume(2, 2, 5)
-    slabs, starts = cut_slabs(volume, 3, 1)  # starts 0, 1, 2
-    labelled = torch.stack([torch.full_like(s, float(n)) for n, s in enumerate(slabs)])
-    out = assemble_slabs(labelled, starts, (2, 2, 5), 1)
-    # slice 0: slab 0; 1: slabs 0, 1; 2: 0, 1, 2; 3: 1, 2; 4: 2.
-    assert out[0, 0].tolist() == [0.0, 0.5, 1.0, 1.5, 2.0]
-
-
-def test_assembler_in_batches_and_errors() -> None:
-    volume = torch.rand(3, 3, 6)
-    slabs, starts = cut_slabs(volume, 3, 1)
-    assembler = SlabAssembler((3, 3, 6), sz=1)
-    assembler.add(slabs[:2], starts[:2])
-    with pytest.raises(ValueError, match="covered"):
-        assembler.result()
-    assembler.add(slabs[2:], starts[2:])
-    assert torch.allclose(assembler.result(), volume)
-    with pytest.raises(ValueError):
-        assemble_slabs(slabs, starts[:-1], (3, 3, 6), 1)
-    with pytest.raises(ValueError, match="thinner"):
-        cut_slabs(torch.rand(3, 3, 2))
+    volume = index_volume(4, 4, 6)
+    out = super_resolve_slabs(AddFirst(), volume, Scale(1, 1, 1), tile=4, batch_size=8, device=torch.device("cpu"))
+    middle = out[0, 0, 3].item()  # slabs start at 1, 2, 3 -> predictions 3+1, 3+2, 3+3
+    assert 4.0 < middle < 6.0
