@@ -42,7 +42,7 @@ def test_sr_is_clipped_to_the_data_range():
 
 
 def test_shape_mismatch_and_tiny_volumes_are_rejected():
-    with pytest.raises(ValueError, match="same shape|one shape"):
+    with pytest.raises(ValueError, match=r"same shape|one shape"):
         ssim3d(torch.zeros(12, 12, 12), torch.zeros(12, 12, 13))
-    with pytest.raises(ValueError, match="at least 11"):
+    with pytest.raises(ValueError, match=r"at least 11"):
         ssim3d(torch.zeros(12, 12, 8), torch.zeros(12, 12, 8))

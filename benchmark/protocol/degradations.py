@@ -1,0 +1,169 @@
+"""Named degradations that turn an HR volume into an LR volume through its k-space.
+
+Every degradation has the signature ``fn(hr, scale, rng) -> lr`` with ``hr`` an
+``(X, Y, Z)`` array whose shape is a multiple of the scale and ``lr`` an
+``(X/sx, Y/sy, Z/sz)`` float32 array.  They all start from the paper's 3D k-space
+truncation; the others add one difference between synthetic and authentic LR that the
+paper names (Sec. II.A): acquisition noise, partial Fourier, elliptical k-space.  A run can
+train on one and test on another (degradation shift).
+
+Geometry: the truncated inverse FFT samples the band-limited HR signal at HR voxel
+positions ``s·j`` (``j`` the LR index), so the LR voxel ``j`` lies at HR voxel ``s·j``; an LR
+affine is the HR affine with its voxel axes multiplied by the scale, without a shift.
+
+Intensity units: the k-space of the LR block is multiplied by ``N_lr / N_hr`` (ratio of
+voxel counts) so that the DC term, and hence the mean intensity, of the HR volume is kept.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+
+from benchmark.plugins import DEGRADATIONS
+from benchmark.scale import Scale
+
+KSPACE_NOISE_STD = 0.02
+"""Default noise of ``kspace-noise``: std of each complex component in the image domain, in
+units of the ``[0, 1]`` intensity scale (white matter at ~0.7 gives an SNR of ~35)."""
+
+PARTIAL_FOURIER_FRACTION = 6 / 8
+"""Fraction of phase-encode (Y) lines that ``partial-fourier`` keeps."""
+
+
+def truncated_kspace(hr: np.ndarray, scale: Scale) -> np.ndarray:
+    """Centred k-space block of an HR volume, ready for an inverse FFT on the LR grid.
+
+    Args:
+        hr: ``(X, Y, Z)`` real volume; every size must be a multiple of the matching factor.
+        scale: factors ``(sx, sy, sz)``.
+
+    Returns:
+        ``(X/sx, Y/sy, Z/sz)`` complex128 k-space, centred (DC at index ``n // 2`` of each axis,
+        the ``fftshift`` convention) and multiplied by the voxel-count ratio ``N_lr / N_hr``.
+
+    Raises:
+        ValueError: ``hr`` is not 3D or its shape is not a multiple of the scale.
+    """
+    hr = np.asarray(hr)
+    if hr.ndim != 3:
+        raise ValueError(f"k-space truncation needs an (X, Y, Z) volume, got shape {hr.shape}")
+    if any(n % s for n, s in zip(hr.shape, scale.factors)):
+        raise ValueError(f"HR shape {hr.shape} is not a multiple of the scale {scale}")
+    block = scale.lr_shape(hr.shape)
+    kspace = scipy.fft.fftn(hr.astype(np.float64), workers=-1)
+    # Frequencies -m//2 … m - m//2 - 1 of each axis, read straight from the unshifted spectrum:
+    # the same block as slicing the fftshift-ed spectrum at n//2 - m//2, without shifting it all.
+    frequencies = [np.arange(-(m // 2), m - m // 2) % n for n, m in zip(hr.shape, block)]
+    return kspace[np.ix_(*frequencies)] * (np.prod(block) / hr.size)
+
+
+def image_from_kspace(kspace: np.ndarray) -> np.ndarray:
+    """Magnitude image ``(X, Y, Z)`` float32 of a centred k-space ``(X, Y, Z)`` (inverse FFT)."""
+    return np.abs(scipy.fft.ifftn(scipy.fft.ifftshift(kspace), workers=-1)).astype(np.float32)
+
+
+def kspace_truncate(hr: np.ndarray, scale: Scale) -> np.ndarray:
+    """The paper's 3D k-space truncation (FFT, keep the centred block, inverse FFT, magnitude).
+
+    Args:
+        hr: ``(X, Y, Z)`` volume, intensities in ``[0, 1]``; shape a multiple of the scale.
+        scale: factors ``(sx, sy, sz)``; ``1x1x1`` returns ``|hr|``.
+
+    Returns:
+        ``(X/sx, Y/sy, Z/sz)`` float32 LR volume, not clipped (ringing may pass 1 slightly); its DC
+        term is the HR volume's, so its mean equals the HR mean up to the magnitude's rectification.
+
+    Raises:
+        ValueError: ``hr`` is not 3D or its shape is not a multiple of the scale.
+    """
+    return image_from_kspace(truncated_kspace(hr, scale))
+
+
+def _centred_frequencies(size: int) -> np.ndarray:
+    """Integer frequencies ``(size,)`` of a centred k-space axis, 0 at index ``size // 2``."""
+    return np.arange(size) - size // 2
+
+
+@DEGRADATIONS.register("kspace", summary="3D k-space truncation, the paper's degradation")
+def degrade_kspace(hr: np.ndarray, scale: Scale, rng: np.random.Generator) -> np.ndarray:
+    """3D k-space truncation: ``(X, Y, Z)`` HR → ``(X/sx, Y/sy, Z/sz)`` LR; ``rng`` is unused."""
+    del rng
+    return kspace_truncate(hr, scale)
+
+
+@DEGRADATIONS.register("kspace-noise", summary="k-space truncation plus complex Gaussian noise (Rician magnitude)")
+def degrade_kspace_noise(
+    hr: np.ndarray, scale: Scale, rng: np.random.Generator, noise_std: float = KSPACE_NOISE_STD
+) -> np.ndarray:
+    """k-space truncation with white complex Gaussian noise added in k-space.
+
+    The magnitude image then carries Rician noise, as an MR scanner's magnitude images do.
+
+    Args:
+        hr: ``(X, Y, Z)`` volume in ``[0, 1]``; shape a multiple of the scale.
+        scale: factors ``(sx, sy, sz)``.
+        rng: source of the noise (seeded by the caller).
+        noise_std: std of the real and of the imaginary part of the noise per LR voxel in the
+            image domain, in units of the ``[0, 1]`` intensity scale.
+
+    Returns:
+        ``(X/sx, Y/sy, Z/sz)`` float32 LR volume.
+    """
+    kspace = truncated_kspace(hr, scale)
+    # An unnormalised inverse FFT over N voxels divides by N: per-sample k-space std σ·√N
+    # gives image-domain std σ per component.
+    k_std = noise_std * np.sqrt(kspace.size)
+    noise = rng.standard_normal(kspace.shape) + 1j * rng.standard_normal(kspace.shape)
+    return image_from_kspace(kspace + k_std * noise)
+
+
+@DEGRADATIONS.register("partial-fourier", summary="k-space truncation with 6/8 partial Fourier along Y, zero-filled")
+def degrade_partial_fourier(
+    hr: np.ndarray, scale: Scale, rng: np.random.Generator, fraction: float = PARTIAL_FOURIER_FRACTION
+) -> np.ndarray:
+    """k-space truncation, then partial Fourier along the phase-encode axis Y, zero-filled.
+
+    Of the ``Y/sy`` lines of the truncated block, the first ``ceil(fraction · Y/sy)`` (from the
+    most negative frequency through DC) are kept and the rest, on the positive side, are set
+    to zero before the inverse FFT, as a zero-filled partial Fourier reconstruction does.
+
+    Args:
+        hr: ``(X, Y, Z)`` volume in ``[0, 1]``; shape a multiple of the scale.
+        scale: factors ``(sx, sy, sz)``.
+        rng: unused (the degradation is deterministic).
+        fraction: fraction of Y lines acquired, 6/8 by default.
+
+    Returns:
+        ``(X/sx, Y/sy, Z/sz)`` float32 LR volume.
+    """
+    del rng
+    kspace = truncated_kspace(hr, scale)
+    lines = kspace.shape[1]
+    kept = max(int(np.ceil(fraction * lines)), lines // 2 + 1)  # always keep DC
+    kspace[:, kept:, :] = 0
+    return image_from_kspace(kspace)
+
+
+@DEGRADATIONS.register("elliptical", summary="k-space truncation with an elliptical k-space mask in the X-Y plane")
+def degrade_elliptical(hr: np.ndarray, scale: Scale, rng: np.random.Generator) -> np.ndarray:
+    """k-space truncation, then an elliptical mask in the X–Y plane of the truncated block.
+
+    A frequency ``(kx, ky)`` of the ``(X/sx, Y/sy)`` block is kept when
+    ``(kx / (X/(2sx)))² + (ky / (Y/(2sy)))² <= 1``; the corners are set to zero, along every Z.
+
+    Args:
+        hr: ``(X, Y, Z)`` volume in ``[0, 1]``; shape a multiple of the scale.
+        scale: factors ``(sx, sy, sz)``.
+        rng: unused (the degradation is deterministic).
+
+    Returns:
+        ``(X/sx, Y/sy, Z/sz)`` float32 LR volume.
+    """
+    del rng
+    kspace = truncated_kspace(hr, scale)
+    nx, ny = kspace.shape[:2]
+    kx = _centred_frequencies(nx)[:, None] / (nx / 2)
+    ky = _centred_frequencies(ny)[None, :] / (ny / 2)
+    kspace[(kx**2 + ky**2) > 1] = 0
+    return image_from_kspace(kspace)

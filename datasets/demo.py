@@ -1,0 +1,95 @@
+"""Datasets ``demo`` and ``demo-small``: the embedded demo, made offline on first use and cached.
+
+These are synthetic subjects made from a population template, not scans of people: the MNI
+ICBM152 nonlinear 2009 T1 template (Fonov et al., "Unbiased average age-appropriate atlases
+for pediatric studies", NeuroImage 54(1), 2011; Fonov et al., NeuroImage 47 S102, 2009),
+which nilearn ships, deformed, re-contrasted, bias-corrupted and made noisy per subject
+(see :mod:`datasets.demo_cohort`).
+
+* ``demo``: 20 subjects at 1 mm isotropic.
+* ``demo-small``: 10 subjects at 2 mm isotropic (the head is ~80–100 voxels wide), for tests
+  and fast tries.
+
+The cohort is written under ``cache_dir / "demo" / <variant>`` as NIfTI with a
+``manifest.json``; a later construction whose manifest matches (generator version, number of
+subjects, voxel size) and whose files are all there loads them instead of regenerating.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from rich.progress import Progress
+
+from benchmark.dataset import Dataset
+from benchmark.plugins import DATASETS
+from datasets.demo_cohort import GENERATOR_VERSION, generate_cohort
+from datasets.nifti import NiftiFileDataset
+
+VARIANTS: dict[str, tuple[int, int]] = {"demo": (20, 1), "demo-small": (10, 2)}
+"""Variant name → (number of subjects, voxel size in mm)."""
+
+
+def default_cache_dir() -> Path:
+    """``$BENCH_CACHE`` if set, else ``~/.cache/udean-bench``."""
+    return Path(os.environ.get("BENCH_CACHE", "~/.cache/udean-bench")).expanduser()
+
+
+def cached_files(folder: Path, variant: str) -> dict[str, Path] | None:
+    """Subject → file of a complete cached cohort matching this generator, or ``None``."""
+    n_subjects, voxel_mm = VARIANTS[variant]
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    expected = {
+        "generator_version": GENERATOR_VERSION,
+        "variant": variant,
+        "n_subjects": n_subjects,
+        "voxel_mm": voxel_mm,
+    }
+    if any(manifest.get(key) != value for key, value in expected.items()):
+        return None
+    files = {subject: folder / name for subject, name in manifest.get("files", {}).items()}
+    if len(files) != n_subjects or not all(path.is_file() for path in files.values()):
+        return None
+    return files
+
+
+def demo_dataset(variant: str, cache_dir: Path | None = None, progress: Progress | None = None) -> Dataset:
+    """The demo cohort ``variant``, loaded from the cache or generated into it.
+
+    Args:
+        variant: ``"demo"`` or ``"demo-small"``.
+        cache_dir: cache root; ``None`` uses :func:`default_cache_dir`.
+        progress: rich progress display for the generation; ``None`` shows a transient bar.
+
+    Returns:
+        A dataset of ``(X, Y, Z)`` float32 volumes in ``[0, 1]`` (min–max), RAS, isotropic voxels.
+    """
+    folder = Path(cache_dir or default_cache_dir()) / "demo" / variant
+    files = cached_files(folder, variant)
+    if files is None:
+        n_subjects, voxel_mm = VARIANTS[variant]
+        generate_cohort(folder, variant, n_subjects, voxel_mm, progress)
+        files = cached_files(folder, variant)
+        assert files is not None, f"the demo cohort just written to {folder} does not read back"
+    return NiftiFileDataset(files, variant)
+
+
+@DATASETS.register("demo", summary="embedded demo: 20 synthetic subjects from the MNI152 2009 template, 1 mm")
+def demo(data_root: Path | None = None, cache_dir: Path | None = None, progress: Progress | None = None) -> Dataset:
+    """Embedded demo, 20 subjects at 1 mm; ``data_root`` is ignored."""
+    del data_root
+    return demo_dataset("demo", cache_dir, progress)
+
+
+@DATASETS.register("demo-small", summary="embedded demo: 10 synthetic subjects from the MNI152 2009 template, 2 mm")
+def demo_small(
+    data_root: Path | None = None, cache_dir: Path | None = None, progress: Progress | None = None
+) -> Dataset:
+    """Embedded demo, 10 subjects at 2 mm; ``data_root`` is ignored."""
+    del data_root
+    return demo_dataset("demo-small", cache_dir, progress)

@@ -1,0 +1,45 @@
+"""Dataset ``folder``: a folder of NIfTI volumes, one subject per file.
+
+``--data-root`` holds ``*.nii`` and ``*.nii.gz`` files (not searched recursively); the
+subject identifier is the file name without its extension (``sub-01.nii.gz`` → ``sub-01``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmark.dataset import Dataset
+from benchmark.errors import BenchError
+from benchmark.plugins import DATASETS
+from datasets.nifti import NiftiFileDataset, nifti_stem, require_data_root
+
+LAYOUT = "a folder of NIfTI files (*.nii or *.nii.gz), one subject per file"
+
+
+def scan_folder(root: Path) -> dict[str, Path]:
+    """Subject → file for every ``*.nii`` / ``*.nii.gz`` directly inside ``root``.
+
+    Raises:
+        BenchError: no NIfTI file, or two files for one subject (``a.nii`` and ``a.nii.gz``).
+    """
+    files: dict[str, Path] = {}
+    for path in sorted(root.iterdir()):
+        if not path.is_file() or nifti_stem(path) == path.name or path.name.startswith("."):
+            continue
+        subject = nifti_stem(path)
+        if subject in files:
+            raise BenchError(
+                f"folder {root} holds two NIfTI files for subject '{subject}': {files[subject].name} and {path.name}."
+            )
+        files[subject] = path
+    if not files:
+        raise BenchError(f"folder {root} holds no NIfTI file (*.nii or *.nii.gz).")
+    return files
+
+
+@DATASETS.register("folder", summary="a folder of NIfTI volumes (*.nii, *.nii.gz), one subject per file")
+def folder(data_root: Path | None = None, cache_dir: Path | None = None) -> Dataset:
+    """A folder of NIfTI volumes, one subject per file; ``cache_dir`` is unused."""
+    del cache_dir
+    root = require_data_root(data_root, "folder", LAYOUT)
+    return NiftiFileDataset(scan_folder(root), "folder")

@@ -1,0 +1,107 @@
+"""Reading NIfTI volumes and checking data roots, shared by the file-based dataset plugins (folder, hcp, brats)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from benchmark.dataset import Dataset
+from benchmark.errors import BenchError
+from benchmark.volume import Volume
+
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+
+
+def nifti_stem(path: Path) -> str:
+    """File name without ``.nii.gz`` or ``.nii``: ``sub-01.nii.gz`` → ``sub-01``."""
+    name = path.name
+    for suffix in NIFTI_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def require_data_root(data_root: Path | None, dataset: str, layout: str) -> Path:
+    """Check that ``data_root`` is an existing folder.
+
+    Args:
+        data_root: the ``--data-root`` the user gave, or ``None``.
+        dataset: the dataset's registered name, for the message.
+        layout: what the folder should hold, e.g. ``"one folder per HCP subject"``.
+
+    Returns:
+        ``data_root`` as an absolute path.
+
+    Raises:
+        BenchError: ``data_root`` is ``None``, missing or not a folder.
+    """
+    if data_root is None:
+        raise BenchError(f"dataset '{dataset}' needs --data-root pointing at {layout}.")
+    root = Path(data_root).expanduser()
+    if not root.exists():
+        raise BenchError(f"dataset '{dataset}' needs --data-root pointing at {layout}, but {root} does not exist.")
+    if not root.is_dir():
+        raise BenchError(f"dataset '{dataset}' needs --data-root pointing at {layout}, but {root} is not a folder.")
+    return root.resolve()
+
+
+def load_nifti_volume(path: Path, subject: str) -> Volume:
+    """Read one 3D NIfTI volume and scale its intensities to ``[0, 1]``.
+
+    Trailing singleton dimensions beyond the third (``(X, Y, Z, 1)``) are dropped.  Intensities
+    are scaled by a per-volume min–max: ``(v - min) / (max - min)``, so the darkest voxel is 0
+    and the brightest 1.
+
+    Args:
+        path: ``.nii`` or ``.nii.gz`` file.
+        subject: subject identifier stored in the volume.
+
+    Returns:
+        ``Volume`` with ``(X, Y, Z)`` float32 data in ``[0, 1]`` and the file's affine (mm).
+
+    Raises:
+        BenchError: the file cannot be read, is not one 3D volume (2D, or 4D with more than one
+            volume), holds NaN or infinite values, or is constant.
+    """
+    try:
+        image = nib.load(str(path))
+        data = image.get_fdata(dtype=np.float32, caching="unchanged")
+    except Exception as error:  # nibabel raises many types for a bad file (ImageFileError, OSError, EOFError…)
+        raise BenchError(f"cannot read NIfTI file {path}: {error}.") from error
+    shape = data.shape
+    while data.ndim > 3 and data.shape[-1] == 1:
+        data = data[..., 0]
+    if data.ndim != 3 or min(data.shape) < 2:
+        raise BenchError(f"NIfTI file {path} has shape {shape}, but the harness needs one 3D volume per file.")
+    if not np.isfinite(data).all():
+        raise BenchError(f"NIfTI file {path} contains NaN or infinite values.")
+    low, high = float(data.min()), float(data.max())
+    if high <= low:
+        raise BenchError(f"NIfTI file {path} is constant (every voxel is {low}), so it holds no image.")
+    data = (data - low) / (high - low)
+    return Volume(np.ascontiguousarray(data, dtype=np.float32), np.asarray(image.affine, dtype=np.float64), subject)
+
+
+class NiftiFileDataset(Dataset):
+    """A dataset whose subjects are NIfTI files found by a plugin's scan of its data root.
+
+    Args:
+        files: subject identifier → NIfTI file of its HR volume.
+        name: the dataset's registered name, for messages.
+    """
+
+    def __init__(self, files: dict[str, Path], name: str) -> None:
+        self.files = dict(sorted(files.items()))
+        self.name = name
+
+    def subjects(self) -> list[str]:
+        """Subject identifiers, sorted."""
+        return list(self.files)
+
+    def load(self, subject: str) -> Volume:
+        """HR volume ``(X, Y, Z)`` float32 in ``[0, 1]`` (per-volume min–max) of ``subject``."""
+        if subject not in self.files:
+            raise BenchError(f"dataset '{self.name}' has no subject '{subject}'.")
+        return load_nifti_volume(self.files[subject], subject)

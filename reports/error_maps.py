@@ -1,0 +1,195 @@
+"""Error-map figures: the same slice super-resolved by every method, and its |SR − HR| map.
+
+One figure per dataset × scale × setting group and plane (axial, sagittal).  Layout:
+
+* columns: HR, LR (nearest-neighbour on the HR grid, as stored), then one per method — the
+  ``n/a`` methods (tricubic, ZSSR) first, as they appear in every setting's figure, then the
+  setting's methods in the tables' order, oracles (with a dagger) last;
+* first row: the images, gray, shared ``vmin=0, vmax=1``;
+* second row: ``|SR − HR|`` with one colour scale (``inferno``) for the whole figure and one
+  labelled colour bar.  Its top, ``vmax``, is the 99.5th percentile of the methods' error
+  maps pooled, so a few extreme voxels do not wash out the rest.  Under HR the error row is
+  blank; under LR it shows ``|LR − HR|`` on the *same* scale (it is usually larger and then
+  saturates: a reference for how much each method recovers, not an input to ``vmax``).
+
+The slices come from the cells' ``slices.npz`` (the runner cuts them already oriented for
+display); each method's error is taken against the HR slice stored in its own cell.  When a
+method ran with several seeds, the lowest seed's slices are shown.  Rendering uses matplotlib's
+object interface with the Agg canvas, so no global pyplot state or display is involved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from reports.display import (
+    NO_SETTING,
+    dataset_name,
+    method_name,
+    method_sort_key,
+    ordered,
+    scale_text,
+    setting_name,
+    setting_sort_key,
+)
+from reports.results_store import SliceCell, find_slice_cells
+
+PLANES: tuple[str, ...] = ("axial", "sagittal")
+ERROR_CMAP = "inferno"
+ERROR_PERCENTILE = 99.5
+DPI = 150
+FORMATS: tuple[str, ...] = ("png", "pdf")
+PANEL_INCHES = 1.9
+_LEFT_INCHES, _RIGHT_INCHES, _TOP_INCHES, _BOTTOM_INCHES = 0.3, 0.6, 0.75, 0.1
+_COLORBAR_RATIO = 0.07
+
+
+def error_map_figure(
+    hr: np.ndarray,
+    lr: np.ndarray,
+    methods: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    title: str,
+) -> Figure:
+    """Draw one error-map figure.
+
+    Args:
+        hr: HR slice ``(H, W)`` in [0, 1].
+        lr: LR slice on the HR grid ``(H, W)``.
+        methods: ``(column title, SR slice, HR slice of that cell)`` per method, in column order.
+        title: the figure's title.
+
+    Returns:
+        The figure (Agg canvas attached); save it with ``savefig``.
+    """
+    errors = [np.abs(sr.astype(np.float64) - ref.astype(np.float64)) for _, sr, ref in methods]
+    pooled = np.concatenate([error.ravel() for error in errors]) if errors else np.zeros(1)
+    vmax = float(np.percentile(pooled, ERROR_PERCENTILE)) if pooled.size else 0.0
+    vmax = vmax if vmax > 0 else 1e-3
+    n_columns = 2 + len(methods)
+    aspect = hr.shape[0] / max(hr.shape[1], 1)
+    width = PANEL_INCHES * (n_columns + _COLORBAR_RATIO) + _LEFT_INCHES + _RIGHT_INCHES
+    height = 2 * PANEL_INCHES * aspect + _TOP_INCHES + _BOTTOM_INCHES
+    figure = Figure(figsize=(width, height))
+    FigureCanvasAgg(figure)
+    # A fixed grid (no layout engine: it would cost more than the drawing), the colour bar in a
+    # thin last column next to the error row.
+    grid = figure.add_gridspec(
+        2,
+        n_columns + 1,
+        width_ratios=[1.0] * n_columns + [_COLORBAR_RATIO],
+        left=_LEFT_INCHES / width,
+        right=1 - _RIGHT_INCHES / width,
+        bottom=_BOTTOM_INCHES / height,
+        top=1 - _TOP_INCHES / height,
+        wspace=0.06,
+        hspace=0.12,
+    )
+    axes = np.array([[figure.add_subplot(grid[row, column]) for column in range(n_columns)] for row in range(2)])
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    images = [("HR", hr), ("LR", lr), *((name, sr) for name, sr, _ in methods)]
+    for column, (name, image) in enumerate(images):
+        axes[0, column].imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        axes[0, column].set_title(name, fontsize=9)
+    axes[0, 0].set_ylabel("image", fontsize=9)
+    axes[1, 0].axis("off")
+    axes[1, 0].text(0.5, 0.5, "error maps\n|· − HR|", ha="center", va="center", fontsize=9)
+    lr_error = np.abs(lr.astype(np.float64) - hr.astype(np.float64))
+    mappable = None
+    for column, error in enumerate([lr_error, *errors], start=1):
+        mappable = axes[1, column].imshow(error, cmap=ERROR_CMAP, vmin=0.0, vmax=vmax, interpolation="nearest")
+    colorbar = figure.colorbar(mappable, cax=figure.add_subplot(grid[1, -1]))
+    colorbar.set_label(f"|SR − HR| (top: {ERROR_PERCENTILE:g}th pct.)", fontsize=8)
+    colorbar.ax.tick_params(labelsize=7)
+    figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def _planes(arrays: Mapping[str, np.ndarray]) -> list[str]:
+    found = {key[: -len("_sr")] for key in arrays if key.endswith("_sr")}
+    return [p for p in PLANES if p in found] + sorted(found - set(PLANES))
+
+
+def _subject(arrays: Mapping[str, np.ndarray]) -> str:
+    values = np.asarray(arrays.get("subject", [])).ravel()
+    return str(values[0]) if values.size else "?"
+
+
+def _figure_groups(cells: list[SliceCell]) -> dict[tuple[str, str, str], list[SliceCell]]:
+    """Cells per (dataset, scale, setting group), ``n/a`` cells in every group, lowest seed per method."""
+    lowest: dict[tuple[str, str, str, str], SliceCell] = {}
+    for cell in cells:
+        key = (cell.dataset, cell.scale, cell.setting, cell.method)
+        if key not in lowest or cell.seed < lowest[key].seed:
+            lowest[key] = cell
+    groups: dict[tuple[str, str, str], list[SliceCell]] = {}
+    for dataset, scale in sorted({(c.dataset, c.scale) for c in lowest.values()}):
+        members = [c for c in lowest.values() if c.dataset == dataset and c.scale == scale]
+        settings = [s for s in ordered((c.setting for c in members), setting_sort_key) if s != NO_SETTING]
+        shared = [c for c in members if c.setting == NO_SETTING]
+        for setting in settings or [NO_SETTING]:
+            groups[(dataset, scale, setting)] = shared + [
+                c for c in members if c.setting == setting and setting != NO_SETTING
+            ]
+    return groups
+
+
+def write_error_maps(
+    runs_dir: Path,
+    out_dir: Path,
+    profile: str | None,
+    oracle_methods: frozenset[str] = frozenset(),
+    display_names: Mapping[str, str] | None = None,
+    suffix: str = "",
+) -> list[Path]:
+    """Write every error-map figure of one profile as PNG (dpi 150) and PDF.
+
+    Files are ``error_map_<dataset>_<scale>_<setting>_<plane><suffix>.{png,pdf}`` (setting
+    ``n/a`` written ``na``, for groups with no other setting).
+
+    Args:
+        runs_dir: the results store.
+        out_dir: folder for the figures (created).
+        profile: the profile whose cells are drawn; ``None`` takes every cell, which is only
+            meaningful when the store holds a single profile.
+        oracle_methods: raw names of oracle methods (their titles get a dagger).
+        display_names: method display-name overrides.
+        suffix: appended to every file stem (e.g. ``"_quick"``).
+
+    Returns:
+        The written paths, PNG and PDF of each figure in turn; empty when no cell has slices.
+    """
+    cells = [c for c in find_slice_cells(runs_dir) if profile is None or c.profile == profile]
+    written: list[Path] = []
+    for (dataset, scale, setting), members in _figure_groups(cells).items():
+        members = sorted(
+            members, key=lambda c: (setting_sort_key(c.setting), c.method in oracle_methods, method_sort_key(c.method))
+        )
+        loaded = [(cell, cell.load()) for cell in members]
+        first = loaded[0][1]
+        subject = _subject(first)
+        for plane in _planes(first):
+            methods = []
+            for cell, arrays in loaded:
+                if f"{plane}_sr" not in arrays or f"{plane}_hr" not in arrays:
+                    continue
+                name = method_name(cell.method, display_names) + ("†" if cell.method in oracle_methods else "")
+                methods.append((name, arrays[f"{plane}_sr"], arrays[f"{plane}_hr"]))
+            title = (
+                f"{dataset_name(dataset)} {scale_text(scale)}, setting {setting_name(setting)}, "
+                f"{plane} plane, test subject {subject}"
+            )
+            figure = error_map_figure(first[f"{plane}_hr"], first[f"{plane}_lr"], methods, title)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            stem = f"error_map_{dataset}_{scale}_{'na' if setting == NO_SETTING else setting}_{plane}{suffix}"
+            for extension in FORMATS:
+                path = out_dir / f"{stem}.{extension}"
+                figure.savefig(path, dpi=DPI)
+                written.append(path)
+    return written
