@@ -199,3 +199,7 @@ def main() -> None:
     except KeyboardInterrupt:
         error_console.print("interrupted; finished cells are kept, unfinished ones resume from their checkpoints.")
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -182,6 +182,8 @@ def build_groups(
             source_hr.append(load_hr(subject))
             advance()
 
+    if progress is not None and task is not None:
+        progress.remove_task(task)
     training = TrainingData(
         scale=scale,
         setting=setting,
