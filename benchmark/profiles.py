@@ -28,7 +28,8 @@ _COMMON: dict[str, Any] = {
     # Training set-up shared by every learned method (paper Sec. II.E).
     "batch_size": 8,
     "epochs": 30,
-    "steps_per_epoch": 1000,
+    # "auto": one epoch = as many LR patch voxels as the target LR volumes hold.
+    "steps_per_epoch": "auto",
     "lr_max": 1e-4,
     "lr_min": 1e-8,
     "adam_betas": (0.9, 0.99),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,6 +240,15 @@ class Trainer:
         write_csv(self.run.cell_dir / "timing.csv", pd.DataFrame([self.times.as_dict()]))
 
 
-def total_steps(profile: Any) -> int:
-    """Steps of a profile: ``epochs × steps_per_epoch``."""
-    return int(profile["epochs"]) * int(profile["steps_per_epoch"])
+def total_steps(profile: Any, lr_shapes: Iterable[tuple[int, ...]] = ()) -> int:
+    """Training steps of a profile: ``epochs × steps_per_epoch``.
+
+    ``steps_per_epoch = "auto"`` (the paper profile) makes one epoch show as many LR patch
+    voxels as the target LR volumes hold: ``ceil(Σ voxels / (patch voxels × batch))``.
+    """
+    per_epoch = profile["steps_per_epoch"]
+    if per_epoch == "auto":
+        patch = math.prod(int(p) for p in profile["lr_patch"])
+        voxels = sum(math.prod(shape) for shape in lr_shapes)
+        per_epoch = max(1, math.ceil(voxels / (patch * int(profile["batch_size"]))))
+    return int(profile["epochs"]) * int(per_epoch)

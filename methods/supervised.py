@@ -16,26 +16,23 @@ same ratio).  Patch pairs are cut at the same corner (LR corner × scale) of the
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from benchmark.method import Method
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
-from benchmark.protocol.patches import crop, hr_patch_size, random_patch_corner
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
-from benchmark.slabs import super_resolve_slabs, to_slabs
 from benchmark.store import write_json
-from benchmark.trainer import Trainer, total_steps
+from benchmark.trainer import Trainer, TrainingPlan
 from benchmark.training_data import TrainingData, VolumePair
 from benchmark.volume import Volume
 from methods.losses import l1_loss, ssim_loss
-from methods.networks import count_parameters, ts_rcan_from_profile
-from methods.thin_slab import validation_psnr
+from methods.networks import ts_rcan_from_profile
+from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
 
 SSIM_WEIGHT = 0.5
 
@@ -62,20 +59,12 @@ class PairedSlabPlan:
         self.scale = scale
         self.profile = profile
         self.device = device
-        self.lr_patch = tuple(int(p) for p in profile["lr_patch"])
+        self.sampler = PatchSampler(profile["lr_patch"], scale)
         self.alpha = float(profile.get("ssim_weight", SSIM_WEIGHT))
 
     def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """LR slabs ``(B, 3, px, py)`` and HR slabs ``(B, 3·sz, sx·px, sy·py)`` on the CPU."""
-        hr_size = hr_patch_size(self.lr_patch, self.scale)
-        lr_patches, hr_patches = [], []
-        for _ in range(int(self.profile["batch_size"])):
-            index = int(rng.integers(len(self.lr_volumes)))
-            corner = random_patch_corner(self.lr_volumes[index].shape, self.lr_patch, rng)
-            hr_corner = tuple(c * s for c, s in zip(corner, self.scale.factors))
-            lr_patches.append(crop(self.lr_volumes[index], corner, self.lr_patch))
-            hr_patches.append(crop(self.hr_volumes[index], hr_corner, hr_size))
-        return to_slabs(torch.from_numpy(np.stack(lr_patches))), to_slabs(torch.from_numpy(np.stack(hr_patches)))
+        return self.sampler.paired_slabs(self.lr_volumes, self.hr_volumes, int(self.profile["batch_size"]), rng)
 
     def train_step(self, batch: tuple[torch.Tensor, torch.Tensor], trainer: Trainer) -> dict[str, float]:
         """One Adam step on L1 + α·SSIM."""
@@ -91,52 +80,30 @@ class PairedSlabPlan:
 
     def validate(self) -> dict[str, float]:
         """PSNR on central crops of the validation pairs."""
-        crop_size = tuple(self.profile.get("val_crop", (48, 48, 12)))
-        value = validation_psnr(
-            self.networks["sr"], self.validation, self.scale, crop_size, int(self.profile["infer_batch"]), self.device
-        )
-        return {"psnr": value}
+        return validate_network(self.networks["sr"], self.validation, self.scale, self.profile, self.device)
 
 
-class SupervisedBase(Method):
+class SupervisedBase(ThinSlabMethod):
     """TS-RCAN trained on paired patches; subclasses choose the HR volumes of the pairs."""
 
     settings: ClassVar[tuple[str, ...]] = ("misaligned",)
 
-    def __init__(self, scale: Scale, profile: Profile) -> None:
-        super().__init__(scale, profile)
-        self.network = ts_rcan_from_profile(profile, scale)
-
     @classmethod
-    def network_parameters(cls, scale: Scale, profile: Profile) -> dict[str, int]:
-        """Parameter count of each network for ``bench list --verbose``."""
-        return {"TS-RCAN": count_parameters(ts_rcan_from_profile(profile, scale))}
+    def build_networks(cls, scale: Scale, profile: Profile) -> dict[str, nn.Module]:
+        return {"sr": ts_rcan_from_profile(profile, scale)}
+
+    def inference_network(self) -> nn.Module:
+        return self.networks["sr"]
 
     def training_pairs(self, data: TrainingData, run: RunContext) -> tuple[list[Volume], list[Volume]]:
         """``(LR volumes, HR volumes)`` to train on, index-aligned."""
         raise NotImplementedError
 
-    def fit(self, data: TrainingData, run: RunContext) -> None:
-        """Train for ``epochs × steps_per_epoch`` steps with the shared trainer."""
-        super().fit(data, run)
+    def make_plan(self, data: TrainingData, run: RunContext) -> TrainingPlan:
         lr_volumes, hr_volumes = self.training_pairs(data, run)
-        self.network.to(run.device)
-        plan = PairedSlabPlan(
-            self.network, lr_volumes, hr_volumes, data.validation, self.scale, self.profile, run.device
+        return PairedSlabPlan(
+            self.networks["sr"], lr_volumes, hr_volumes, data.validation, self.scale, self.profile, run.device
         )
-        Trainer(plan, run, total_steps(self.profile), description="train").fit()
-
-    def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
-        """Tiled thin-slab inference over the whole volume."""
-        return super_resolve_slabs(
-            self.network, lr, self.scale, int(self.profile["infer_tile"]), int(self.profile["infer_batch"]), self.device
-        )
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"sr": self.network.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.network.load_state_dict(state["sr"])
 
 
 def _check_same_subjects(lr: list[Volume], hr: list[Volume]) -> None:
@@ -168,7 +135,7 @@ class SupervisedRigid(SupervisedBase):
             volume, record = rigid_register(moving, fixed, seed=run.seed)
             registered.append(volume)
             records[moving.subject] = record
-            run.log(f"registered {moving.subject}: {record}")
+            run.log(f"registered {moving.subject}: residual {record['residual']}")
         write_json(run.cell_dir / "registration.json", records)
         return data.target_lr, registered
 
@@ -179,7 +146,6 @@ class SupervisedRigid(SupervisedBase):
 class SupervisedAligned(SupervisedBase):
     """Supervised TS-RCAN on perfectly aligned pairs: the oracle upper bound."""
 
-    uses_source_hr = True
     uses_aligned_target_hr = True
     oracle = True
     settings: ClassVar[tuple[str, ...]] = ("misaligned", "unpaired")

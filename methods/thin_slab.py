@@ -1,32 +1,148 @@
-"""Validation of thin-slab networks on central crops of the validation pairs."""
+"""What every learned thin-slab method shares: the method skeleton, patch sampling, validation.
+
+A learned method subclasses :class:`ThinSlabMethod` and supplies three things:
+
+* :meth:`ThinSlabMethod.build_networks` — every network, by name (sizes from the profile);
+* :meth:`ThinSlabMethod.inference_network` — the slab network used at test time, mapping an
+  LR slab ``(B, 3, h, w)`` to an SR slab ``(B, 3·sz, sx·h, sy·w)``;
+* :meth:`ThinSlabMethod.make_plan` — the :class:`benchmark.trainer.TrainingPlan` that does one
+  training iteration.
+
+The base class trains the plan with the shared :class:`benchmark.trainer.Trainer`,
+super-resolves whole volumes slab by slab (:func:`benchmark.slabs.super_resolve_slabs`), and
+saves and restores all networks.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from benchmark.method import Method
 from benchmark.metrics import psnr
+from benchmark.profiles import Profile
+from benchmark.protocol.patches import crop, hr_patch_size, random_patch_corner
+from benchmark.run_context import RunContext
 from benchmark.scale import Scale
-from benchmark.slabs import super_resolve_slabs
-from benchmark.training_data import VolumePair
+from benchmark.slabs import super_resolve_slabs, to_slabs
+from benchmark.trainer import Trainer, TrainingPlan, total_steps
+from benchmark.training_data import TrainingData, VolumePair
+from methods.networks import count_parameters
+
+
+class ThinSlabMethod(Method):
+    """Base of the learned methods: networks from the profile, shared trainer, slab inference."""
+
+    def __init__(self, scale: Scale, profile: Profile) -> None:
+        super().__init__(scale, profile)
+        self.networks: dict[str, nn.Module] = self.build_networks(scale, profile)
+
+    @classmethod
+    def build_networks(cls, scale: Scale, profile: Profile) -> dict[str, nn.Module]:
+        """Every network of the method, by name, sized by ``profile``."""
+        raise NotImplementedError
+
+    def inference_network(self) -> nn.Module:
+        """The slab network applied at test time: ``(B, 3, h, w) → (B, 3·sz, sx·h, sy·w)``."""
+        raise NotImplementedError
+
+    def make_plan(self, data: TrainingData, run: RunContext) -> TrainingPlan:
+        """The training plan for one cell."""
+        raise NotImplementedError
+
+    @classmethod
+    def network_parameters(cls, scale: Scale, profile: Profile) -> dict[str, int]:
+        """Parameter count of each network, for ``bench list --verbose``."""
+        return {name: count_parameters(net) for name, net in cls.build_networks(scale, profile).items()}
+
+    def fit(self, data: TrainingData, run: RunContext) -> None:
+        """Train the plan for ``epochs × steps_per_epoch`` steps with the shared trainer."""
+        super().fit(data, run)
+        for net in self.networks.values():
+            net.to(run.device)
+        plan = self.make_plan(data, run)
+        steps = total_steps(self.profile, [v.shape for v in data.target_lr])
+        Trainer(plan, run, steps, description=f"train {type(self).__name__}").fit()
+
+    def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
+        """Tiled thin-slab inference over the whole volume ``(X/sx, Y/sy, Z/sz) → (X, Y, Z)``."""
+        return super_resolve_slabs(
+            self.inference_network(),
+            lr,
+            self.scale,
+            int(self.profile["infer_tile"]),
+            int(self.profile["infer_batch"]),
+            self.device,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: net.state_dict() for name, net in self.networks.items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, net in self.networks.items():
+            net.load_state_dict(state[name])
+
+
+class PatchSampler:
+    """Random training patches from in-memory volumes, as slabs on the CPU.
+
+    Args:
+        lr_patch: LR patch size ``(px, py, 3)`` in voxels.
+        scale: the cell's scale; HR patches are ``(sx·px, sy·py, 3·sz)``.
+    """
+
+    def __init__(self, lr_patch: Sequence[int], scale: Scale) -> None:
+        self.lr_patch = tuple(int(p) for p in lr_patch)
+        self.hr_patch = hr_patch_size(self.lr_patch, scale)  # type: ignore[arg-type]
+        self.scale = scale
+
+    def lr_slabs(self, volumes: Sequence[np.ndarray], n: int, rng: np.random.Generator) -> torch.Tensor:
+        """``n`` random LR patches from random volumes → slabs ``(n, 3, px, py)``."""
+        return self._slabs(volumes, self.lr_patch, n, rng)
+
+    def hr_slabs(self, volumes: Sequence[np.ndarray], n: int, rng: np.random.Generator) -> torch.Tensor:
+        """``n`` random HR patches from random volumes → slabs ``(n, 3·sz, sx·px, sy·py)``."""
+        return self._slabs(volumes, self.hr_patch, n, rng)
+
+    def paired_slabs(
+        self, lr_volumes: Sequence[np.ndarray], hr_volumes: Sequence[np.ndarray], n: int, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` (LR, HR) patch pairs cut at the same place (HR corner = LR corner × scale) of index-aligned volumes."""
+        lr_patches, hr_patches = [], []
+        for _ in range(n):
+            index = int(rng.integers(len(lr_volumes)))
+            corner = random_patch_corner(lr_volumes[index].shape, self.lr_patch, rng)
+            hr_corner = tuple(c * s for c, s in zip(corner, self.scale.factors))
+            lr_patches.append(crop(lr_volumes[index], corner, self.lr_patch))
+            hr_patches.append(crop(hr_volumes[index], hr_corner, self.hr_patch))  # type: ignore[arg-type]
+        return to_slabs(torch.from_numpy(np.stack(lr_patches))), to_slabs(torch.from_numpy(np.stack(hr_patches)))
+
+    @staticmethod
+    def _slabs(volumes: Sequence[np.ndarray], size: tuple[int, ...], n: int, rng: np.random.Generator) -> torch.Tensor:
+        patches = []
+        for _ in range(n):
+            volume = volumes[int(rng.integers(len(volumes)))]
+            patches.append(crop(volume, random_patch_corner(volume.shape, size, rng), size))  # type: ignore[arg-type]
+        return to_slabs(torch.from_numpy(np.stack(patches)))
 
 
 def validation_psnr(
     network: nn.Module,
     pairs: Sequence[VolumePair],
     scale: Scale,
-    crop: Sequence[int],
+    crop_size: Sequence[int],
     batch_size: int,
     device: torch.device,
 ) -> float:
-    """Mean PSNR (dB) of the network on a central LR crop ``crop`` (voxels) of each validation pair."""
+    """Mean PSNR (dB) of a slab network on a central LR crop ``crop_size`` (voxels) of each validation pair."""
     values = []
     for pair in pairs:
         lr = pair.lr.data
-        size = [min(c, n) for c, n in zip(crop, lr.shape)]
+        size = [min(c, n) for c, n in zip(crop_size, lr.shape)]
         corner = [(n - c) // 2 for n, c in zip(lr.shape, size)]
         lr_crop = lr[tuple(slice(o, o + c) for o, c in zip(corner, size))]
         hr_crop = pair.hr.data[tuple(slice(o * f, (o + c) * f) for o, c, f in zip(corner, size, scale.factors))]
@@ -40,3 +156,11 @@ def validation_psnr(
         )
         values.append(psnr(sr, torch.from_numpy(np.ascontiguousarray(hr_crop))))
     return float(np.mean(values)) if values else float("nan")
+
+
+def validate_network(
+    network: nn.Module, data_pairs: Sequence[VolumePair], scale: Scale, profile: Profile, device: torch.device
+) -> dict[str, float]:
+    """``{"psnr": ...}`` on the validation crops, with the profile's ``val_crop`` and ``infer_batch``."""
+    crop_size = tuple(profile.get("val_crop", (48, 48, 12)))
+    return {"psnr": validation_psnr(network, data_pairs, scale, crop_size, int(profile["infer_batch"]), device)}

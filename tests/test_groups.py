@@ -139,9 +139,16 @@ def test_bad_setting_and_degradation():
 
 def test_max_subjects_and_progress():
     dataset = TinyDataset(n=20)
-    with Progress(disable=True) as progress:
+    removed = []
+
+    class RecordingProgress(Progress):
+        def remove_task(self, task_id):
+            removed.append(self._tasks[task_id])
+            super().remove_task(task_id)
+
+    with RecordingProgress(disable=True) as progress:
         cell = build(dataset, "unpaired", max_subjects=10, progress=progress)
-        task = progress.tasks[0]
-        assert task.total == task.completed == 10
+        assert progress.tasks == []  # the finished data task does not linger in the display
+    assert [(t.total, t.completed) for t in removed] == [(10, 10)]
     chosen = [s for group in cell.records["split"].values() for s in group]
     assert sorted(chosen) == dataset.names[:10]
