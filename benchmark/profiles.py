@@ -25,6 +25,8 @@ _COMMON: dict[str, Any] = {
     "reduction": 16,
     "encoder_feats": 64,
     "disc_feats": 64,
+    # Image-to-image SR paths add a linear up-sampling of their input (off: the authors' TS-RCAN).
+    "global_skip": False,
     # Training set-up shared by every learned method (paper Sec. II.E).
     "batch_size": 8,
     "epochs": 30,
@@ -54,6 +56,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "reduction": 8,
         "encoder_feats": 16,
         "disc_feats": 16,
+        "global_skip": True,
         "batch_size": 4,
         "epochs": 1,
         "steps_per_epoch": 300,
@@ -69,6 +72,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "reduction": 4,
         "encoder_feats": 8,
         "disc_feats": 8,
+        "global_skip": True,
         "batch_size": 2,
         "epochs": 1,
         "steps_per_epoch": 4,

@@ -175,3 +175,25 @@ def test_a_few_adam_steps_lower_the_loss() -> None:
         optimiser.step()
     with torch.no_grad():
         assert loss().item() < 0.8 * first
+
+
+def test_linear_upsampling_follows_the_kspace_grid():
+    from methods.networks.interpolation_skip import upsample_slab_linear
+
+    x = torch.arange(4, dtype=torch.float32).view(1, 1, 1, 4).expand(1, 3, 2, 4)  # ramp along w
+    out = upsample_slab_linear(x, (2, 2, 2))
+    assert out.shape == (1, 6, 4, 8)
+    # LR voxel j sits at HR voxel 2j; odd voxels are midpoints; the last LR voxel is repeated.
+    torch.testing.assert_close(out[0, 0, 0], torch.tensor([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.0]))
+    assert torch.equal(out[:, 0], out[:, 5])  # constant through-plane stays constant
+
+
+def test_global_skip_starts_near_linear_interpolation():
+    from methods.networks.interpolation_skip import upsample_slab_linear
+
+    net = TSRCAN(3, (2, 2, 2), n_resgroups=1, n_rcab=1, n_feats=8, reduction=4, global_skip=True)
+    x = torch.rand(2, 3, 8, 8)
+    residual = net(x) - upsample_slab_linear(x, (2, 2, 2))
+    plain = TSRCAN(3, (2, 2, 2), n_resgroups=1, n_rcab=1, n_feats=8, reduction=4)
+    plain.load_state_dict(net.state_dict())
+    torch.testing.assert_close(residual, plain(x))
