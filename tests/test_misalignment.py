@@ -130,3 +130,14 @@ def test_translation_and_shrink_move_along_the_named_axes(affine):
     position = np.array(center_of_mass(moved.data))
     assert position[ap] - centre[ap] == pytest.approx(8 * factor, abs=0.05)
     np.testing.assert_allclose(np.delete(position, ap), np.delete(np.array(centre), ap), atol=0.05)
+
+
+def test_rotations_are_right_handed_about_every_array_axis():
+    # Regression: about array axis 1 the rotation used to turn the other way (left-handed).
+    from benchmark.protocol.misalignment import _rotation_about
+
+    for axis in range(3):
+        a, b = (axis + 1) % 3, (axis + 2) % 3
+        rotation = _rotation_about(axis, 90.0)
+        e_a = np.eye(3)[a]
+        np.testing.assert_allclose(rotation @ e_a, np.eye(3)[b], atol=1e-12)

@@ -95,9 +95,9 @@ def draw_misalignment(
 
 
 def _rotation_about(axis: int, degrees: float) -> np.ndarray:
-    """``(3, 3)`` rotation about array axis ``axis`` by ``degrees``, in an orthonormal frame."""
+    """``(3, 3)`` right-handed rotation about array axis ``axis`` by ``degrees`` (array index frame)."""
     theta = np.deg2rad(degrees)
-    a, b = [k for k in range(3) if k != axis]
+    a, b = (axis + 1) % 3, (axis + 2) % 3  # cyclic order keeps every axis right-handed
     rotation = np.eye(3)
     rotation[a, a] = rotation[b, b] = np.cos(theta)
     rotation[a, b] = -np.sin(theta)
