@@ -77,6 +77,8 @@ def ssim3d(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0) -> float
         SSIM in ``[-1, 1]`` (1 for identical volumes).
     """
     _check_pair(sr, hr)
+    if min(sr.shape) < SSIM_WINDOW:
+        raise ValueError(f"3D SSIM needs at least {SSIM_WINDOW} voxels per axis, got {tuple(sr.shape)}")
     x = sr.detach().double().clamp(0, data_range)[None, None]
     y = hr.detach().double()[None, None]
     return float(ssim_map3d(x, y, data_range).mean())
@@ -94,8 +96,6 @@ def _check_pair(sr: torch.Tensor, hr: torch.Tensor) -> None:
         raise ValueError(
             f"metrics need two (X, Y, Z) volumes of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}"
         )
-    if min(sr.shape) < SSIM_WINDOW:
-        raise ValueError(f"3D SSIM needs at least {SSIM_WINDOW} voxels per axis, got {tuple(sr.shape)}")
 
 
 METRICS = {"ssim": ssim3d, "psnr": psnr}

@@ -103,6 +103,7 @@ class Trainer:
         self.use_amp = self.run.amp and self.run.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.step = 0
+        self._optimiser_seconds = 0.0
         self.rng = np.random.default_rng(self.run.seed)
         self._sync = torch.cuda.synchronize if self.run.device.type == "cuda" else (lambda: None)
 

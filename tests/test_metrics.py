@@ -46,3 +46,9 @@ def test_shape_mismatch_and_tiny_volumes_are_rejected():
         ssim3d(torch.zeros(12, 12, 12), torch.zeros(12, 12, 13))
     with pytest.raises(ValueError, match=r"at least 11"):
         ssim3d(torch.zeros(12, 12, 8), torch.zeros(12, 12, 8))
+
+
+def test_psnr_accepts_volumes_smaller_than_the_ssim_window():
+    # Regression: PSNR shared SSIM's size check and refused small validation crops.
+    hr = torch.rand(6, 6, 6, generator=torch.Generator().manual_seed(0))
+    assert psnr(hr * 0.5, hr) > 0

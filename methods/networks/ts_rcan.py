@@ -142,6 +142,10 @@ class TSRCAN(TSRCANDecoder):
         super().__init__(in_slices, in_slices * sz, (sx, sy), n_resgroups, n_rcab, n_feats, reduction)
         self.scale = (sx, sy, sz)
         self.global_skip = global_skip
+        if global_skip:
+            # Start exactly at linear interpolation: the body then learns only the residual.
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = super().forward(x)

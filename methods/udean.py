@@ -1,0 +1,388 @@
+"""UDEAN: unsupervised degradation-adaptation network (Table I–II), and its two DA ablations.
+
+Followed: UDEAN paper (arXiv:2205.06891), Section II.B–C, Fig. 2–3, eq. 1–10 and II.E; no code
+was published. Every network is 2D over thin slabs (the slab axis Z is channels):
+
+* down-sampling feature extractor ``Y_s (B, 3·sz, sx·h, sy·w) → f_s (B, C, h, w)``;
+* LR decoder (TS-RCAN, ×1) ``f (B, C, h, w) → LR slab (B, 3, h, w)``;
+* LR encoder ``LR slab (B, 3, h, w) → f (B, C, h, w)``;
+* SR decoder (TS-RCAN, ×sx×sy, 3·sz slices) ``f (B, C, h, w) → SR slab (B, 3·sz, sx·h, sy·w)``;
+* LR discriminator (LR slabs), feature discriminator (``C``-channel feature maps).
+
+Paths (names as in the paper): source cycle ``Y_s → f_s → X_{s→t} → f_{s→t→s} → Y_{s→t→s}``;
+source consistency ``Y_s → f_s → Ŷ_s`` (SR decoder on ``f_s``); target consistency
+``X_t → f_t → X̂_t`` (LR decoder on ``f_t``). Inference: ``X_t → LR encoder → SR decoder``.
+Loss: eq. 10, ``λ1·L_icyc + λ2·L_fcyc + λ3·L_hrcon + λ4·L_lrcon + λ5·L_da + λ6·L_fa``.
+
+Choices where the paper is open:
+
+* **Which discriminator judges the adversarial terms of eq. 4, 6, 7.** The text names only two
+  discriminators (the "identification module": an LR and a feature discriminator), and Fig. 2
+  shows no HR discriminator. So, by default, eq. 7's term ``β·L_adv(X̂_t)`` is judged by the LR
+  discriminator (``X̂_t`` is an LR image and that discriminator knows what target LR looks
+  like), and eq. 4 and 6, whose images are HR slabs no named discriminator can judge, lose
+  their ``β`` term. Profile key ``udean_hr_discriminator = True`` reads eq. 4/6 the other way:
+  an extra VGG discriminator on HR slabs (real ``Y_s``, fake ``Y_{s→t→s}`` and ``Ŷ_s``) judges
+  them. ``L_adv`` is least squares, ``mean (D(x) − 1)²`` (the text's "least square loss"; eq. 3
+  as printed is ``mean |D − 1|``).
+* **The LR discriminator belongs to image-space DA.** It serves eq. 8 and eq. 7's ``β`` term
+  only while ``λ5 > 0``; with ``λ5 = 0`` (``udean-feature-da``) it neither judges nor trains,
+  so image-space adaptation is gone entirely. Likewise the feature discriminator is trained
+  only while ``λ6 > 0``. All discriminators are always built, so the three variants share one
+  checkpoint layout.
+* **Eq. 8–9 are the generators' adversarial objective**, the discriminators are trained with
+  LSGAN targets (1 real, 0 fake) on raw scores, alternately: per step one generator update,
+  then one discriminator update on the same step's generated samples, detached (as CycleGAN).
+  Read as a discriminator loss, eq. 8 would pull ``D(X_t)`` to 0.5, i.e. teach the
+  discriminator not to discriminate. Gradients of eq. 8 in the generator update: the term
+  ``|D_da(X_{s→t}) − 0.5|`` reaches the down-sampling extractor and the LR decoder; the term
+  ``|D_da(X_t) − 0.5|`` has none (``X_t`` is data and ``D_da`` is frozen), it is a constant
+  reported in the loss. The generators therefore pull fakes to the decision midpoint, not to
+  "real"; the LSGAN-optimal discriminator of two equal distributions outputs 0.5 everywhere,
+  so that target is where the game ends, and at that point both terms vanish. In eq. 9 both
+  terms have gradients: ``f_t`` through the LR encoder, ``f_s`` through the extractor, both
+  pulled to the midpoint. The feature discriminator takes ``f_t`` as real and ``f_s`` as fake
+  (target features are what the SR decoder sees at test time); eq. 9 is the same either way,
+  as swapping the labels turns ``D`` into ``1 − D`` and ``|1 − D − 0.5| = |D − 0.5|``.
+* **Global skip** (profile ``global_skip``, off in the paper profile): every place an SR image
+  is made from an LR image, i.e. ``Y_{s→t→s}`` and inference, adds
+  ``upsample_slab_linear(LR slab, scale)``; the LR paths are unchanged. ``Ŷ_s`` is made from
+  ``f_s``, not from an LR image, yet its decoder is the same SR decoder: left as the paper has it,
+  the decoder would output a residual in the cycle and a whole image in eq. 6 from nearly the
+  same features (eq. 5 pulls ``f_{s→t→s}`` to ``f_s``). In training the generators settle that
+  by making ``X_{s→t}`` dim (mean 0.17 vs 0.50 for ``X_t`` after 60 quick-profile steps), which
+  turns the cycle's skip off while the decoder learns whole images; at test time the skip of a
+  real ``X_t`` is added on top, and validation PSNR fell to 8–10 dB (linear interpolation: 29.3).
+  So, with the skip on, ``Ŷ_s`` also adds the up-sampled LR image decoded from the same ``f_s``,
+  ``Ŷ_s = SR(f_s) + up(X_{s→t})``: the SR decoder is a residual decoder everywhere, and eq. 6
+  then also trains the LR decoder (it asks ``X_{s→t}`` to carry ``Y_s``'s low frequencies).
+  Profile key ``udean_hr_consistency_skip = False`` restores the paper's ``Ŷ_s = SR(f_s)``;
+  without ``global_skip`` the key has no effect.
+* **Sampling**: each batch is ``B`` random source HR patches and ``B`` random target LR patches
+  drawn independently; nothing assumes the two are aligned.
+* **Ablations** fix their zeroed weight: a profile key cannot switch it back on.
+
+Profile keys (defaults): ``udean_lambda1`` … ``udean_lambda6`` (1, 0.1, 1, 1, 0.1, 0.1),
+``udean_alpha`` (0.5), ``udean_beta`` (0.01), ``udean_hr_discriminator`` (False),
+``udean_hr_consistency_skip`` (True; only with ``global_skip``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.plugins import METHODS
+from benchmark.profiles import Profile
+from benchmark.run_context import RunContext
+from benchmark.scale import Scale
+from benchmark.slabs import SLAB_DEPTH
+from benchmark.trainer import Trainer, TrainingPlan
+from benchmark.training_data import TrainingData, VolumePair
+from methods.losses import (
+    degradation_adaptation_loss,
+    l1_loss,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    ssim_loss,
+)
+from methods.networks import DownsamplingEncoder, SlabEncoder, VGGDiscriminator, ts_rcan_decoder_from_profile
+from methods.networks.interpolation_skip import upsample_slab_linear
+from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
+
+GENERATORS = ("downsampling_extractor", "lr_decoder", "lr_encoder", "sr_decoder")
+DISCRIMINATORS = ("lr_discriminator", "feature_discriminator", "hr_discriminator")
+Autocast = Callable[[], AbstractContextManager[Any]]
+
+
+@dataclass(frozen=True)
+class UDEANWeights:
+    """Loss weights of eq. 4–10; ``from_profile`` reads ``udean_<name>`` keys."""
+
+    lambda1: float = 1.0
+    lambda2: float = 0.1
+    lambda3: float = 1.0
+    lambda4: float = 1.0
+    lambda5: float = 0.1
+    lambda6: float = 0.1
+    alpha: float = 0.5
+    beta: float = 0.01
+
+    @classmethod
+    def from_profile(cls, profile: Profile, ablated: Iterable[str] = ()) -> UDEANWeights:
+        """Defaults overridden by the profile's ``udean_*`` keys; names in ``ablated`` are forced to 0."""
+        values = {f.name: float(profile.get(f"udean_{f.name}", f.default)) for f in fields(cls)}
+        values.update({name: 0.0 for name in ablated})
+        return cls(**values)
+
+
+class SuperResolutionNetwork(nn.Module):
+    """The SRR network: LR encoder, SR decoder and, optionally, the global linear skip.
+
+    Args:
+        lr_encoder: ``(B, 3, h, w) → (B, C, h, w)``.
+        sr_decoder: ``(B, C, h, w) → (B, 3·sz, sx·h, sy·w)``.
+        scale: ``(sx, sy, sz)``.
+        global_skip: add ``upsample_slab_linear`` of the LR slab to the output.
+
+    Shapes:
+        ``(B, 3, h, w) → (B, 3·sz, sx·h, sy·w)``.
+    """
+
+    def __init__(self, lr_encoder: nn.Module, sr_decoder: nn.Module, scale: Scale, global_skip: bool) -> None:
+        super().__init__()
+        self.lr_encoder, self.sr_decoder = lr_encoder, sr_decoder
+        self.factors, self.global_skip = scale.factors, global_skip
+
+    def encode_decode(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features ``(B, C, h, w)`` and SR slab ``(B, 3·sz, sx·h, sy·w)`` of an LR slab ``(B, 3, h, w)``."""
+        features = self.lr_encoder(lr)
+        sr = self.sr_decoder(features)
+        if self.global_skip:
+            sr = sr + upsample_slab_linear(lr, self.factors)
+        return features, sr
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.encode_decode(lr)[1]
+
+
+@dataclass
+class Paths:
+    """Every tensor of Fig. 2 for one batch (float32), named as in the paper (``x_s_t`` is ``X_{s→t}``).
+
+    Attributes:
+        y_s: source HR ``Y_s`` ``(B, 3·sz, sx·h, sy·w)``.
+        x_t: target LR ``X_t`` ``(B, 3, h, w)``.
+        f_s, f_s_t_s, f_t: features ``f_s``, ``f_{s→t→s}``, ``f_t`` ``(B, C, h, w)``.
+        x_s_t, x_hat_t: LR slabs ``X_{s→t}``, ``X̂_t`` ``(B, 3, h, w)``.
+        y_s_t_s, y_hat_s: SR slabs ``Y_{s→t→s}``, ``Ŷ_s`` ``(B, 3·sz, sx·h, sy·w)``.
+    """
+
+    y_s: torch.Tensor
+    x_t: torch.Tensor
+    f_s: torch.Tensor
+    x_s_t: torch.Tensor
+    f_s_t_s: torch.Tensor
+    y_s_t_s: torch.Tensor
+    y_hat_s: torch.Tensor
+    f_t: torch.Tensor
+    x_hat_t: torch.Tensor
+
+
+@contextmanager
+def frozen(modules: Iterable[nn.Module]) -> Iterator[None]:
+    """Graphs built inside record no gradient for the modules' parameters."""
+    saved = [(p, p.requires_grad) for m in modules for p in m.parameters()]
+    for p, _ in saved:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in saved:
+            p.requires_grad_(flag)
+
+
+class UDEANPlan:
+    """Training plan: eq. 10 for the four generators, then LSGAN for the active discriminators."""
+
+    def __init__(
+        self,
+        networks: dict[str, nn.Module],
+        data: TrainingData,
+        scale: Scale,
+        profile: Profile,
+        weights: UDEANWeights,
+        device: torch.device,
+    ) -> None:
+        self.networks = networks
+        self.source_hr = [v.data for v in data.source_hr]
+        self.target_lr = [v.data for v in data.target_lr]
+        self.validation: list[VolumePair] = data.validation
+        self.scale, self.profile, self.weights, self.device = scale, profile, weights, device
+        self.sampler = PatchSampler(profile["lr_patch"], scale)
+        global_skip = bool(profile["global_skip"])
+        self.srr = SuperResolutionNetwork(networks["lr_encoder"], networks["sr_decoder"], scale, global_skip)
+        self.hr_consistency_skip = global_skip and bool(profile.get("udean_hr_consistency_skip", True))
+        self.use_lr_d = weights.lambda5 > 0
+        self.use_feature_d = weights.lambda6 > 0
+        self.use_hr_d = "hr_discriminator" in networks and weights.beta > 0
+        active = [self.use_lr_d, self.use_feature_d, self.use_hr_d]
+        self.active_discriminators = [name for name, on in zip(DISCRIMINATORS, active) if on]
+        self.optimised = {"generator": list(GENERATORS)}
+        if self.active_discriminators:
+            self.optimised["discriminator"] = self.active_discriminators
+
+    def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Independent random patches: source HR ``Y_s (B, 3·sz, sx·px, sy·py)``, target LR ``X_t (B, 3, px, py)``."""
+        n = int(self.profile["batch_size"])
+        return self.sampler.hr_slabs(self.source_hr, n, rng), self.sampler.lr_slabs(self.target_lr, n, rng)
+
+    def forward_paths(self, y_s: torch.Tensor, x_t: torch.Tensor, autocast: Autocast = nullcontext) -> Paths:
+        """The three paths of Fig. 2 (forward under ``autocast``, outputs as float32)."""
+        net = self.networks
+        with autocast():
+            # source cycle: Y_s → f_s → X_{s→t} → f_{s→t→s} → Y_{s→t→s}
+            f_s = net["downsampling_extractor"](y_s)
+            x_s_t = net["lr_decoder"](f_s)
+            f_s_t_s, y_s_t_s = self.srr.encode_decode(x_s_t)
+            # source consistency: Y_s → f_s → Ŷ_s (+ up(X_{s→t}) with the global skip, see module doc)
+            y_hat_s = net["sr_decoder"](f_s)
+            if self.hr_consistency_skip:
+                y_hat_s = y_hat_s + upsample_slab_linear(x_s_t, self.scale.factors)
+            # target consistency: X_t → f_t → X̂_t
+            f_t = net["lr_encoder"](x_t)
+            x_hat_t = net["lr_decoder"](f_t)
+        made = (f_s, x_s_t, f_s_t_s, y_s_t_s, y_hat_s, f_t, x_hat_t)
+        return Paths(y_s, x_t, *(t.float() for t in made))
+
+    def _score(self, name: str, x: torch.Tensor, autocast: Autocast) -> torch.Tensor:
+        """Raw scores of discriminator ``name``, float32."""
+        with autocast():
+            return self.networks[name](x).float()
+
+    def _image_loss(self, x: torch.Tensor, y: torch.Tensor, d_x: torch.Tensor | None) -> torch.Tensor:
+        """``L1(x, y) + α·SSIM(x, y) + β·L_adv(x)`` (eq. 4, 6, 7); no adversarial term when ``d_x`` is None."""
+        loss = l1_loss(x, y) + self.weights.alpha * ssim_loss(x, y)
+        return loss if d_x is None else loss + self.weights.beta * lsgan_generator_loss(d_x)
+
+    def generator_losses(
+        self, y_s: torch.Tensor, x_t: torch.Tensor, autocast: Autocast = nullcontext
+    ) -> tuple[dict[str, torch.Tensor], Paths]:
+        """Every term of eq. 10 and their weighted sum ``"total"``; no gradient reaches a discriminator.
+
+        Args:
+            y_s: source HR slabs ``Y_s`` ``(B, 3·sz, sx·h, sy·w)`` on the device.
+            x_t: target LR slabs ``X_t`` ``(B, 3, h, w)`` on the device.
+            autocast: mixed-precision context factory (``Trainer.autocast``).
+
+        Returns:
+            Scalar losses ``i_cyc, f_cyc, hr_con, lr_con, da, fa, total`` and the paths they came from.
+        """
+        w = self.weights
+        zero = y_s.new_zeros(())
+        with frozen(self.networks[name] for name in DISCRIMINATORS if name in self.networks):
+            p = self.forward_paths(y_s, x_t, autocast)
+            d_y_s_t_s = self._score("hr_discriminator", p.y_s_t_s, autocast) if self.use_hr_d else None
+            d_y_hat_s = self._score("hr_discriminator", p.y_hat_s, autocast) if self.use_hr_d else None
+            use_lr_adv = self.use_lr_d and w.beta > 0
+            d_x_hat_t = self._score("lr_discriminator", p.x_hat_t, autocast) if use_lr_adv else None
+            terms = {
+                "i_cyc": self._image_loss(p.y_s_t_s, p.y_s, d_y_s_t_s),  # eq. 4
+                "f_cyc": l1_loss(p.f_s_t_s, p.f_s),  # eq. 5
+                "hr_con": self._image_loss(p.y_hat_s, p.y_s, d_y_hat_s),  # eq. 6
+                "lr_con": self._image_loss(p.x_hat_t, p.x_t, d_x_hat_t),  # eq. 7
+                "da": zero,  # eq. 8
+                "fa": zero,  # eq. 9
+            }
+            if self.use_lr_d:
+                d_x_s_t = self._score("lr_discriminator", p.x_s_t, autocast)
+                d_x_t = self._score("lr_discriminator", p.x_t, autocast)  # no gradient: data, frozen D
+                terms["da"] = degradation_adaptation_loss(d_x_s_t, d_x_t)
+            if self.use_feature_d:
+                d_f_t = self._score("feature_discriminator", p.f_t, autocast)
+                d_f_s = self._score("feature_discriminator", p.f_s, autocast)
+                terms["fa"] = degradation_adaptation_loss(d_f_t, d_f_s)
+        terms["total"] = (  # eq. 10
+            w.lambda1 * terms["i_cyc"]
+            + w.lambda2 * terms["f_cyc"]
+            + w.lambda3 * terms["hr_con"]
+            + w.lambda4 * terms["lr_con"]
+            + w.lambda5 * terms["da"]
+            + w.lambda6 * terms["fa"]
+        )
+        return terms, p
+
+    def discriminator_losses(self, p: Paths, autocast: Autocast = nullcontext) -> dict[str, torch.Tensor]:
+        """LSGAN losses of the active discriminators on detached samples, and their sum ``"total"``.
+
+        Real / fake: LR discriminator ``X_t`` / ``X_{s→t}``; feature discriminator ``f_t`` / ``f_s``;
+        HR discriminator ``Y_s`` / ``Y_{s→t→s}`` and ``Ŷ_s``.
+        """
+        pairs = {
+            "lr_discriminator": (p.x_t, p.x_s_t),
+            "feature_discriminator": (p.f_t, p.f_s),
+            "hr_discriminator": (p.y_s, torch.cat([p.y_s_t_s, p.y_hat_s])),
+        }
+        losses: dict[str, torch.Tensor] = {}
+        for name in self.active_discriminators:
+            real, fake = pairs[name]
+            losses[name] = lsgan_discriminator_loss(
+                self._score(name, real.detach(), autocast), self._score(name, fake.detach(), autocast)
+            )
+        losses["total"] = sum(losses.values(), p.y_s.new_zeros(()))
+        return losses
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor], trainer: Trainer) -> dict[str, float]:
+        """One generator update (eq. 10), then one discriminator update (LSGAN)."""
+        y_s, x_t = (t.to(self.device, non_blocking=True) for t in batch)
+        terms, paths = self.generator_losses(y_s, x_t, trainer.autocast)
+        trainer.update("generator", terms["total"])
+        record = {("g_total" if k == "total" else k): v.item() for k, v in terms.items()}
+        if self.active_discriminators:
+            d_losses = self.discriminator_losses(paths, trainer.autocast)
+            trainer.update("discriminator", d_losses["total"])
+            record.update({f"d_{k.removesuffix('_discriminator')}": v.item() for k, v in d_losses.items()})
+        return record
+
+    def validate(self) -> dict[str, float]:
+        """PSNR of the SRR network on central crops of the validation pairs."""
+        return validate_network(self.srr, self.validation, self.scale, self.profile, self.device)
+
+
+@METHODS.register("udean", summary="UDEAN: degradation adaptation in image and feature space (λ5 = λ6 = 0.1).")
+class UDEAN(ThinSlabMethod):
+    """UDEAN with DA in image and feature space (eq. 10, λ1…λ6 = 1, 0.1, 1, 1, 0.1, 0.1)."""
+
+    ablated: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def build_networks(cls, scale: Scale, profile: Profile) -> dict[str, nn.Module]:
+        sx, sy, sz = scale.factors
+        feats, disc_feats = int(profile["encoder_feats"]), int(profile["disc_feats"])
+        px, py = (int(p) for p in profile["lr_patch"][:2])
+        networks: dict[str, nn.Module] = {
+            "downsampling_extractor": DownsamplingEncoder(SLAB_DEPTH * sz, (sx, sy), feats),
+            "lr_decoder": ts_rcan_decoder_from_profile(profile, feats, SLAB_DEPTH, (1, 1)),
+            "lr_encoder": SlabEncoder(SLAB_DEPTH, feats),
+            "sr_decoder": ts_rcan_decoder_from_profile(profile, feats, SLAB_DEPTH * sz, (sx, sy)),
+            "lr_discriminator": VGGDiscriminator(SLAB_DEPTH, disc_feats, patch_size=min(px, py)),
+            "feature_discriminator": VGGDiscriminator(feats, disc_feats, patch_size=min(px, py)),
+        }
+        if profile.get("udean_hr_discriminator", False):
+            hr_patch = min(sx * px, sy * py)
+            networks["hr_discriminator"] = VGGDiscriminator(SLAB_DEPTH * sz, disc_feats, patch_size=hr_patch)
+        return networks
+
+    @property
+    def weights(self) -> UDEANWeights:
+        """Loss weights from the profile, this variant's ablated weights at 0."""
+        return UDEANWeights.from_profile(self.profile, self.ablated)
+
+    def inference_network(self) -> nn.Module:
+        """LR encoder → SR decoder (+ linear skip if ``global_skip``); nothing else runs at test time."""
+        return SuperResolutionNetwork(
+            self.networks["lr_encoder"], self.networks["sr_decoder"], self.scale, bool(self.profile["global_skip"])
+        )
+
+    def make_plan(self, data: TrainingData, run: RunContext) -> TrainingPlan:
+        return UDEANPlan(self.networks, data, self.scale, self.profile, self.weights, run.device)
+
+
+@METHODS.register("udean-image-da", summary="UDEAN ablation: degradation adaptation in image space only (λ6 = 0).")
+class UDEANImageDA(UDEAN):
+    """UDEAN with DA in image space only (LR discriminator; λ6 = 0)."""
+
+    ablated: ClassVar[tuple[str, ...]] = ("lambda6",)
+
+
+@METHODS.register("udean-feature-da", summary="UDEAN ablation: degradation adaptation in feature space only (λ5 = 0).")
+class UDEANFeatureDA(UDEAN):
+    """UDEAN with DA in feature space only (feature discriminator; λ5 = 0)."""
+
+    ablated: ClassVar[tuple[str, ...]] = ("lambda5",)

@@ -1,0 +1,169 @@
+"""CycleGAN for SR: shapes, finite losses routed to the right networks, training, inference path, resume."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.scale import Scale
+from benchmark.seeding import seed_everything
+from benchmark.trainer import Trainer
+from methods.cyclegan import CycleGAN, CycleGANPlan, frozen
+from tests.conftest import tiny_training_data
+
+SCALES = [Scale(2, 2, 2), Scale(2, 2, 1)]
+GENERATORS = {"g_up", "g_down"}
+DISCRIMINATORS = {"d_hr", "d_lr"}
+# Generators each generator term must train (discriminators frozen during the generator update).
+REACHES = {
+    "adv_hr": {"g_up"},
+    "adv_lr": {"g_down"},
+    "cycle_lr": GENERATORS,
+    "cycle_hr": GENERATORS,
+    "generator": GENERATORS,
+}
+
+
+def make(run, scale: Scale, seed: int = 0) -> tuple[CycleGAN, CycleGANPlan]:
+    seed_everything(seed)
+    method = CycleGAN(scale=scale, profile=run.profile)
+    return method, method.make_plan(tiny_training_data(scale), run)  # type: ignore[return-value]
+
+
+def trainer_for(plan: CycleGANPlan, run, steps: int = 1) -> Trainer:
+    trainer = Trainer(plan, run, total_steps=steps)
+    trainer._optimiser_seconds = 0.0  # reset per step by Trainer._one_step, which direct train_step calls bypass
+    return trainer
+
+
+def reached(plan: CycleGANPlan, loss: torch.Tensor) -> set[str]:
+    """Networks whose trainable parameters get a non-zero gradient from ``loss``."""
+    names = [n for n, net in plan.networks.items() if any(p.requires_grad for p in net.parameters())]
+    params = [(n, p) for n in names for p in plan.networks[n].parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, [p for _, p in params], retain_graph=True, allow_unused=True)
+    return {n for (n, _), g in zip(params, grads) if g is not None and g.abs().sum() > 0}
+
+
+@pytest.mark.parametrize("scale", SCALES, ids=str)
+def test_shapes_and_a_whole_fit(tiny_run, scale: Scale) -> None:
+    run = tiny_run(scale)
+    method, plan = make(run, scale)
+    lr, hr = plan.sample_batch(np.random.default_rng(0))
+    b, (px, py, _) = run.profile["batch_size"], run.profile["lr_patch"]
+    sx, sy, sz = scale.factors
+    assert lr.shape == (b, 3, px, py) and hr.shape == (b, 3 * sz, sx * px, sy * py)
+    assert method.networks["g_up"](lr).shape == hr.shape
+    assert method.networks["g_down"](hr).shape == lr.shape
+    assert method.inference_network() is method.networks["g_up"]
+
+    data = tiny_training_data(scale)
+    method.fit(data, run)
+    assert (run.cell_dir / "losses.csv").is_file()
+    sr = method.super_resolve(torch.from_numpy(data.validation[0].lr.data))
+    assert sr.shape == data.validation[0].hr.shape and torch.isfinite(sr).all()
+
+
+@pytest.mark.parametrize("scale", SCALES, ids=str)
+def test_every_term_is_finite_and_trains_the_right_networks(tiny_run, scale: Scale) -> None:
+    run = tiny_run(scale)
+    _, plan = make(run, scale)
+    trainer = trainer_for(plan, run)
+    lr, hr = plan.sample_batch(np.random.default_rng(0))
+    with frozen(plan.networks["d_hr"], plan.networks["d_lr"]):
+        g_losses, fake_hr, fake_lr = plan.generator_losses(lr, hr, trainer)
+        for name, expected in REACHES.items():
+            assert torch.isfinite(g_losses[name]) and g_losses[name] > 0, name
+            assert reached(plan, g_losses[name]) == expected, name
+    total = g_losses["adv_hr"] + g_losses["adv_lr"] + 10 * (g_losses["cycle_lr"] + g_losses["cycle_hr"])
+    torch.testing.assert_close(g_losses["generator"], total)
+
+    d_losses = plan.discriminator_losses(lr, hr, fake_hr.detach(), fake_lr.detach(), trainer)
+    for name in ("d_hr", "d_lr", "discriminator"):
+        assert torch.isfinite(d_losses[name]) and d_losses[name] > 0, name
+    assert reached(plan, d_losses["d_hr"]) == {"d_hr"}
+    assert reached(plan, d_losses["d_lr"]) == {"d_lr"}
+    assert reached(plan, d_losses["discriminator"]) == DISCRIMINATORS
+
+
+def test_train_step_updates_generators_then_discriminators_only(tiny_run) -> None:
+    scale = Scale(2, 2, 2)
+    run = tiny_run(scale)
+    _, plan = make(run, scale)
+    trainer = trainer_for(plan, run)
+    calls: list[tuple[str, set[str]]] = []
+    update = trainer.update
+
+    def recording_update(name: str, loss: torch.Tensor, retain_graph: bool = False) -> None:
+        calls.append((name, reached(plan, loss)))
+        update(name, loss, retain_graph)
+
+    trainer.update = recording_update  # type: ignore[method-assign]
+    before = {k: v.clone() for k, v in plan.networks["g_up"].state_dict().items()}
+    losses = plan.train_step(plan.sample_batch(np.random.default_rng(0)), trainer)
+    assert calls == [("generator", GENERATORS), ("discriminator", DISCRIMINATORS)]
+    assert all(math.isfinite(v) for v in losses.values())
+    assert set(losses) == {*REACHES, "d_hr", "d_lr", "discriminator"}
+    assert any(not torch.equal(v, before[k]) for k, v in plan.networks["g_up"].state_dict().items())
+    assert all(p.requires_grad for net in plan.networks.values() for p in net.parameters())  # unfrozen again
+    assert plan.networks["pool_hr"].stored == plan.networks["pool_lr"].stored == run.profile["batch_size"]
+
+
+def test_a_few_steps_lower_the_generator_loss(tiny_run) -> None:
+    scale = Scale(2, 2, 2)
+    run = tiny_run(scale, batch_size=4, lr_max=1e-3, val_every=100, checkpoint_every=100)
+    _, plan = make(run, scale)
+    trainer = trainer_for(plan, run, steps=30)
+    trainer.fit()
+    losses = [row["generator"] for row in trainer.history]
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+    assert "val_psnr" in trainer.history[-1]
+
+
+def test_inference_uses_only_the_up_sampling_generator(tiny_run) -> None:
+    scale = Scale(2, 2, 2)
+    method, _ = make(tiny_run(scale), scale)
+    lr = torch.from_numpy(tiny_training_data(scale).validation[0].lr.data)
+    expected = method.super_resolve(lr)
+    with torch.no_grad():
+        for name in ("g_down", "d_hr", "d_lr"):
+            for p in method.networks[name].parameters():
+                p.fill_(float("nan"))
+    out = method.super_resolve(lr)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    with torch.no_grad():
+        next(method.networks["g_up"].parameters()).fill_(float("nan"))
+    assert not torch.isfinite(method.super_resolve(lr)).all()
+
+
+def test_loss_weights_and_pool_size_come_from_the_profile(tiny_run) -> None:
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale, cyclegan_cycle_lr_weight=2.0, cyclegan_cycle_hr_weight=3.0, cyclegan_pool_size=7)
+    _, plan = make(run, scale)
+    assert (plan.cycle_lr_weight, plan.cycle_hr_weight) == (2.0, 3.0)
+    assert plan.networks["pool_hr"].size == plan.networks["pool_lr"].size == 7
+    _, default = make(tiny_run(scale), scale)
+    assert (default.cycle_lr_weight, default.cycle_hr_weight, default.networks["pool_lr"].size) == (10.0, 10.0, 50)
+
+
+def test_killed_run_resumes_to_the_same_weights_and_pool(tiny_run, tmp_path) -> None:
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale, checkpoint_every=3, val_every=100, cyclegan_pool_size=3)
+    _, plan = make(run, scale)
+    Trainer(plan, run, total_steps=6).fit()
+    expected = {f"{n}.{k}": v.clone() for n, net in plan.networks.items() for k, v in net.state_dict().items()}
+
+    run2 = tiny_run(scale, checkpoint_every=3, val_every=100, cyclegan_pool_size=3)
+    run2.checkpoint_dir = tmp_path / "second"
+    _, first = make(run2, scale)
+    Trainer(first, run2, total_steps=6).fit(stop_after=4)
+    torch.manual_seed(1234)
+    _, second = make(run2, scale, seed=99)  # a new process: other initial weights, empty pools
+    Trainer(second, run2, total_steps=6).fit()
+    got = {f"{n}.{k}": v for n, net in second.networks.items() for k, v in net.state_dict().items()}
+    assert got.keys() == expected.keys()
+    for key, value in got.items():
+        torch.testing.assert_close(value, expected[key], rtol=0, atol=0, msg=key)

@@ -1,0 +1,262 @@
+"""UDEAN and its ablations: registration, shapes, gradient routing, λ switches, training, inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.plugins import METHODS
+from benchmark.profiles import load_profile
+from benchmark.scale import Scale
+from benchmark.seeding import seed_everything
+from benchmark.trainer import Trainer
+from methods.networks.interpolation_skip import upsample_slab_linear
+from methods.udean import DISCRIMINATORS, GENERATORS, UDEAN, UDEANPlan, UDEANWeights
+from tests.conftest import tiny_training_data
+
+SCALES = [Scale(2, 2, 2), Scale(2, 2, 1)]
+TERMS = ("i_cyc", "f_cyc", "hr_con", "lr_con", "da", "fa")
+
+# Generators each term of eq. 10 must train (no HR discriminator; Ŷ_s = SR(f_s) as in the paper).
+REACHES = {
+    "i_cyc": set(GENERATORS),
+    "f_cyc": {"downsampling_extractor", "lr_decoder", "lr_encoder"},
+    "hr_con": {"downsampling_extractor", "sr_decoder"},
+    "lr_con": {"lr_encoder", "lr_decoder"},
+    "da": {"downsampling_extractor", "lr_decoder"},
+    "fa": {"lr_encoder", "downsampling_extractor"},
+}
+# With the global skip, Ŷ_s = SR(f_s) + up(X_{s→t}) also trains the LR decoder.
+SKIP_REACHES = {**REACHES, "hr_con": {"downsampling_extractor", "lr_decoder", "sr_decoder"}}
+
+
+def make(name: str, run, scale: Scale, seed: int = 0) -> tuple[UDEAN, UDEANPlan]:
+    """A method ``name`` and its plan on tiny data, networks seeded."""
+    seed_everything(seed)
+    method = METHODS.factory(name)(scale=scale, profile=run.profile)
+    plan = method.make_plan(tiny_training_data(scale), run)
+    return method, plan  # type: ignore[return-value]
+
+
+def batch(plan: UDEANPlan, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    return plan.sample_batch(np.random.default_rng(seed))
+
+
+def reached(plan: UDEANPlan, loss: torch.Tensor) -> set[str]:
+    """Names of the networks whose parameters get a non-zero gradient from ``loss``."""
+    for net in plan.networks.values():
+        net.zero_grad(set_to_none=True)
+    loss.backward(retain_graph=True)
+    return {
+        name
+        for name, net in plan.networks.items()
+        if any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    }
+
+
+def generator_grads(plan: UDEANPlan, y_s: torch.Tensor, x_t: torch.Tensor) -> list[torch.Tensor]:
+    for net in plan.networks.values():
+        net.zero_grad(set_to_none=True)
+    plan.generator_losses(y_s, x_t)[0]["total"].backward()
+    return [p.grad.clone() for name in GENERATORS for p in plan.networks[name].parameters()]
+
+
+def snapshot(plan: UDEANPlan, names) -> dict[str, torch.Tensor]:
+    return {f"{n}.{k}": v.clone() for n in names for k, v in plan.networks[n].state_dict().items()}
+
+
+def same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_registered_names_and_weights(tiny_run) -> None:
+    assert {"udean", "udean-image-da", "udean-feature-da"} <= set(METHODS.names("udean*"))
+    profile = load_profile("tiny")
+    full = UDEANWeights(1, 0.1, 1, 1, 0.1, 0.1, 0.5, 0.01)
+    assert METHODS.factory("udean")(scale=Scale(2, 2, 2), profile=profile).weights == full
+    image = METHODS.factory("udean-image-da")(scale=Scale(2, 2, 2), profile=profile).weights
+    feature = METHODS.factory("udean-feature-da")(scale=Scale(2, 2, 2), profile=profile).weights
+    assert (image.lambda5, image.lambda6) == (0.1, 0.0)
+    assert (feature.lambda5, feature.lambda6) == (0.0, 0.1)
+    # profile keys override the defaults, but never switch an ablated weight back on
+    overridden = load_profile("tiny", ["udean_lambda5=0.3", "udean_alpha=0.2"])
+    weights = METHODS.factory("udean-feature-da")(scale=Scale(2, 2, 2), profile=overridden).weights
+    assert (weights.lambda5, weights.alpha) == (0.0, 0.2)
+    assert METHODS.factory("udean")(scale=Scale(2, 2, 2), profile=overridden).weights.lambda5 == 0.3
+
+
+@pytest.mark.parametrize("scale", SCALES, ids=str)
+def test_shapes_of_every_path(tiny_run, scale: Scale) -> None:
+    run = tiny_run(scale)
+    method, plan = make("udean", run, scale)
+    y_s, x_t = batch(plan)
+    b, (px, py, _) = run.profile["batch_size"], run.profile["lr_patch"]
+    sx, sy, sz = scale.factors
+    feats = run.profile["encoder_feats"]
+    assert y_s.shape == (b, 3 * sz, sx * px, sy * py) and x_t.shape == (b, 3, px, py)
+    p = plan.forward_paths(y_s, x_t)
+    for name in ("f_s", "f_s_t_s", "f_t"):
+        assert getattr(p, name).shape == (b, feats, px, py)
+    for name in ("x_s_t", "x_hat_t"):
+        assert getattr(p, name).shape == x_t.shape
+    for name in ("y_s_t_s", "y_hat_s"):
+        assert getattr(p, name).shape == y_s.shape
+    assert method.inference_network()(x_t).shape == y_s.shape
+
+
+@pytest.mark.parametrize(
+    ("scale", "overrides", "expected"),
+    [
+        (Scale(2, 2, 2), {}, SKIP_REACHES),
+        (Scale(2, 2, 1), {}, SKIP_REACHES),
+        (Scale(2, 2, 2), {"udean_hr_consistency_skip": False}, REACHES),
+        (Scale(2, 2, 2), {"global_skip": False}, REACHES),
+    ],
+    ids=["2x2x2", "2x2x1", "paper-hr-consistency", "no-skip"],
+)
+def test_every_term_is_finite_and_trains_the_right_networks(tiny_run, scale, overrides, expected) -> None:
+    _, plan = make("udean", tiny_run(scale, **overrides), scale)
+    terms, paths = plan.generator_losses(*batch(plan))
+    for name in TERMS:
+        assert torch.isfinite(terms[name]) and terms[name] > 0, name
+        assert reached(plan, terms[name]) == expected[name], name
+    assert reached(plan, terms["total"]) == set(GENERATORS)
+    d_losses = plan.discriminator_losses(paths)
+    assert set(d_losses) == {"lr_discriminator", "feature_discriminator", "total"}
+    for name in ("lr_discriminator", "feature_discriminator"):
+        assert torch.isfinite(d_losses[name])
+        assert reached(plan, d_losses[name]) == {name}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "skip_cycle", "skip_hr_consistency"),
+    [({}, True, True), ({"udean_hr_consistency_skip": False}, True, False), ({"global_skip": False}, False, False)],
+)
+def test_where_the_global_skip_is_added(tiny_run, overrides, skip_cycle: bool, skip_hr_consistency: bool) -> None:
+    scale = Scale(2, 2, 2)
+    method, plan = make("udean", tiny_run(scale, **overrides), scale)
+    y_s, x_t = batch(plan)
+    with torch.no_grad():
+        p = plan.forward_paths(y_s, x_t)
+        sr_decoder = plan.networks["sr_decoder"]
+
+        def residual(sr: torch.Tensor, features: torch.Tensor, lr: torch.Tensor, on: bool) -> None:
+            expected = upsample_slab_linear(lr, scale.factors) if on else torch.zeros_like(sr)
+            torch.testing.assert_close(sr - sr_decoder(features), expected)
+
+        residual(p.y_s_t_s, p.f_s_t_s, p.x_s_t, skip_cycle)
+        residual(p.y_hat_s, p.f_s, p.x_s_t, skip_hr_consistency)
+        residual(method.inference_network()(x_t), plan.networks["lr_encoder"](x_t), x_t, skip_cycle)
+        torch.testing.assert_close(p.x_s_t, plan.networks["lr_decoder"](p.f_s))
+        torch.testing.assert_close(p.x_hat_t, plan.networks["lr_decoder"](p.f_t))
+
+
+def test_hr_discriminator_switch(tiny_run) -> None:
+    scale = Scale(2, 2, 2)
+    _, plan = make("udean", tiny_run(scale, udean_hr_discriminator=True), scale)
+    assert set(DISCRIMINATORS) <= set(plan.networks)
+    assert "hr_discriminator" in plan.optimised["discriminator"]
+    y_s, x_t = batch(plan)
+    with_hr = plan.generator_losses(y_s, x_t)[0]
+    plan.use_hr_d = False
+    without_hr = plan.generator_losses(y_s, x_t)[0]
+    plan.use_hr_d = True
+    for name in ("i_cyc", "hr_con"):  # β·L_adv added by the HR discriminator
+        assert not torch.equal(with_hr[name], without_hr[name])
+    assert torch.equal(with_hr["lr_con"], without_hr["lr_con"])
+    terms, paths = plan.generator_losses(y_s, x_t)
+    assert "hr_discriminator" not in reached(plan, terms["total"])
+    d_losses = plan.discriminator_losses(paths)
+    assert torch.isfinite(d_losses["hr_discriminator"])
+    assert reached(plan, d_losses["hr_discriminator"]) == {"hr_discriminator"}
+
+
+def test_updates_move_only_their_own_networks(tiny_run) -> None:
+    scale = Scale(2, 2, 2)
+    run = tiny_run(scale)
+    _, plan = make("udean", run, scale)
+    trainer = Trainer(plan, run, total_steps=2)
+    trainer._optimiser_seconds = 0.0  # set by Trainer._one_step, which this test bypasses
+    y_s, x_t = batch(plan)
+    gens, discs = snapshot(plan, GENERATORS), snapshot(plan, plan.active_discriminators)
+    terms, paths = plan.generator_losses(y_s, x_t, trainer.autocast)
+    trainer.update("generator", terms["total"])
+    assert not same(gens, snapshot(plan, GENERATORS))
+    assert same(discs, snapshot(plan, plan.active_discriminators))
+    gens, discs = snapshot(plan, GENERATORS), snapshot(plan, plan.active_discriminators)
+    trainer.update("discriminator", plan.discriminator_losses(paths, trainer.autocast)["total"])
+    assert same(gens, snapshot(plan, GENERATORS))
+    assert not same(discs, snapshot(plan, plan.active_discriminators))
+
+
+@pytest.mark.parametrize(
+    ("name", "silenced", "kept"),
+    [
+        ("udean-feature-da", "lr_discriminator", "feature_discriminator"),
+        ("udean-image-da", "feature_discriminator", "lr_discriminator"),
+    ],
+)
+def test_zero_lambda_removes_that_discriminator(tiny_run, name: str, silenced: str, kept: str) -> None:
+    scale = Scale(2, 2, 2)
+    _, plan = make(name, tiny_run(scale), scale)
+    assert plan.optimised["discriminator"] == [kept]
+    y_s, x_t = batch(plan)
+
+    def perturbed_grads(disc: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        before = generator_grads(plan, y_s, x_t)
+        saved = {k: v.clone() for k, v in plan.networks[disc].state_dict().items()}
+        with torch.no_grad():
+            for p in plan.networks[disc].parameters():
+                p.add_(torch.randn_like(p))
+        after = generator_grads(plan, y_s, x_t)
+        plan.networks[disc].load_state_dict(saved)
+        return before, after
+
+    before, after = perturbed_grads(silenced)
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+    before, after = perturbed_grads(kept)  # the test can see a discriminator's influence
+    assert not all(torch.equal(a, b) for a, b in zip(before, after))
+
+
+def test_a_few_steps_lower_the_generator_loss(tiny_run) -> None:
+    scale = Scale(2, 2, 2)
+    run = tiny_run(scale, lr_max=2e-3, lr_min=2e-3, batch_size=4, val_every=1000, checkpoint_every=1000)
+    _, plan = make("udean", run, scale)
+    trainer = Trainer(plan, run, total_steps=30)
+    trainer.fit()
+    losses = [row["g_total"] for row in trainer.history]
+    assert all(np.isfinite(losses))
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    assert {"i_cyc", "f_cyc", "hr_con", "lr_con", "da", "fa", "d_lr", "d_feature"} <= set(trainer.history[-1])
+    assert "val_psnr" in trainer.history[-1]
+
+
+@pytest.mark.parametrize("scale", SCALES, ids=str)
+def test_inference_uses_only_the_lr_encoder_and_sr_decoder(tiny_run, scale: Scale) -> None:
+    run = tiny_run(scale)
+    method, _ = make("udean", run, scale)
+    method.run = run
+    lr = tiny_training_data(scale, n=1).target_lr[0].data
+    lr = torch.from_numpy(lr[:10, :10, :5].copy())
+    expected = method.super_resolve(lr)
+    assert expected.shape == tuple(n * s for n, s in zip(lr.shape, scale.factors))
+    with torch.no_grad():
+        for name in ("downsampling_extractor", "lr_decoder", *DISCRIMINATORS):
+            for p in method.networks.get(name, torch.nn.Identity()).parameters():
+                p.fill_(float("nan"))
+    out = method.super_resolve(lr)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+def test_fit_and_state_round_trip(tiny_run) -> None:
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale)
+    method, _ = make("udean-image-da", run, scale)
+    method.fit(tiny_training_data(scale), run)
+    assert (run.cell_dir / "losses.csv").is_file()
+    clone = METHODS.factory("udean-image-da")(scale=scale, profile=run.profile)
+    clone.load_state_dict(method.state_dict())
+    lr = torch.rand(8, 8, 4)
+    torch.testing.assert_close(clone.super_resolve(lr), method.super_resolve(lr))

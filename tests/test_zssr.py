@@ -1,0 +1,213 @@
+"""ZSSR: no source HR, son shapes, aligned (augmented) pairs, training, determinism, ensemble, rate policy."""
+
+import numpy as np
+import pytest
+import torch
+from rich.console import Console
+from rich.progress import Progress
+
+from benchmark.profiles import load_profile
+from benchmark.protocol.degradations import kspace_truncate
+from benchmark.scale import Scale
+from benchmark.training_data import DataAccessError, TrainingData
+from methods.losses import l1_loss
+from methods.networks.interpolation_skip import upsample_slab_linear
+from methods.zssr import (
+    ZSSR,
+    SonFatherSampler,
+    ZSSRRatePolicy,
+    ZSSRSettings,
+    _unmirror,
+    ensemble_transforms,
+    father_and_son,
+    train_on_volume,
+    zssr_network,
+)
+from tests.conftest import smooth_volume, tiny_training_data
+
+SCALES = [Scale(2, 2, 2), Scale(2, 2, 1)]
+
+
+def no_source_hr(scale):
+    data = tiny_training_data(scale)
+    return TrainingData(
+        scale=scale,
+        setting="n/a",
+        _source_hr=data._source_hr,
+        _target_lr=data._target_lr,
+        _validation=data._validation,
+        allow_source_hr=False,
+    )
+
+
+def band_limited(shape, seed=0):
+    """A periodic volume of low integer frequencies: k-space truncation samples it exactly."""
+    rng = np.random.default_rng(seed)
+    grid = np.meshgrid(*(np.arange(n) / n for n in shape), indexing="ij")
+    out = np.zeros(shape)
+    for _ in range(4):
+        freq = rng.integers(1, 3, size=3)
+        phase = rng.uniform(0, 2 * np.pi, size=3)
+        out += np.prod([np.cos(2 * np.pi * f * g + p) for f, g, p in zip(freq, grid, phase)], axis=0)
+    out -= out.min()
+    return (out / out.max()).astype(np.float32)
+
+
+@pytest.mark.parametrize("scale", SCALES, ids=str)
+def test_zssr_never_reads_source_hr(scale, tiny_run):
+    data = no_source_hr(scale)
+    with pytest.raises(DataAccessError):
+        _ = data.source_hr
+    data.reads.clear()
+    run = tiny_run(scale)
+    method = ZSSR(scale=scale, profile=run.profile)
+    assert ZSSR.uses_source_hr is False
+    method.fit(data, run)
+    assert data.reads == set()
+    pair = data._validation[0]
+    sr = method.super_resolve(torch.from_numpy(pair.lr.data))
+    assert tuple(sr.shape) == pair.hr.shape
+    assert sr.dtype == torch.float32
+    assert torch.isfinite(sr).all()
+    assert len(method.histories) == 1 and len(method.histories[0]) == 4  # the tiny budget
+
+
+def test_son_shapes():
+    lr = np.random.default_rng(0).random((13, 12, 7)).astype(np.float32)
+    father, son = father_and_son(lr, Scale(2, 2, 2))
+    assert father.shape == (12, 12, 6) and son.shape == (6, 6, 3)
+    np.testing.assert_array_equal(son, kspace_truncate(lr[:12, :12, :6], Scale(2, 2, 2)))
+    father, son = father_and_son(lr, Scale(2, 2, 1))
+    assert father.shape == (12, 12, 7) and son.shape == (6, 6, 7)
+    with pytest.raises(ValueError, match="son"):
+        father_and_son(lr[:, :, :5], Scale(2, 2, 2))  # a son of 2 slices holds no slab
+
+
+@pytest.mark.parametrize("scale", [*SCALES, Scale(3, 2, 1)], ids=str)
+def test_pairs_stay_on_the_kspace_grid_under_every_augmentation(scale):
+    father, son = father_and_son(band_limited((30, 32, 12)), scale)
+    sampler = SonFatherSampler(father, son, (6, 6, 3), scale)
+    assert sampler.can_transpose == (scale.sx == scale.sy)
+    rng = np.random.default_rng(0)
+    transforms = [(mx, my, t) for mx in (False, True) for my in (False, True) for t in (False, True)]
+    for transform in transforms:
+        if transform[2] and not sampler.can_transpose:
+            continue
+        for _ in range(5):
+            son_patch, father_patch = sampler.pair(rng, transform)
+            assert son_patch.shape == (6, 6, 3)
+            assert father_patch.shape == (6 * scale.sx, 6 * scale.sy, 3 * scale.sz)
+            # LR voxel j samples the band-limited volume at HR voxel s·j.
+            np.testing.assert_allclose(son_patch, father_patch[:: scale.sx, :: scale.sy, :: scale.sz], atol=1e-5)
+    # A plain mirror of the father patch (no shift) would be off the grid by s − 1 voxels.
+    son_patch, father_patch = sampler.pair(np.random.default_rng(1))
+    plain = np.flip(father_patch, 0)[:: scale.sx, :: scale.sy, :: scale.sz]
+    assert np.abs(np.flip(son_patch, 0) - plain).mean() > 1e-3
+
+
+def test_patches_are_clipped_to_a_small_son():
+    scale = Scale(2, 2, 2)
+    father, son = father_and_son(np.random.default_rng(0).random((12, 10, 6)).astype(np.float32), scale)
+    sampler = SonFatherSampler(father, son, (8, 8, 3), scale)
+    assert son.shape == (6, 5, 3)
+    assert sampler.patch == (6, 5, 3)
+    assert sampler.can_mirror == (False, False)  # no spare voxel for the shifted father patch
+    assert not sampler.can_transpose  # the clipped patch is not square
+    s, f = sampler.batch(np.random.default_rng(0), 3)
+    assert s.shape == (3, 3, 6, 5) and f.shape == (3, 6, 12, 10)
+
+
+@pytest.mark.parametrize("scale", SCALES, ids=str)
+def test_a_few_steps_lower_the_l1(scale):
+    profile = load_profile("tiny", ["lr_max=1e-3", "batch_size=4"])
+    father, son = father_and_son(smooth_volume((24, 24, 12), 3), scale)
+    sampler = SonFatherSampler(father, son, profile["lr_patch"], scale)
+    network = zssr_network(profile, scale, seed=0)
+    son_batch, father_batch = sampler.batch(np.random.default_rng(7), 8)
+
+    def fixed_l1():
+        network.eval()
+        with torch.no_grad():
+            return float(l1_loss(network(son_batch), father_batch))
+
+    before = fixed_l1()
+    settings = ZSSRSettings(steps=60, ensemble=False)
+    history = train_on_volume(network, sampler, settings, profile, torch.device("cpu"), seed=0)
+    assert len(history) == 60 and all(np.isfinite(history))
+    assert fixed_l1() < 0.9 * before  # from linear interpolation (zero-initialised residual)
+
+
+def test_same_seed_gives_identical_output_and_another_seed_does_not(tiny_run):
+    scale = Scale(2, 2, 2)
+    lr = torch.from_numpy(tiny_training_data(scale).validation[0].lr.data)
+    outputs = []
+    for seed in (0, 0, 1):
+        run = tiny_run(scale)
+        run.seed = seed
+        method = ZSSR(scale=scale, profile=run.profile)
+        method.fit(no_source_hr(scale), run)
+        outputs.append(method.super_resolve(lr))
+    assert torch.equal(outputs[0], outputs[1])
+    assert not torch.equal(outputs[0], outputs[2])
+
+
+@pytest.mark.parametrize("scale", [Scale(2, 2, 2), Scale(2, 1, 1)], ids=str)
+def test_self_ensemble_shape_and_progress(scale, tiny_run):
+    run = tiny_run(scale, zssr_ensemble=True, zssr_steps=2)
+    run.progress = Progress(console=Console(quiet=True))
+    method = ZSSR(scale=scale, profile=run.profile)
+    assert method.settings.ensemble
+    method.fit(no_source_hr(scale), run)
+    lr = torch.from_numpy(np.random.default_rng(0).random((12, 11, 6)).astype(np.float32))
+    sr = method.super_resolve(lr)
+    assert tuple(sr.shape) == (12 * scale.sx, 11 * scale.sy, 6 * scale.sz)
+    assert torch.isfinite(sr).all()
+    assert len(run.progress.tasks) == 0  # the per-volume task is removed when done
+    assert len(ensemble_transforms(scale)) == (8 if scale.sx == scale.sy else 4)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3])
+def test_unmirror_maps_a_mirrored_input_back_onto_the_hr_grid(factor):
+    x = torch.rand(2, 3, 7, 5)
+    direct = upsample_slab_linear(x, (factor, 1, 1))
+    mirrored = upsample_slab_linear(torch.flip(x, dims=(2,)), (factor, 1, 1))
+    back = _unmirror(mirrored, 2, factor)
+    # Equal wherever both interpolate between two LR samples (the last s − 1 voxels extrapolate).
+    interior = slice(0, direct.shape[2] - factor + 1)
+    torch.testing.assert_close(back[:, :, interior], direct[:, :, interior])
+
+
+def test_zssr_rate_policy_divides_when_the_error_stops_falling():
+    stalled = ZSSRRatePolicy(1e-3)
+    for step in range(0, 600):
+        if step % 50 == 0:
+            stalled.record(step, 0.01 + 1e-6 * step)  # creeping up: the slope is not below −std/1.5
+        stalled.update(step)
+    # Checks at (step + 1) % 60 == 0, more than 256 iterations after the last change: 299, then 599.
+    assert stalled.changes == [0, 299, 599]
+    assert stalled.learning_rate == pytest.approx(1e-5)
+
+    falling = ZSSRRatePolicy(1e-3)
+    for step in range(0, 600):
+        if step % 50 == 0:
+            falling.record(step, 1.0 - step / 600)
+        falling.update(step)
+    assert falling.learning_rate == 1e-3 and not falling.finished
+
+
+def test_zssr_policy_trains_and_settings_defaults():
+    assert ZSSRSettings.from_profile(load_profile("tiny")).steps == 4
+    assert ZSSRSettings.from_profile(load_profile("quick")).steps == 600
+    paper = ZSSRSettings.from_profile(load_profile("paper"))
+    assert paper.steps == 3000 and paper.ensemble and paper.lr_policy == "zssr"
+    assert not ZSSRSettings.from_profile(load_profile("quick")).ensemble
+    with pytest.raises(ValueError):
+        ZSSRSettings.from_profile(load_profile("tiny", ["zssr_lr_policy='step'"]))
+
+    scale = Scale(2, 2, 1)
+    profile = load_profile("tiny", ["zssr_lr_policy='cosine'"])
+    father, son = father_and_son(smooth_volume((24, 24, 12), 1), scale)
+    sampler = SonFatherSampler(father, son, profile["lr_patch"], scale)
+    settings = ZSSRSettings.from_profile(profile)
+    history = train_on_volume(zssr_network(profile, scale, 0), sampler, settings, profile, torch.device("cpu"), 0)
+    assert len(history) == 4 and all(np.isfinite(history))
