@@ -60,6 +60,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "batch_size": 4,
         "epochs": 1,
         "steps_per_epoch": 300,
+        "lr_max": 5e-4,
         "val_every": 100,
         "checkpoint_every": 100,
     },
