@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import torch
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -113,6 +114,9 @@ def run(
         Path | None, typer.Option(help="Cache for generated data [default: $BENCH_CACHE or ~/.cache/udean-bench].")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads for torch [default: torch's choice]; 1 on a shared, busy node.")
+    ] = None,
     split_seed: Annotated[int, typer.Option(help="Seed of the subject split (fixed across training seeds).")] = 0,
     misalign_seed: Annotated[int, typer.Option(help="Seed of the simulated misalignment.")] = 0,
     train_degradation: Annotated[str, typer.Option(help="Degradation making the target LR.")] = "kspace",
@@ -126,6 +130,10 @@ def run(
     """Run the matrix methods × datasets × scales × settings × seeds; finished cells are skipped."""
     from benchmark.runner import ProtocolOptions, build_matrix, run_matrix
 
+    if threads is not None:
+        if threads < 1:
+            raise BenchError(f"--threads must be at least 1, got {threads}.")
+        torch.set_num_threads(threads)
     chosen_profile = load_profile(profile, set_ or [])
     cells = build_matrix(
         METHODS.resolve(methods),
