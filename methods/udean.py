@@ -57,7 +57,8 @@ Choices where the paper is open:
   ``Ŷ_s = SR(f_s) + up(X_{s→t})``: the SR decoder is a residual decoder everywhere, and eq. 6
   then also trains the LR decoder (it asks ``X_{s→t}`` to carry ``Y_s``'s low frequencies).
   Profile key ``udean_hr_consistency_skip = False`` restores the paper's ``Ŷ_s = SR(f_s)``;
-  without ``global_skip`` the key has no effect.
+  without ``global_skip`` the key has no effect. With the skip, the SR decoder's last conv starts
+  at zero (as the shared TS-RCAN's does), so the SRR network starts at linear interpolation.
 * **Sampling**: each batch is ``B`` random source HR patches and ``B`` random target LR patches
   drawn independently; nothing assumes the two are aligned.
 * **Ablations** fix their zeroed weight: a profile key cannot switch it back on.
@@ -346,11 +347,15 @@ class UDEAN(ThinSlabMethod):
         sx, sy, sz = scale.factors
         feats, disc_feats = int(profile["encoder_feats"]), int(profile["disc_feats"])
         px, py = (int(p) for p in profile["lr_patch"][:2])
+        sr_decoder = ts_rcan_decoder_from_profile(profile, feats, SLAB_DEPTH * sz, (sx, sy))
+        if profile["global_skip"]:  # start the SRR network at linear interpolation, as the shared TS-RCAN does
+            nn.init.zeros_(sr_decoder.tail.weight)
+            nn.init.zeros_(sr_decoder.tail.bias)
         networks: dict[str, nn.Module] = {
             "downsampling_extractor": DownsamplingEncoder(SLAB_DEPTH * sz, (sx, sy), feats),
             "lr_decoder": ts_rcan_decoder_from_profile(profile, feats, SLAB_DEPTH, (1, 1)),
             "lr_encoder": SlabEncoder(SLAB_DEPTH, feats),
-            "sr_decoder": ts_rcan_decoder_from_profile(profile, feats, SLAB_DEPTH * sz, (sx, sy)),
+            "sr_decoder": sr_decoder,
             "lr_discriminator": VGGDiscriminator(SLAB_DEPTH, disc_feats, patch_size=min(px, py)),
             "feature_discriminator": VGGDiscriminator(feats, disc_feats, patch_size=min(px, py)),
         }
