@@ -240,6 +240,7 @@ def run_matrix(
                 try:
                     run_cell(cell, cached, runs_dir, options, device, progress, save_sr)
                     summary.done.append(cell)
+                    collect_results(runs_dir)  # the results table is current after every finished cell
                 except BenchError as error:
                     summary.failed.append((cell, str(error)))
                     _record_failure(cell.folder(runs_dir), str(error))

@@ -55,8 +55,6 @@ Adapted to thin-slab MRI, and choices where the original is open:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import ClassVar
 
 import numpy as np
@@ -69,6 +67,7 @@ from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.trainer import Trainer, TrainingPlan
 from benchmark.training_data import TrainingData, VolumePair
+from methods.frozen import frozen
 from methods.image_pool import ImagePool
 from methods.losses import l1_loss, lsgan_discriminator_loss, lsgan_generator_loss
 from methods.networks import (
@@ -82,24 +81,6 @@ from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
 CYCLE_WEIGHT = 10.0
 POOL_SIZE = 50
 SLAB = 3
-
-
-@contextmanager
-def frozen(*networks: nn.Module) -> Iterator[None]:
-    """Turn off ``requires_grad`` of every parameter of ``networks`` inside the block.
-
-    Gradients still flow *through* the frozen networks to their inputs; their own parameters
-    collect none (as ``set_requires_grad(..., False)`` in CycleGAN and PseudoSR).
-    """
-    params = [p for net in networks for p in net.parameters()]
-    before = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, before):
-            p.requires_grad_(flag)
 
 
 class DownsamplingGenerator(nn.Module):

@@ -109,8 +109,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 
 import numpy as np
@@ -128,6 +128,7 @@ from benchmark.scale import Scale
 from benchmark.slabs import to_slabs
 from benchmark.trainer import Trainer, total_steps
 from benchmark.training_data import TrainingData, VolumePair
+from methods.frozen import frozen
 from methods.losses import l1_loss, lsgan_discriminator_loss, lsgan_generator_loss
 from methods.networks import (
     DownsamplingEncoder,
@@ -388,7 +389,7 @@ class DownsamplingPlan:
             ``({"lf", "adv", "total"}, fake (B, 3, h, w))``; losses are float32 scalars.
         """
         w = self.weights
-        with _autocast(trainer), _frozen(self.networks["d_lr"]):
+        with _autocast(trainer), frozen(self.networks["d_lr"]):
             fake = self.networks["down"](hr)
             d_fake = self.networks["d_lr"](high_pass(fake, w.lf_kernel))
         fake = fake.float()
@@ -499,7 +500,7 @@ class SuperResolutionPlan:
         w = self.weights
         fake_lr, ddm = self.generated_pairs(hr, trainer)
         n = fake_lr.shape[0]
-        with _autocast(trainer), _frozen(self.networks["d_hr"]):
+        with _autocast(trainer), frozen(self.networks["d_hr"]):
             sr = self.networks["sr"](torch.cat([fake_lr, real], dim=0))
             sr_fake, sr_real = sr[:n], sr[n:]
             d_sr = self.networks["d_hr"](high_pass(sr_real, w.lf_kernel))
@@ -546,18 +547,6 @@ class SuperResolutionPlan:
 def _autocast(trainer: Trainer | None) -> AbstractContextManager[Any]:
     """The trainer's autocast context, or a no-op without a trainer."""
     return trainer.autocast() if trainer is not None else nullcontext()
-
-
-@contextmanager
-def _frozen(module: nn.Module) -> Iterator[None]:
-    """Parameters of ``module`` need no gradient inside the block (inputs still get theirs)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(module.parameters(), flags):
-            p.requires_grad_(flag)
 
 
 def stage_steps(total: int, fraction: float) -> tuple[int, int]:

@@ -88,7 +88,7 @@ from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.trainer import Trainer, TrainingPlan
 from benchmark.training_data import TrainingData, VolumePair
-from methods.cyclegan import frozen
+from methods.frozen import frozen
 from methods.losses import l1_loss, lsgan_discriminator_loss, lsgan_generator_loss
 from methods.networks import VGGDiscriminator, ts_rcan_decoder_from_profile, ts_rcan_from_profile
 from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network

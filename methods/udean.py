@@ -70,8 +70,8 @@ Profile keys (defaults): ``udean_lambda1`` … ``udean_lambda6`` (1, 0.1, 1, 1, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -86,6 +86,7 @@ from benchmark.scale import Scale
 from benchmark.slabs import SLAB_DEPTH
 from benchmark.trainer import Trainer, TrainingPlan
 from benchmark.training_data import TrainingData, VolumePair
+from methods.frozen import frozen
 from methods.losses import (
     degradation_adaptation_loss,
     l1_loss,
@@ -176,19 +177,6 @@ class Paths:
     x_hat_t: torch.Tensor
 
 
-@contextmanager
-def frozen(modules: Iterable[nn.Module]) -> Iterator[None]:
-    """Graphs built inside record no gradient for the modules' parameters."""
-    saved = [(p, p.requires_grad) for m in modules for p in m.parameters()]
-    for p, _ in saved:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in saved:
-            p.requires_grad_(flag)
-
-
 class UDEANPlan:
     """Training plan: eq. 10 for the four generators, then LSGAN for the active discriminators."""
 
@@ -267,7 +255,7 @@ class UDEANPlan:
         """
         w = self.weights
         zero = y_s.new_zeros(())
-        with frozen(self.networks[name] for name in DISCRIMINATORS if name in self.networks):
+        with frozen(*(self.networks[name] for name in DISCRIMINATORS if name in self.networks)):
             p = self.forward_paths(y_s, x_t, autocast)
             d_y_s_t_s = self._score("hr_discriminator", p.y_s_t_s, autocast) if self.use_hr_d else None
             d_y_hat_s = self._score("hr_discriminator", p.y_hat_s, autocast) if self.use_hr_d else None

@@ -11,7 +11,8 @@ import torch
 from benchmark.scale import Scale
 from benchmark.seeding import seed_everything
 from benchmark.trainer import Trainer
-from methods.cyclegan import CycleGAN, CycleGANPlan, frozen
+from methods.cyclegan import CycleGAN, CycleGANPlan
+from methods.frozen import frozen
 from tests.conftest import tiny_training_data
 
 SCALES = [Scale(2, 2, 2), Scale(2, 2, 1)]

@@ -12,7 +12,7 @@ from benchmark.protocol.degradations import kspace_truncate
 from benchmark.scale import Scale
 from benchmark.seeding import seed_everything
 from benchmark.trainer import Trainer
-from methods.cyclegan import frozen
+from methods.frozen import frozen
 from methods.pseudosr import PseudoSR, PseudoSRPlan, clean_lr_volumes, geometric_transforms
 from tests.conftest import tiny_training_data
 
