@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.cell import Cell
+from benchmark.dataset import default_cache_dir
 from benchmark.device import resolve_device
 from benchmark.errors import BenchError
 from benchmark.plugins import DATASETS, DEGRADATIONS, METHODS
@@ -27,11 +27,6 @@ app = typer.Typer(
 )
 console = Console()
 error_console = Console(stderr=True, soft_wrap=True)
-
-
-def default_cache_dir() -> Path:
-    """``$BENCH_CACHE`` or ``~/.cache/udean-bench``: where the generated demo cohort is kept."""
-    return Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "udean-bench"))
 
 
 def _split(text: str) -> list[str]:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 from benchmark.volume import Volume
+
+
+def default_cache_dir() -> Path:
+    """Where dataset plugins cache generated data: ``$BENCH_CACHE``, else ``~/.cache/udean-bench``."""
+    return Path(os.environ.get("BENCH_CACHE", "~/.cache/udean-bench")).expanduser()
 
 
 class Dataset(ABC):

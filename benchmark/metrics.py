@@ -77,6 +77,8 @@ def ssim3d(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0) -> float
         SSIM in ``[-1, 1]`` (1 for identical volumes).
     """
     _check_pair(sr, hr)
+    if sr.dim() != 3:
+        raise ValueError(f"3D SSIM needs (X, Y, Z) volumes, got {tuple(sr.shape)}")
     if min(sr.shape) < SSIM_WINDOW:
         raise ValueError(f"3D SSIM needs at least {SSIM_WINDOW} voxels per axis, got {tuple(sr.shape)}")
     x = sr.detach().double().clamp(0, data_range)[None, None]
@@ -85,17 +87,19 @@ def ssim3d(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0) -> float
 
 
 def psnr(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0) -> float:
-    """PSNR in dB of one SR volume (clipped to ``[0, data_range]``) against its HR volume ``(X, Y, Z)``."""
+    """PSNR in dB of an SR volume (clipped to ``[0, data_range]``) against its HR volume.
+
+    Any shape works as long as both agree: whole volumes ``(X, Y, Z)`` for the metrics, slab
+    batches ``(B, M, H, W)`` for validation.
+    """
     _check_pair(sr, hr)
     mse = float(((sr.detach().double().clamp(0, data_range) - hr.detach().double()) ** 2).mean())
     return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
 def _check_pair(sr: torch.Tensor, hr: torch.Tensor) -> None:
-    if sr.shape != hr.shape or sr.dim() != 3:
-        raise ValueError(
-            f"metrics need two (X, Y, Z) volumes of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}"
-        )
+    if sr.shape != hr.shape:
+        raise ValueError(f"metrics need two volumes of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}")
 
 
 METRICS = {"ssim": ssim3d, "psnr": psnr}

@@ -18,23 +18,17 @@ subjects, voxel size) and whose files are all there loads them instead of regene
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from rich.progress import Progress
 
-from benchmark.dataset import Dataset
+from benchmark.dataset import Dataset, default_cache_dir
 from benchmark.plugins import DATASETS
 from datasets.demo_cohort import GENERATOR_VERSION, generate_cohort
 from datasets.nifti import NiftiFileDataset
 
 VARIANTS: dict[str, tuple[int, int]] = {"demo": (20, 1), "demo-small": (10, 2)}
 """Variant name → (number of subjects, voxel size in mm)."""
-
-
-def default_cache_dir() -> Path:
-    """``$BENCH_CACHE`` if set, else ``~/.cache/udean-bench``."""
-    return Path(os.environ.get("BENCH_CACHE", "~/.cache/udean-bench")).expanduser()
 
 
 def cached_files(folder: Path, variant: str) -> dict[str, Path] | None:

@@ -108,7 +108,6 @@ L1, the reference's ``multiweights: false``), ``dasr_down_skip`` = ``global_skip
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
@@ -119,6 +118,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.method import Method
+from benchmark.metrics import psnr
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
 from benchmark.protocol.degradations import kspace_truncate
@@ -273,12 +273,6 @@ def downsampling_network(profile: Profile, scale: Scale) -> DownsamplingNetwork:
     )
 
 
-def _slab_psnr(x: torch.Tensor, y: torch.Tensor) -> float:
-    """PSNR (dB, range 1) of ``x`` clipped to ``[0, 1]`` against ``y``, any one shape."""
-    mse = float(((x.detach().double().clamp(0, 1) - y.detach().double()) ** 2).mean())
-    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
-
-
 def downsampling_psnr(
     network: nn.Module, pairs: Sequence[VolumePair], scale: Scale, crop_size: Sequence[int], device: torch.device
 ) -> float:
@@ -307,7 +301,7 @@ def downsampling_psnr(
             with torch.no_grad():
                 out = network(hr.permute(2, 3, 0, 1).contiguous().to(device)).float().cpu()  # (n, 3, x, y)
             generated = out.permute(2, 3, 0, 1).reshape(size[0], size[1], size[2])
-            values.append(_slab_psnr(generated, torch.from_numpy(np.ascontiguousarray(lr_crop))))
+            values.append(psnr(generated, torch.from_numpy(np.ascontiguousarray(lr_crop))))
     finally:
         network.train(was_training)
     return float(np.mean(values)) if values else float("nan")
