@@ -395,11 +395,7 @@ class DownsamplingPlan:
         self, real: torch.Tensor, fake: torch.Tensor, trainer: Trainer | None = None
     ) -> torch.Tensor:
         """LSGAN loss of ``D_lr`` on high frequencies: real target LR vs generated LR (detached)."""
-        k = self.weights.lf_kernel
-        with _autocast(trainer):
-            d_real = self.networks["d_lr"](high_pass(real, k))
-            d_fake = self.networks["d_lr"](high_pass(fake.detach(), k))
-        return lsgan_discriminator_loss(d_real.float(), d_fake.float())
+        return high_frequency_discriminator_loss(self.networks["d_lr"], real, fake, self.weights.lf_kernel, trainer)
 
     def train_step(self, batch: tuple[torch.Tensor, ...], trainer: Trainer) -> dict[str, float]:
         """One generator step on ``G_d``, then one discriminator step on ``D_lr``."""
@@ -511,11 +507,9 @@ class SuperResolutionPlan:
         self, hr_real: torch.Tensor, sr_real: torch.Tensor, trainer: Trainer | None = None
     ) -> torch.Tensor:
         """LSGAN loss of ``D_hr`` on high frequencies: real HR vs SR of target LR (detached)."""
-        k = self.weights.lf_kernel
-        with _autocast(trainer):
-            d_real = self.networks["d_hr"](high_pass(hr_real, k))
-            d_fake = self.networks["d_hr"](high_pass(sr_real.detach(), k))
-        return lsgan_discriminator_loss(d_real.float(), d_fake.float())
+        return high_frequency_discriminator_loss(
+            self.networks["d_hr"], hr_real, sr_real, self.weights.lf_kernel, trainer
+        )
 
     def train_step(self, batch: tuple[torch.Tensor, ...], trainer: Trainer) -> dict[str, float]:
         """One generator step on the SR network, then one discriminator step on ``D_hr``."""
@@ -536,6 +530,16 @@ class SuperResolutionPlan:
     def validate(self) -> dict[str, float]:
         """``{"psnr"}`` of the SR network on the validation crops."""
         return validate_network(self.networks["sr"], self.validation, self.scale, self.profile, self.device)
+
+
+def high_frequency_discriminator_loss(
+    discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, kernel: int, trainer: Trainer | None
+) -> torch.Tensor:
+    """LSGAN loss of a discriminator that sees only high frequencies ``x − LF(x)`` of slabs (fakes detached)."""
+    with _autocast(trainer):
+        d_real = discriminator(high_pass(real, kernel))
+        d_fake = discriminator(high_pass(fake.detach(), kernel))
+    return lsgan_discriminator_loss(d_real.float(), d_fake.float())
 
 
 def _autocast(trainer: Trainer | None) -> AbstractContextManager[Any]:
