@@ -20,6 +20,9 @@ from benchmark.scale import Scale
 TileFunction = Callable[[torch.Tensor], torch.Tensor]
 """Maps LR tiles ``(B, 1, tx, ty, tz)`` to SR tiles ``(B, 1, tx·sx, ty·sy, tz·sz)`` on one device."""
 
+BlendingWeights = Callable[[Sequence[int]], torch.Tensor]
+"""Maps an HR tile shape ``(X, Y, Z)`` (voxels) to positive blending weights of that shape."""
+
 
 def tile_starts(length: int, tile: int, step: int) -> list[int]:
     """Start indices of tiles of size ``tile`` covering ``[0, length)`` with the given step (voxels).
@@ -54,6 +57,7 @@ def super_resolve_tiled(
     step: Sequence[int],
     batch_size: int = 8,
     device: torch.device | str = "cpu",
+    blending: BlendingWeights = blending_weights,
 ) -> torch.Tensor:
     """Super-resolve a whole LR volume tile by tile.
 
@@ -65,6 +69,7 @@ def super_resolve_tiled(
         step: LR step between tiles ``(px, py, pz)`` in voxels (``step < tile`` overlaps).
         batch_size: tiles per call of ``tile_fn``.
         device: device to move tiles to before calling ``tile_fn``.
+        blending: weights of each HR tile's voxels in the average (default: Gaussian).
 
     Returns:
         ``(X, Y, Z)`` float32 SR volume on the CPU.
@@ -74,7 +79,7 @@ def super_resolve_tiled(
     starts = list(product(*(tile_starts(n, t, s) for n, t, s in zip(lr.shape, tile, step))))
     factors = scale.factors
     hr_tile = tuple(t * f for t, f in zip(tile, factors))
-    weights = blending_weights(hr_tile)
+    weights = blending(hr_tile)
     out = torch.zeros(tuple(n * f for n, f in zip(lr.shape, factors)))
     norm = torch.zeros_like(out)
     for first in range(0, len(starts), batch_size):

@@ -4,22 +4,53 @@ A slab is ``M = 3`` consecutive slices along the slab axis ``Z`` (the axis whose
 stacked as channels: an LR patch or tile ``(px, py, 3)`` becomes ``(3, px, py)`` and an SR
 slab ``(3·sz, sx·px, sy·py)`` is the HR block ``(sx·px, sy·py, 3·sz)``.  Training patches are
 converted with :func:`to_slabs`; whole volumes are cut into slabs (and in-plane tiles) and put
-back, overlaps averaged with Gaussian weights, by :func:`benchmark.inference.super_resolve_tiled`
-with tiles of 3 slices advancing one slice at a time (:func:`super_resolve_slabs`).  This is
-the one place where slabs are cut and reassembled.
+back by :func:`benchmark.inference.super_resolve_tiled` with tiles of 3 slices advancing one
+slice at a time (:func:`super_resolve_slabs`).  This is the one place where slabs are cut and
+reassembled.
+
+Overlaps are averaged with Gaussian weights in-plane and with :func:`slab_centre_weights`
+through-plane: each HR slice is the mean of the predictions of the slabs that hold it in their
+central slice interval, where a slab's network has slices on both sides of it.  At 2×2×2 an
+HR slice between LR slices ``j`` and ``j+1`` is then the mean of the slab ``j−1 … j+1`` and the
+slab ``j … j+2``: a prediction from four LR slices, none extrapolated.  An HR slice on LR slice
+``j`` comes from the slab centred on it.  Edge predictions keep a weight of 10⁻³ so that the
+volume's first and last slices, which no slab holds in its centre, are still covered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
 
 import torch
 from torch import nn
 
-from benchmark.inference import TileFunction, super_resolve_tiled
+from benchmark.inference import BlendingWeights, TileFunction, blending_weights, super_resolve_tiled
 from benchmark.scale import Scale
 
 SLAB_DEPTH = 3
+_EDGE_WEIGHT = 1e-3
+
+
+def slab_centre_weights(out_slices: int, sz: int) -> torch.Tensor:
+    """Through-plane weights ``(M·sz,)`` of one SR slab: 1 on its central slices, 10⁻³ elsewhere.
+
+    Output slice ``i`` lies at slab coordinate ``p = i / sz`` (LR slices, 0 … M − 1); it is
+    central when ``|p − (M − 1)/2| ≤ 1/2``: for M = 3, ``p`` in ``[0.5, 1.5]``.
+    """
+    position = torch.arange(out_slices, dtype=torch.float64) / sz
+    centre = (out_slices // sz - 1) / 2
+    central = (position - centre).abs() <= 0.5 + 1e-9
+    return torch.where(central, 1.0, _EDGE_WEIGHT).float()
+
+
+def slab_blending(sz: int) -> BlendingWeights:
+    """Blending of SR slab tiles ``(X, Y, M·sz)``: Gaussian in-plane, :func:`slab_centre_weights` through-plane."""
+
+    def weights(shape: Sequence[int]) -> torch.Tensor:
+        return blending_weights(shape[:2])[..., None] * slab_centre_weights(int(shape[2]), sz)
+
+    return weights
 
 
 def to_slabs(patches: torch.Tensor) -> torch.Tensor:
@@ -55,7 +86,8 @@ def super_resolve_slabs(
     """Whole-volume SR ``(X/sx, Y/sy, Z/sz)`` → ``(X, Y, Z)`` with a slab network (eval mode, no gradients).
 
     In-plane tiles of ``tile`` LR voxels overlap by a quarter; slabs advance one slice, so
-    every HR slice is the weighted mean of up to three slab predictions.
+    every HR slice is the weighted mean of up to three slab predictions, those that hold it
+    in their centre weighted 1 and the others 10⁻³ (see the module docstring).
     """
     was_training = network.training
     network.eval()
@@ -69,6 +101,7 @@ def super_resolve_slabs(
             step=(step, step, 1),
             batch_size=batch_size,
             device=device,
+            blending=slab_blending(scale.sz),
         )
     finally:
         network.train(was_training)

@@ -54,3 +54,28 @@ def test_overlapping_slabs_are_averaged():
     out = super_resolve_slabs(AddFirst(), volume, Scale(1, 1, 1), tile=4, batch_size=8, device=torch.device("cpu"))
     middle = out[0, 0, 3].item()  # slabs start at 1, 2, 3 -> predictions 3+1, 3+2, 3+3
     assert 4.0 < middle < 6.0
+
+
+def test_slab_centre_weights_pick_the_central_slice_interval():
+    from benchmark.slabs import slab_centre_weights
+
+    edge = 1e-3
+    torch.testing.assert_close(slab_centre_weights(6, 2), torch.tensor([edge, 1, 1, 1, edge, edge]))
+    torch.testing.assert_close(slab_centre_weights(3, 1), torch.tensor([edge, 1, edge]))
+
+
+def test_each_hr_slice_comes_from_the_slabs_holding_it_in_their_centre():
+    # Output slice i of the slab starting at LR slice j0 is the constant 10·j0 + i.
+    class Label(nn.Module):
+        def forward(self, slabs):
+            first = slabs[:, :1, :1, :1]  # the index volume: the slab's first LR slice index
+            labels = 10 * first + torch.arange(6, dtype=slabs.dtype).view(1, 6, 1, 1)
+            return labels.expand(-1, 6, 2 * slabs.shape[2], 2 * slabs.shape[3])
+
+    scale = Scale(2, 2, 2)
+    out = super_resolve_slabs(Label(), index_volume(4, 4, 8), scale, tile=4, batch_size=8, device=torch.device("cpu"))
+    k = 4
+    # Between LR slices k and k+1: slab k at slab coordinate 0.5 (i = 1) and slab k−1 at 1.5 (i = 3).
+    assert abs(out[0, 0, 2 * k + 1].item() - ((10 * k + 1) + (10 * (k - 1) + 3)) / 2) < 0.05
+    # On LR slice k: the slab centred on it, k−1, at i = 2.
+    assert abs(out[0, 0, 2 * k].item() - (10 * (k - 1) + 2)) < 0.05
