@@ -156,6 +156,11 @@ def run(
         f"done {len(summary.done)}, already done {len(summary.skipped)}, failed {len(summary.failed)}; "
         f"results table: {runs_dir / 'results.csv'}"
     )
+    for commit, stale in summary.other_commit.items():
+        console.print(
+            f"note: {len(stale)} finished cell(s) were made by harness commit {commit}, not this one; "
+            f"they were kept, not rerun (delete a cell's folder to rerun it), e.g. {stale[0].folder(runs_dir)}"
+        )
     _report_failures(summary.failed, runs_dir)
 
 

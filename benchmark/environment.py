@@ -26,6 +26,18 @@ def git_commit(folder: Path) -> str | None:
     return commit or None
 
 
+def harness_commit() -> str | None:
+    """The commit of the checkout this harness runs from (``-dirty`` if edited), or ``None``."""
+    return git_commit(Path(__file__).resolve().parent)
+
+
+def same_commit(recorded: str | None, current: str | None) -> bool:
+    """Whether two :func:`git_commit` answers name one commit (``-dirty`` aside); unknown counts as same."""
+    if recorded is None or current is None:
+        return True
+    return recorded.removesuffix("-dirty") == current.removesuffix("-dirty")
+
+
 def environment_record(device: torch.device) -> dict[str, Any]:
     """Python, package versions, git commit, device name and thread count."""
     packages = {}
@@ -38,7 +50,7 @@ def environment_record(device: torch.device) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": packages,
-        "git_commit": git_commit(Path(__file__).resolve().parent),
+        "git_commit": harness_commit(),
         "device": str(device),
         "torch_threads": torch.get_num_threads(),
     }

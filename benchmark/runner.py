@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmark.cell import NO_SETTING, Cell
-from benchmark.environment import environment_record
+from benchmark.environment import environment_record, harness_commit, same_commit
 from benchmark.errors import BenchError
 from benchmark.figure_slices import figure_slices
 from benchmark.metrics import METRICS
@@ -30,7 +30,7 @@ from benchmark.protocol.groups import CellData, build_groups
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.seeding import seed_everything
-from benchmark.store import collect_results, is_done, mark_done, write_csv, write_json, write_npz
+from benchmark.store import collect_results, is_done, mark_done, recorded_commit, write_csv, write_json, write_npz
 from benchmark.training_data import TrainingData
 
 SETTINGS = ("misaligned", "unpaired")
@@ -64,6 +64,8 @@ class RunSummary:
     done: list[Cell] = field(default_factory=list)
     skipped: list[Cell] = field(default_factory=list)
     failed: list[tuple[Cell, str]] = field(default_factory=list)
+    # Skipped cells whose results another commit of the harness made: kept, but worth a note.
+    other_commit: dict[str, list[Cell]] = field(default_factory=dict)
 
 
 def build_matrix(
@@ -198,9 +200,13 @@ def run_matrix(
     console = console or Console()
     summary = RunSummary()
     pending = []
+    current_commit = harness_commit()
     for cell in cells:
         if is_done(cell.folder(runs_dir), cell_identity(cell, options)):
             summary.skipped.append(cell)
+            recorded = recorded_commit(cell.folder(runs_dir))
+            if not same_commit(recorded, current_commit):
+                summary.other_commit.setdefault(str(recorded), []).append(cell)
         else:
             pending.append(cell)
     # Open every dataset first, so a bad data root stops the run before any training starts.

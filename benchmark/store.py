@@ -74,6 +74,14 @@ def is_done(cell_dir: Path, config: dict[str, Any]) -> bool:
         return False
 
 
+def recorded_commit(cell_dir: Path) -> str | None:
+    """The harness commit a finished cell recorded in its ``environment.json``, or ``None``."""
+    try:
+        return json.loads((cell_dir / "environment.json").read_text()).get("git_commit")
+    except (json.JSONDecodeError, OSError, AttributeError):
+        return None
+
+
 def mark_done(cell_dir: Path, config: dict[str, Any], extra: dict[str, Any]) -> None:
     """Write the DONE marker last, atomically."""
     write_json(cell_dir / DONE, {"config_hash": config_hash(config), **extra})

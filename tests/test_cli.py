@@ -163,3 +163,37 @@ def test_report_without_results_is_one_sentence(monkeypatch, capsys, tmp_path):
     code, _, err = bench(monkeypatch, capsys, "report", "--runs-dir", str(tmp_path / "nothing"))
     assert code == 2
     assert_one_sentence(err)
+
+
+def test_cells_finished_by_another_commit_are_kept_with_a_note(monkeypatch, capsys, tmp_path):
+    import json
+
+    from benchmark.environment import harness_commit
+
+    if harness_commit() is None:
+        pytest.skip("the harness does not run from a git checkout here")
+    data = write_folder_dataset(tmp_path / "data")
+    runs = tmp_path / "runs"
+    args = ["run", "--methods", "tricubic", "--dataset", "folder", "--data-root", str(data)]
+    args += ["--runs-dir", str(runs), "--profile", "tiny"]
+    assert bench(monkeypatch, capsys, *args)[0] == 0
+    (cell,) = [p.parent for p in runs.rglob("DONE")]
+    code, out, _ = bench(monkeypatch, capsys, *args)
+    assert code == 0 and "note:" not in out  # same commit: nothing to say
+
+    environment = json.loads((cell / "environment.json").read_text())
+    environment["git_commit"] = "0123456789ab"
+    (cell / "environment.json").write_text(json.dumps(environment))
+    done = (cell / "DONE").read_bytes()
+    code, out, _ = bench(monkeypatch, capsys, *args)
+    assert code == 0 and "already done 1" in out
+    assert "note: 1 finished cell(s) were made by harness commit 0123456789ab" in " ".join(out.split())
+    assert (cell / "DONE").read_bytes() == done  # kept, not rerun
+
+
+def test_same_commit_ignores_dirty_and_unknown():
+    from benchmark.environment import same_commit
+
+    assert same_commit("abc123-dirty", "abc123")
+    assert same_commit(None, "abc123") and same_commit("abc123", None)
+    assert not same_commit("abc123", "def456")
