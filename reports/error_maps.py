@@ -4,7 +4,8 @@ One figure per dataset × scale × setting group and plane (axial, sagittal).  L
 
 * columns: HR, LR (nearest-neighbour on the HR grid, as stored), then one per method — the
   ``n/a`` methods (tricubic, ZSSR) first, as they appear in every setting's figure, then the
-  setting's methods in the tables' order, oracles (with a dagger) last;
+  setting's methods in the tables' order, oracles (with a dagger) last; more than
+  :data:`MAX_COLUMNS` panels wrap into bands of equal width, each an image row over its error row;
 * first row: the images, gray, shared ``vmin=0, vmax=1``;
 * second row: ``|SR − HR|`` with one colour scale (``inferno``) for the whole figure and one
   labelled colour bar.  Its top, ``vmax``, is the 99.5th percentile of the methods' error
@@ -47,6 +48,17 @@ FORMATS: tuple[str, ...] = ("png", "pdf")
 PANEL_INCHES = 1.9
 _LEFT_INCHES, _RIGHT_INCHES, _TOP_INCHES, _BOTTOM_INCHES = 0.3, 0.6, 0.75, 0.1
 _COLORBAR_RATIO = 0.07
+_BAND_GAP_INCHES = 0.35
+# Columns per band: wider figures wrap into bands of image + error rows (HR, LR and 13 methods
+# make two bands of 8), so a figure fits a page.
+MAX_COLUMNS = 8
+
+
+def band_columns(n_columns: int, max_columns: int = MAX_COLUMNS) -> list[range]:
+    """Split ``n_columns`` panels into the fewest bands of at most ``max_columns``, as even as possible."""
+    n_bands = max(1, -(-n_columns // max_columns))
+    per_band = -(-n_columns // n_bands)
+    return [range(start, min(start + per_band, n_columns)) for start in range(0, n_columns, per_band)]
 
 
 def error_map_figure(
@@ -70,18 +82,28 @@ def error_map_figure(
     pooled = np.concatenate([error.ravel() for error in errors]) if errors else np.zeros(1)
     vmax = float(np.percentile(pooled, ERROR_PERCENTILE)) if pooled.size else 0.0
     vmax = vmax if vmax > 0 else 1e-3
-    n_columns = 2 + len(methods)
+    images = [("HR", hr), ("LR", lr), *((name, sr) for name, sr, _ in methods)]
+    lr_error = np.abs(lr.astype(np.float64) - hr.astype(np.float64))
+    error_panels = [None, lr_error, *errors]  # none under HR
+    bands = band_columns(len(images))
+    n_columns = len(bands[0])
     aspect = hr.shape[0] / max(hr.shape[1], 1)
     width = PANEL_INCHES * (n_columns + _COLORBAR_RATIO) + _LEFT_INCHES + _RIGHT_INCHES
-    height = 2 * PANEL_INCHES * aspect + _TOP_INCHES + _BOTTOM_INCHES
+    height = 2 * len(bands) * PANEL_INCHES * aspect + _TOP_INCHES + _BOTTOM_INCHES + _BAND_GAP_INCHES * (len(bands) - 1)
     figure = Figure(figsize=(width, height))
     FigureCanvasAgg(figure)
-    # A fixed grid (no layout engine: it would cost more than the drawing), the colour bar in a
-    # thin last column next to the error row.
+    # A fixed grid (no layout engine: it would cost more than the drawing): per band an image
+    # row and an error row, a thin spacer row between bands, the colour bar in a thin last
+    # column next to each error row (one scale for the whole figure).
+    spacer = _BAND_GAP_INCHES / (PANEL_INCHES * aspect)
+    height_ratios: list[float] = []
+    for band in range(len(bands)):
+        height_ratios += [1.0, 1.0] + ([spacer] if band < len(bands) - 1 else [])
     grid = figure.add_gridspec(
-        2,
+        len(height_ratios),
         n_columns + 1,
         width_ratios=[1.0] * n_columns + [_COLORBAR_RATIO],
+        height_ratios=height_ratios,
         left=_LEFT_INCHES / width,
         right=1 - _RIGHT_INCHES / width,
         bottom=_BOTTOM_INCHES / height,
@@ -89,24 +111,31 @@ def error_map_figure(
         wspace=0.06,
         hspace=0.12,
     )
-    axes = np.array([[figure.add_subplot(grid[row, column]) for column in range(n_columns)] for row in range(2)])
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    images = [("HR", hr), ("LR", lr), *((name, sr) for name, sr, _ in methods)]
-    for column, (name, image) in enumerate(images):
-        axes[0, column].imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-        axes[0, column].set_title(name, fontsize=9)
-    axes[0, 0].set_ylabel("image", fontsize=9)
-    axes[1, 0].axis("off")
-    axes[1, 0].text(0.5, 0.5, "error maps\n|· − HR|", ha="center", va="center", fontsize=9)
-    lr_error = np.abs(lr.astype(np.float64) - hr.astype(np.float64))
-    mappable = None
-    for column, error in enumerate([lr_error, *errors], start=1):
-        mappable = axes[1, column].imshow(error, cmap=ERROR_CMAP, vmin=0.0, vmax=vmax, interpolation="nearest")
-    colorbar = figure.colorbar(mappable, cax=figure.add_subplot(grid[1, -1]))
-    colorbar.set_label(f"|SR − HR| (top: {ERROR_PERCENTILE:g}th pct.)", fontsize=8)
-    colorbar.ax.tick_params(labelsize=7)
+    for band, columns in enumerate(bands):
+        image_row, error_row = 3 * band, 3 * band + 1
+        mappable = None
+        for slot, index in enumerate(columns):
+            name, image = images[index]
+            top = figure.add_subplot(grid[image_row, slot])
+            bottom = figure.add_subplot(grid[error_row, slot])
+            for ax in (top, bottom):
+                ax.set_xticks([])
+                ax.set_yticks([])
+            top.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            top.set_title(name, fontsize=9)
+            error = error_panels[index]
+            if error is None:
+                bottom.axis("off")
+                bottom.text(0.5, 0.5, "error maps\n|· − HR|", ha="center", va="center", fontsize=9)
+            else:
+                mappable = bottom.imshow(error, cmap=ERROR_CMAP, vmin=0.0, vmax=vmax, interpolation="nearest")
+            if slot == 0:
+                top.set_ylabel("image", fontsize=9)
+                bottom.set_ylabel("|· − HR|", fontsize=9)
+        if mappable is not None:
+            colorbar = figure.colorbar(mappable, cax=figure.add_subplot(grid[error_row, -1]))
+            colorbar.set_label(f"|SR − HR| (top: {ERROR_PERCENTILE:g}th pct.)", fontsize=8)
+            colorbar.ax.tick_params(labelsize=7)
     figure.suptitle(title, fontsize=10)
     return figure
 

@@ -621,3 +621,23 @@ def test_table_i_written_when_ablation_ran(runs_dir: Path, tmp_path: Path) -> No
     names = {path.name for kind in ("latex", "markdown", "csv") for path in written[kind]}
     assert {"table1.tex", "table1.md", "table1.csv"} <= names
     assert "\\documentclass[border=4pt]{standalone}" in (tmp_path / "out" / "table1.tex").read_text()
+
+
+def test_error_map_panels_wrap_into_even_bands() -> None:
+    from reports.error_maps import band_columns, error_map_figure
+
+    assert [list(b) for b in band_columns(5, 8)] == [[0, 1, 2, 3, 4]]
+    assert [len(b) for b in band_columns(15, 8)] == [8, 7]
+    assert [len(b) for b in band_columns(17, 8)] == [6, 6, 5]
+    assert [i for b in band_columns(17, 8) for i in b] == list(range(17))
+
+    rng = np.random.default_rng(0)
+    hr = rng.random((12, 10))
+    methods = [(f"m{i}", rng.random((12, 10)), hr) for i in range(13)]
+    figure = error_map_figure(hr, hr, methods, "title")
+    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    assert titles == ["HR", "LR", *(f"m{i}" for i in range(13))]
+    image_axes = [ax for ax in figure.axes if ax.images]
+    assert len(image_axes) == 15 + 14  # 15 images, 14 error maps (none under HR)
+    colorbars = [ax for ax in figure.axes if ax.get_ylabel().startswith("|SR − HR|")]
+    assert len(colorbars) == 2  # one per band, one shared scale
