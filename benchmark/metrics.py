@@ -15,6 +15,7 @@ Convention (stated in the README):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -62,10 +63,26 @@ def ssim_map3d(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> tor
         ``(B, 1, X-10, Y-10, Z-10)`` SSIM at every voxel whose window lies inside the volume.
     """
     kernel = gaussian_kernel1d(device=x.device).to(x.dtype)
+    return ssim_map(x, y, lambda stacked: _filter3d(stacked, kernel), data_range)
+
+
+def ssim_map(
+    x: torch.Tensor, y: torch.Tensor, window_mean: Callable[[torch.Tensor], torch.Tensor], data_range: float = 1.0
+) -> torch.Tensor:
+    """Local SSIM (Wang et al. 2004, population covariances) given the window's weighted mean.
+
+    Args:
+        x, y: ``(N, 1, ...)`` images or volumes of one shape.
+        window_mean: maps the stack ``(5N, 1, ...)`` of ``x, y, x², y², xy`` to its local
+            weighted means (the Gaussian window), any output size.
+        data_range: ``max − min`` of the intensities.
+
+    Returns:
+        SSIM at every position ``window_mean`` keeps, ``(N, 1, ...)``.
+    """
     c1 = (SSIM_K1 * data_range) ** 2
     c2 = (SSIM_K2 * data_range) ** 2
-    stacked = torch.cat([x, y, x * x, y * y, x * y], dim=0)
-    filtered = _filter3d(stacked, kernel)
+    filtered = window_mean(torch.cat([x, y, x * x, y * y, x * y], dim=0))
     mu_x, mu_y, xx, yy, xy = filtered.chunk(5, dim=0)
     var_x = xx - mu_x * mu_x
     var_y = yy - mu_y * mu_y

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmark.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW, gaussian_kernel1d
+from benchmark.metrics import SSIM_SIGMA, SSIM_WINDOW, gaussian_kernel1d, ssim_map
 
 
 def _filter_axis(images: torch.Tensor, kernel: torch.Tensor, dim: int) -> torch.Tensor:
@@ -54,19 +54,12 @@ def ssim_map2d(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> tor
         raise ValueError(f"SSIM needs two (B, M, H, W) tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     b, m, h, w = x.shape
     kernel = gaussian_kernel1d(SSIM_SIGMA, SSIM_WINDOW, device=x.device).to(x.dtype)
-    c1 = (SSIM_K1 * data_range) ** 2
-    c2 = (SSIM_K2 * data_range) ** 2
-    x = x.reshape(b * m, 1, h, w)
-    y = y.reshape(b * m, 1, h, w)
-    stacked = torch.cat([x, y, x * x, y * y, x * y], dim=0)
-    filtered = _filter_axis(_filter_axis(stacked, kernel, 2), kernel, 3)
-    mu_x, mu_y, xx, yy, xy = filtered.chunk(5, dim=0)
-    var_x = xx - mu_x * mu_x
-    var_y = yy - mu_y * mu_y
-    cov = xy - mu_x * mu_y
-    numerator = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
-    denominator = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
-    ssim = numerator / denominator
+    ssim = ssim_map(
+        x.reshape(b * m, 1, h, w),
+        y.reshape(b * m, 1, h, w),
+        lambda stacked: _filter_axis(_filter_axis(stacked, kernel, 2), kernel, 3),
+        data_range,
+    )
     return ssim.reshape(b, m, *ssim.shape[-2:])
 
 
