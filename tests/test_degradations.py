@@ -106,3 +106,29 @@ def test_undersampling_degradations_differ_from_plain_truncation(name):
 
 def test_all_named_degradations_are_registered():
     assert set(NAMED) <= set(DEGRADATIONS.names())
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ffts_follow_torch_threads(monkeypatch, threads):
+    # Regression: the FFTs used every core (workers=-1) whatever `bench run --threads` asked.
+    import scipy.fft
+    import torch
+
+    seen = []
+
+    def spy(transform):
+        def wrapped(*args, **kwargs):
+            seen.append(kwargs.get("workers"))
+            return transform(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(scipy.fft, "fftn", spy(scipy.fft.fftn))
+    monkeypatch.setattr(scipy.fft, "ifftn", spy(scipy.fft.ifftn))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        kspace_truncate(smooth_volume((8, 8, 8)), Scale(2, 2, 2))
+    finally:
+        torch.set_num_threads(previous)
+    assert seen == [threads, threads]

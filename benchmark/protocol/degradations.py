@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
+import torch
 
 from benchmark.plugins import DEGRADATIONS
 from benchmark.scale import Scale
@@ -51,7 +52,8 @@ def truncated_kspace(hr: np.ndarray, scale: Scale) -> np.ndarray:
     if any(n % s for n, s in zip(hr.shape, scale.factors)):
         raise ValueError(f"HR shape {hr.shape} is not a multiple of the scale {scale}")
     block = scale.lr_shape(hr.shape)
-    kspace = scipy.fft.fftn(hr.astype(np.float64), workers=-1)
+    # Threads follow torch's setting (`bench run --threads`), read at call time.
+    kspace = scipy.fft.fftn(hr.astype(np.float64), workers=torch.get_num_threads())
     # Frequencies -m//2 … m - m//2 - 1 of each axis, read straight from the unshifted spectrum:
     # the same block as slicing the fftshift-ed spectrum at n//2 - m//2, without shifting it all.
     frequencies = [np.arange(-(m // 2), m - m // 2) % n for n, m in zip(hr.shape, block)]
@@ -60,7 +62,8 @@ def truncated_kspace(hr: np.ndarray, scale: Scale) -> np.ndarray:
 
 def image_from_kspace(kspace: np.ndarray) -> np.ndarray:
     """Magnitude image ``(X, Y, Z)`` float32 of a centred k-space ``(X, Y, Z)`` (inverse FFT)."""
-    return np.abs(scipy.fft.ifftn(scipy.fft.ifftshift(kspace), workers=-1)).astype(np.float32)
+    inverse = scipy.fft.ifftn(scipy.fft.ifftshift(kspace), workers=torch.get_num_threads())
+    return np.abs(inverse).astype(np.float32)
 
 
 def kspace_truncate(hr: np.ndarray, scale: Scale) -> np.ndarray:
