@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import nibabel as nib
@@ -9,9 +10,11 @@ import numpy as np
 
 from benchmark.dataset import Dataset
 from benchmark.errors import BenchError
+from benchmark.folders import path_stat
 from benchmark.volume import Volume
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
+_SINGULAR_RATIO = 1e-6  # smallest / largest singular value of the affine's 3 × 3 part below this: singular
 
 
 def nifti_stem(path: Path) -> str:
@@ -35,14 +38,15 @@ def require_data_root(data_root: Path | None, dataset: str, layout: str) -> Path
         ``data_root`` as an absolute path.
 
     Raises:
-        BenchError: ``data_root`` is ``None``, missing or not a folder.
+        BenchError: ``data_root`` is ``None``, missing, not a folder, or a symlink loop.
     """
     if data_root is None:
         raise BenchError(f"dataset '{dataset}' needs --data-root pointing at {layout}.")
     root = Path(data_root).expanduser()
-    if not root.exists():
+    status = path_stat(root, "--data-root")  # a symlink loop or unreadable parent ends here, in one sentence
+    if status is None:
         raise BenchError(f"dataset '{dataset}' needs --data-root pointing at {layout}, but {root} does not exist.")
-    if not root.is_dir():
+    if not stat.S_ISDIR(status.st_mode):
         raise BenchError(f"dataset '{dataset}' needs --data-root pointing at {layout}, but {root} is not a folder.")
     return root.resolve()
 
@@ -63,7 +67,8 @@ def load_nifti_volume(path: Path, subject: str) -> Volume:
 
     Raises:
         BenchError: the file cannot be read, is not one 3D volume (2D, or 4D with more than one
-            volume), holds NaN or infinite values, or is constant.
+            volume), holds NaN or infinite values, is constant, or has an unusable affine
+            (see :func:`check_affine`).
     """
     try:
         image = nib.load(str(path))
@@ -80,8 +85,36 @@ def load_nifti_volume(path: Path, subject: str) -> Volume:
     low, high = float(data.min()), float(data.max())
     if high <= low:
         raise BenchError(f"NIfTI file {path} is constant (every voxel is {low}), so it holds no image.")
+    affine = np.asarray(image.affine, dtype=np.float64)
+    check_affine(affine, path)
     data = (data - low) / (high - low)
-    return Volume(np.ascontiguousarray(data, dtype=np.float32), np.asarray(image.affine, dtype=np.float64), subject)
+    return Volume(np.ascontiguousarray(data, dtype=np.float32), affine, subject)
+
+
+def check_affine(affine: np.ndarray, path: Path) -> None:
+    """Refuse a voxel-to-world matrix the protocol cannot use.
+
+    The harness reads voxel sizes and anatomical axes from the affine (misalignment, LR
+    affines, figure orientation), so it must be a finite ``(4, 4)`` matrix whose ``3 × 3``
+    part is invertible.  An all-zero affine (``sform`` and ``qform`` unset or zeroed by a
+    converter) is the common bad case.
+
+    Args:
+        affine: ``(4, 4)`` matrix as nibabel returns it.
+        path: the file, for the message.
+
+    Raises:
+        BenchError: the affine is not ``(4, 4)``, holds NaN or infinite values, or its
+            ``3 × 3`` part is singular (e.g. all zeros, or a zero voxel size).
+    """
+    if affine.shape != (4, 4) or not np.isfinite(affine).all():
+        raise BenchError(f"NIfTI file {path} has an affine with NaN or infinite values, so its voxel size is unknown.")
+    singular = np.linalg.svd(affine[:3, :3], compute_uv=False)
+    if singular[0] == 0.0 or singular[-1] <= _SINGULAR_RATIO * singular[0]:
+        raise BenchError(
+            f"NIfTI file {path} has a singular affine (all zeros or a zero voxel size), "
+            "so its voxel size is unknown; fix its sform/qform header."
+        )
 
 
 class NiftiFileDataset(Dataset):

@@ -173,3 +173,60 @@ def test_demo_cache_with_another_generator_version_is_not_used(demo_cache, tmp_p
     manifest["generator_version"] = -1
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert demo_module.cached_files(folder, "demo-small") is None
+
+
+# ---------------------------------------------------------------------------- unusable affines and symlink loops
+
+
+def write_with_affine(path: Path, affine: np.ndarray, seed: int = 0) -> Path:
+    """Write a NIfTI whose sform is ``affine`` as given (nibabel refuses to build a zero affine itself)."""
+    header = nib.Nifti1Header()
+    header.set_data_dtype(np.float32)
+    header["sform_code"], header["qform_code"] = 1, 0
+    header["srow_x"], header["srow_y"], header["srow_z"] = affine[0], affine[1], affine[2]
+    data = (10 + 100 * np.random.default_rng(seed).random((6, 7, 5))).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.Nifti1Image(data, None, header=header).to_filename(path)
+    return path
+
+
+NAN_AFFINE = np.diag([0.7, 0.7, 0.7, 1.0])
+NAN_AFFINE[0, 3] = np.nan
+ZERO_VOXEL_AFFINE = np.diag([0.7, 0.0, 0.7, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("affine", "message"),
+    [(np.zeros((4, 4)), "singular affine"), (ZERO_VOXEL_AFFINE, "singular affine"), (NAN_AFFINE, "NaN or infinite")],
+    ids=["zeros", "zero-voxel", "nan"],
+)
+def test_unusable_affine_is_one_sentence_naming_the_file(tmp_path, affine, message):
+    path = write_with_affine(tmp_path / "bad.nii.gz", affine)
+    with pytest.raises(BenchError, match=message) as error:
+        load_nifti_volume(path, "bad")
+    assert str(path) in str(error.value) and str(error.value).endswith(".")
+
+
+@pytest.mark.parametrize("name", ["folder", "hcp", "brats"])
+def test_zero_affine_through_every_file_plugin(tmp_path, name):
+    relative = {
+        "folder": "sub01.nii.gz",
+        "hcp": "100206/T1w/T1w_acpc_dc_restore.nii.gz",
+        "brats": "BraTS20_Training_001/BraTS20_Training_001_t1ce.nii.gz",
+    }[name]
+    path = write_with_affine(tmp_path / relative, np.zeros((4, 4)))
+    dataset = DATASETS.create(name, data_root=tmp_path, cache_dir=tmp_path / "cache")
+    with pytest.raises(BenchError, match="singular affine") as error:
+        dataset.load(dataset.subjects()[0])
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["folder", "hcp", "brats"])
+def test_symlink_loop_data_root_is_one_sentence(tmp_path, name):
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")  # ln -s loop loop
+    with pytest.raises(BenchError, match="symlink loop") as error:
+        DATASETS.create(name, data_root=loop, cache_dir=tmp_path / "cache")
+    assert str(loop) in str(error.value)
+    with pytest.raises(BenchError, match="passes through a symlink loop"):
+        DATASETS.create(name, data_root=loop / "inside", cache_dir=tmp_path / "cache")
