@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import BenchError
+from benchmark.settings import Setting, auto_or, boolean, check_settings, declare, int_tuple, integer, number, optional
 
 _COMMON: dict[str, Any] = {
     # Patches (voxels). The HR patch is the LR patch times the scale.
@@ -41,9 +42,50 @@ _COMMON: dict[str, Any] = {
     # Whole-volume inference: in-plane LR tile size (voxels) and tiles per forward pass.
     "infer_tile": 128,
     "infer_batch": 8,
+    # Validation crops (LR voxels) taken from each validation pair, the same at every interval.
+    "val_crop": (48, 48, 12),
     # Subjects per dataset split (None: the whole dataset).
     "max_subjects": None,
 }
+
+
+def _betas(value: Any) -> tuple[float, float]:
+    """Adam's ``(beta1, beta2)``, each in ``[0, 1)``."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        try:
+            betas = tuple(number(0, 1)(v) for v in value)
+        except ValueError:
+            pass
+        else:
+            if all(b < 1 for b in betas):
+                return betas  # type: ignore[return-value]
+    raise ValueError("must be a pair (beta1, beta2) of numbers in [0, 1)")
+
+
+declare(
+    Setting("lr_patch", int_tuple(3, minimum=8, last=3), "LR training patch (px, py, 3) in voxels; 3 = slab depth"),
+    Setting("n_resgroups", integer(1), "TS-RCAN residual groups"),
+    Setting("n_rcab", integer(1), "RCABs per residual group"),
+    Setting("n_feats", integer(1), "TS-RCAN feature channels"),
+    Setting("reduction", integer(1), "channel-attention reduction"),
+    Setting("encoder_feats", integer(1), "encoder feature channels"),
+    Setting("disc_feats", integer(1), "discriminator feature channels"),
+    Setting("global_skip", boolean(), "image-to-image SR paths add a linear up-sampling of their input"),
+    Setting("batch_size", integer(1), "patches per training step"),
+    Setting("epochs", integer(1), "training epochs"),
+    Setting("steps_per_epoch", auto_or(integer(1)), "steps per epoch; auto sizes an epoch from the data"),
+    Setting("lr_max", number(0, open_min=True), "peak learning rate (cosine decay starts here)"),
+    Setting("lr_min", number(0), "final learning rate"),
+    Setting("adam_betas", _betas, "Adam (beta1, beta2), each in [0, 1)"),
+    Setting("adam_eps", number(0, open_min=True), "Adam epsilon"),
+    Setting("val_every", integer(1), "steps between validations"),
+    Setting("checkpoint_every", integer(1), "steps between checkpoints"),
+    Setting("infer_tile", integer(8), "in-plane LR tile side at inference (voxels)"),
+    Setting("infer_batch", integer(1), "tiles per forward pass at inference"),
+    Setting("val_crop", int_tuple(3, minimum=3), "validation crop (LR voxels) per validation pair"),
+    Setting("max_subjects", optional(integer(4)), "use only the first N subjects (sorted); None: all"),
+)
+
 
 PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(_COMMON),
@@ -87,10 +129,17 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Profile:
-    """A named, resolved set of settings."""
+    """A named, resolved set of settings.
+
+    Attributes:
+        name: the base profile (``paper``, ``quick``, ``tiny``).
+        settings: every setting, overrides applied, in canonical form.
+        overrides: the ``--set`` keys whose value differs from the base profile's, sorted.
+    """
 
     name: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()
 
     def __getitem__(self, key: str) -> Any:
         try:
@@ -106,12 +155,30 @@ class Profile:
         """Plain dict (tuples become lists when written as JSON)."""
         return {"name": self.name, **dict(self.settings)}
 
+    def overrides_text(self) -> str:
+        """The overrides in canonical form, ``key=value;key=value`` (sorted), or ``""``."""
+        return ";".join(f"{key}={_text(self.settings[key])}" for key in self.overrides)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "(" + ",".join(_text(v) for v in value) + ")"
+    return repr(value) if isinstance(value, float) else str(value)
+
 
 def load_profile(name: str, overrides: Iterable[str] = ()) -> Profile:
-    """Build profile ``name`` with ``key=value`` overrides (values parsed as Python literals)."""
+    """Build profile ``name`` with ``key=value`` overrides (values parsed as Python literals).
+
+    Every key and value is checked (:func:`benchmark.settings.check_settings`) before any cell
+    starts; an override equal to the profile's own value is no override.
+
+    Raises:
+        BenchError: unknown profile, malformed override, unknown key or invalid value.
+    """
     if name not in PROFILES:
         raise BenchError(f"unknown profile '{name}'; known: {', '.join(PROFILES)}.")
     settings = dict(PROFILES[name])
+    given: set[str] = set()
     for item in overrides:
         key, sep, raw = item.partition("=")
         key = key.strip()
@@ -122,4 +189,8 @@ def load_profile(name: str, overrides: Iterable[str] = ()) -> Profile:
         except (ValueError, SyntaxError):
             value = raw.strip()
         settings[key] = tuple(value) if isinstance(value, list) else value
-    return Profile(name, settings)
+        given.add(key)
+    resolved = check_settings(settings, name, frozenset(given))
+    base = check_settings(PROFILES[name], name)
+    changed = tuple(sorted(key for key in resolved if key not in base or base[key] != resolved[key]))
+    return Profile(name, resolved, changed)

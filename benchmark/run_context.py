@@ -31,6 +31,9 @@ class RunContext:
         progress: a rich progress display to add tasks to, or ``None`` (quiet).
         log: one-line messages to the cell's log.
         amp: use mixed precision (CUDA only).
+        config_hash: hash of the cell's configuration and input volumes; checkpoints carry it
+            and one written under another hash is refused.
+        warn: a message the user should see (a refused or damaged checkpoint); also logged.
     """
 
     device: torch.device
@@ -42,3 +45,5 @@ class RunContext:
     progress: Progress | None = None
     log: Callable[[str], None] = field(default=_no_log)
     amp: bool = False
+    config_hash: str = ""
+    warn: Callable[[str], None] = field(default=_no_log)

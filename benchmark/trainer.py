@@ -8,10 +8,17 @@ last checkpoint after a kill (weights, optimisers, scaler, step, RNG states and 
 a resumed run ends with the same weights as an uninterrupted one on the CPU), a rich progress
 bar with the current losses, the loss history in the cell folder, and a split of the time
 spent sampling data, in forward/backward passes and in optimiser steps.
+
+Checkpoints are untrusted input.  They are read with ``torch.load(weights_only=True)``, so a
+planted pickle cannot run code; they carry the hash of the configuration that wrote them and
+one written under another hash is refused; the checkpoint before the last is kept as
+``previous.pt``, so a damaged ``last.pt`` (cut by a full disk, foreign, empty) falls back to
+it, or to a fresh start, with a warning that says which.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 import time
@@ -30,6 +37,7 @@ from benchmark.run_context import RunContext
 from benchmark.store import write_atomic, write_csv
 
 CHECKPOINT = "last.pt"
+PREVIOUS_CHECKPOINT = "previous.pt"
 
 
 class TrainingPlan(Protocol):
@@ -74,6 +82,20 @@ class StepTimes:
             "total_s": total,
         }
 
+    @classmethod
+    def from_dict(cls, record: dict[str, float]) -> StepTimes:
+        """Inverse of :meth:`as_dict` (a resumed run goes on adding to the saved totals)."""
+        return cls(
+            data=float(record["data_s"]),
+            compute=float(record["forward_backward_s"]),
+            optimiser=float(record["optimiser_s"]),
+            steps=int(record["steps"]),
+        )
+
+
+class UnusableCheckpointError(Exception):
+    """A checkpoint that cannot be resumed from; its message says why, in one sentence."""
+
 
 @dataclass
 class Trainer:
@@ -90,22 +112,25 @@ class Trainer:
         profile = self.run.profile
         self.lr_max = float(profile["lr_max"])
         self.lr_min = float(profile["lr_min"])
-        betas = tuple(profile["adam_betas"])
-        self.optimisers = {
-            name: torch.optim.Adam(
-                [p for net in names for p in self.plan.networks[net].parameters()],
-                lr=self.lr_max,
-                betas=betas,  # type: ignore[arg-type]
-                eps=float(profile["adam_eps"]),
-            )
-            for name, names in self.plan.optimised.items()
-        }
+        self.optimisers = self._make_optimisers()
         self.use_amp = self.run.amp and self.run.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.step = 0
         self._optimiser_seconds = 0.0
         self.rng = np.random.default_rng(self.run.seed)
         self._sync = torch.cuda.synchronize if self.run.device.type == "cuda" else (lambda: None)
+
+    def _make_optimisers(self) -> dict[str, torch.optim.Optimizer]:
+        profile = self.run.profile
+        return {
+            name: torch.optim.Adam(
+                [p for net in names for p in self.plan.networks[net].parameters()],
+                lr=self.lr_max,
+                betas=tuple(profile["adam_betas"]),  # type: ignore[arg-type]
+                eps=float(profile["adam_eps"]),
+            )
+            for name, names in self.plan.optimised.items()
+        }
 
     # ----------------------------------------------------------------- schedule
     def learning_rate(self, step: int) -> float:
@@ -142,10 +167,20 @@ class Trainer:
         """``<checkpoint_dir>/last.pt``."""
         return self.run.checkpoint_dir / CHECKPOINT
 
+    @property
+    def previous_checkpoint_path(self) -> Path:
+        """``<checkpoint_dir>/previous.pt``: the checkpoint before the last, kept as a fallback."""
+        return self.run.checkpoint_dir / PREVIOUS_CHECKPOINT
+
     def save_checkpoint(self) -> None:
-        """Atomically write everything needed to resume at :attr:`step`."""
+        """Atomically write everything needed to resume at :attr:`step`; the last one becomes ``previous.pt``.
+
+        Only tensors, numbers, strings, lists and dicts go in, so it loads with ``weights_only=True``.
+        """
         state = {
+            "config_hash": self.run.config_hash,
             "step": self.step,
+            "total_steps": self.total_steps,
             "networks": {name: net.state_dict() for name, net in self.plan.networks.items()},
             "optimisers": {name: opt.state_dict() for name, opt in self.optimisers.items()},
             "scaler": self.scaler.state_dict(),
@@ -157,25 +192,73 @@ class Trainer:
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
+        if self.checkpoint_path.is_file():
+            self.checkpoint_path.replace(self.previous_checkpoint_path)
         write_atomic(self.checkpoint_path, buffer.getvalue())
 
     def load_checkpoint(self) -> bool:
-        """Resume from the last checkpoint if there is one; returns whether it did."""
-        if not self.checkpoint_path.is_file():
-            return False
-        state = torch.load(self.checkpoint_path, map_location=self.run.device, weights_only=False)
-        for name, net in self.plan.networks.items():
-            net.load_state_dict(state["networks"][name])
-        for name, opt in self.optimisers.items():
-            opt.load_state_dict(state["optimisers"][name])
-        self.scaler.load_state_dict(state["scaler"])
-        self.rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"].cpu())
+        """Resume from ``last.pt``, else ``previous.pt``; returns whether it resumed.
+
+        A checkpoint that cannot be read, belongs to another configuration, or does not fit the
+        networks is not used: the user is warned (one sentence each) and the next one is tried;
+        with none left, training starts from step 0 with the networks untouched.
+        """
+        for path in (self.checkpoint_path, self.previous_checkpoint_path):
+            if not path.is_file():
+                continue
+            try:
+                self._resume_from(path)
+            except UnusableCheckpointError as refusal:
+                fallback = "a fresh start"
+                if path == self.checkpoint_path and self.previous_checkpoint_path.is_file():
+                    fallback = "previous.pt"
+                self.run.warn(f"{refusal} It is not used; {self.description} goes on from {fallback}.")
+                continue
+            if path != self.checkpoint_path:
+                self.run.warn(f"{self.description} resumed from the fallback {path} at step {self.step}.")
+            return True
+        return False
+
+    def _resume_from(self, path: Path) -> None:
+        """Load ``path`` into networks, optimisers and RNGs, all or nothing.
+
+        Raises:
+            UnusableCheckpointError: unreadable, foreign or from another configuration.
+        """
+        try:
+            state = torch.load(path, map_location=self.run.device, weights_only=True)
+        except Exception as error:  # truncated, empty, a planted pickle, not a torch file at all
+            reason = type(error).__name__
+            raise UnusableCheckpointError(f"checkpoint {path} cannot be read safely ({reason}).") from None
+        if not isinstance(state, dict) or not {"step", "networks", "optimisers", "rng"} <= set(state):
+            raise UnusableCheckpointError(f"checkpoint {path} is not a checkpoint of this harness.")
+        if state.get("config_hash", "") != self.run.config_hash:
+            raise UnusableCheckpointError(
+                f"checkpoint {path} was written for configuration {state.get('config_hash') or 'unknown'}, "
+                f"not this cell's {self.run.config_hash or 'unknown'}."
+            )
+        saved = {name: copy.deepcopy(net.state_dict()) for name, net in self.plan.networks.items()}
+        try:
+            for name, net in self.plan.networks.items():
+                net.load_state_dict(state["networks"][name])
+            optimisers = {name: state["optimisers"][name] for name in self.optimisers}
+            for name, opt in self.optimisers.items():
+                opt.load_state_dict(optimisers[name])
+            self.scaler.load_state_dict(state["scaler"])
+            self.rng.bit_generator.state = state["rng"]
+            torch.set_rng_state(state["torch_rng"].cpu())
+            history = list(state["history"])
+            times = StepTimes.from_dict(state["times"]) if "times" in state else StepTimes()
+            step = int(state["step"])
+        except Exception as error:  # another method's networks, a missing key, a wrong shape
+            for name, net in self.plan.networks.items():
+                net.load_state_dict(saved[name])
+            self.optimisers = self._make_optimisers()
+            reason = type(error).__name__
+            raise UnusableCheckpointError(f"checkpoint {path} does not fit this cell ({reason}).") from None
         if state.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-        self.history = list(state["history"])
-        self.step = int(state["step"])
-        return True
+        self.history, self.times, self.step = history, times, step
 
     # -------------------------------------------------------------------- loop
     def fit(self, stop_after: int | None = None) -> None:

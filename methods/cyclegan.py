@@ -65,6 +65,7 @@ from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
+from benchmark.settings import Setting, declare, integer, number
 from benchmark.trainer import Trainer, TrainingPlan
 from benchmark.training_data import TrainingData, VolumePair
 from methods.frozen import frozen
@@ -81,6 +82,12 @@ from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
 CYCLE_WEIGHT = 10.0
 POOL_SIZE = 50
 SLAB = 3
+
+declare(
+    Setting("cyclegan_cycle_lr_weight", number(0), "weight of the LR cycle loss", owner="cyclegan"),
+    Setting("cyclegan_cycle_hr_weight", number(0), "weight of the HR cycle loss", owner="cyclegan"),
+    Setting("cyclegan_pool_size", integer(0), "fake-image pool size (0: no pool)", owner="cyclegan"),
+)
 
 
 class DownsamplingGenerator(nn.Module):

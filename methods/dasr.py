@@ -125,6 +125,7 @@ from benchmark.protocol.degradations import kspace_truncate
 from benchmark.protocol.patches import crop, random_patch_corner
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
+from benchmark.settings import Setting, boolean, declare, integer, number
 from benchmark.slabs import to_slabs
 from benchmark.trainer import Trainer, total_steps
 from benchmark.training_data import TrainingData, VolumePair
@@ -145,6 +146,18 @@ STAGE1_ADV_WEIGHT = 0.005
 PIXEL_WEIGHT = 1.0
 LF_WEIGHT = 1.0
 ADV_WEIGHT = 0.01
+
+declare(
+    Setting("dasr_lf_kernel", integer(1), "box-filter size of the low-frequency loss (pixels)", owner="dasr"),
+    Setting("dasr_stage1_lf_weight", number(0), "stage 1 low-frequency weight", owner="dasr"),
+    Setting("dasr_stage1_adv_weight", number(0), "stage 1 adversarial weight", owner="dasr"),
+    Setting("dasr_pixel_weight", number(0), "stage 2 pixel weight", owner="dasr"),
+    Setting("dasr_lf_weight", number(0), "stage 2 low-frequency weight", owner="dasr"),
+    Setting("dasr_adv_weight", number(0), "stage 2 adversarial weight", owner="dasr"),
+    Setting("dasr_use_ddm", boolean(), "weight stage 2 by the domain-distance map", owner="dasr"),
+    Setting("dasr_stage1_fraction", number(0, 1, open_min=True), "share of steps for stage 1", owner="dasr"),
+    Setting("dasr_down_skip", boolean(), "down-sampling network adds a sampling skip", owner="dasr"),
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -86,6 +86,7 @@ from benchmark.profiles import Profile
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
+from benchmark.settings import Setting, declare, number
 from benchmark.trainer import Trainer, TrainingPlan
 from benchmark.training_data import TrainingData, VolumePair
 from methods.frozen import frozen
@@ -99,6 +100,13 @@ GEOMETRY_WEIGHT = 1.0
 SR_ADV_WEIGHT = 0.1
 SLAB = 3
 NOISE_CHANNELS = 1
+
+declare(
+    Setting("pseudosr_cycle_weight", number(0), "weight of the cycle loss", owner="pseudosr"),
+    Setting("pseudosr_identity_weight", number(0), "weight of the identity loss", owner="pseudosr"),
+    Setting("pseudosr_geometry_weight", number(0), "weight of the geometric-ensemble loss", owner="pseudosr"),
+    Setting("pseudosr_sr_adv_weight", number(0), "weight of the SR adversarial loss", owner="pseudosr"),
+)
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 

@@ -26,6 +26,7 @@ from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
+from benchmark.settings import Setting, declare, number
 from benchmark.store import write_json
 from benchmark.trainer import Trainer, TrainingPlan
 from benchmark.training_data import TrainingData, VolumePair
@@ -35,6 +36,8 @@ from methods.networks import ts_rcan_from_profile
 from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
 
 SSIM_WEIGHT = 0.5
+
+declare(Setting("ssim_weight", number(0, 1), "supervised loss: α·(1−SSIM) + (1−α)·L1", owner="supervised"))
 
 
 class PairedSlabPlan:

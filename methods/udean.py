@@ -83,6 +83,7 @@ from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
+from benchmark.settings import Setting, boolean, declare, number
 from benchmark.slabs import SLAB_DEPTH
 from benchmark.trainer import Trainer, TrainingPlan
 from benchmark.training_data import TrainingData, VolumePair
@@ -122,6 +123,16 @@ class UDEANWeights:
         values = {f.name: float(profile.get(f"udean_{f.name}", f.default)) for f in fields(cls)}
         values.update({name: 0.0 for name in ablated})
         return cls(**values)
+
+
+declare(
+    *(
+        Setting(f"udean_{f.name}", number(0), f"weight {f.name} (eq. 4–10)", owner="udean")
+        for f in fields(UDEANWeights)
+    ),
+    Setting("udean_hr_consistency_skip", boolean(), "HR consistency path keeps the global skip", owner="udean"),
+    Setting("udean_hr_discriminator", boolean(), "HR-slab discriminator judging eq. 4/6 terms", owner="udean"),
+)
 
 
 class SuperResolutionNetwork(nn.Module):

@@ -98,6 +98,7 @@ from benchmark.protocol.degradations import kspace_truncate
 from benchmark.protocol.patches import crop
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
+from benchmark.settings import Setting, boolean, choice, declare, integer, number
 from benchmark.slabs import SLAB_DEPTH, super_resolve_slabs, to_slabs
 from benchmark.training_data import TrainingData
 from methods.losses import l1_loss
@@ -113,6 +114,15 @@ POLICY_CHECK_EVERY = 60
 POLICY_MIN_ITERS = 256
 TEST_EVERY = 50
 SLOPE_RANGE = 256
+
+declare(
+    Setting("zssr_steps", integer(1), "iterations per test volume (default by profile)", owner="zssr"),
+    Setting("zssr_ensemble", boolean(), "geometric self-ensemble at test time", owner="zssr"),
+    Setting("zssr_lr_policy", choice("zssr", "cosine"), "learning-rate policy", owner="zssr"),
+    Setting("zssr_lr", number(0, open_min=True), "initial learning rate", owner="zssr"),
+    Setting("zssr_noise_std", number(0), "std of noise added to the son", owner="zssr"),
+    Setting("zssr_augment", boolean(), "random dihedral augmentation", owner="zssr"),
+)
 CHANGE_RATIO = 1.5
 
 

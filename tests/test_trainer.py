@@ -51,3 +51,87 @@ def test_killed_run_resumes_to_the_same_weights(tiny_run, tmp_path):
     assert resumed.step == 8
     for key, value in resumed.plan.networks["sr"].state_dict().items():
         torch.testing.assert_close(value, expected[key], rtol=0, atol=0)
+
+
+class _Payload:
+    """Pickles to a call that creates a file: what a planted checkpoint would run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _warnings(run):
+    seen: list[str] = []
+    run.warn = seen.append
+    return seen
+
+
+def test_planted_pickle_in_a_checkpoint_does_not_run(tiny_run, tmp_path):
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale, checkpoint_every=3, val_every=100)
+    warnings = _warnings(run)
+    marker = tmp_path / "payload-ran"
+    run.checkpoint_dir.mkdir(parents=True)
+    torch.save({"step": 5, "networks": _Payload(marker), "optimisers": {}, "rng": {}}, run.checkpoint_dir / "last.pt")
+    trainer = Trainer(make_plan(scale, run), run, total_steps=4)
+    trainer.fit()
+    assert not marker.exists()
+    assert trainer.step == 4 and len(trainer.history) == 4
+    assert any("cannot be read safely" in w and "fresh start" in w for w in warnings)
+
+
+def test_checkpoint_of_another_configuration_is_refused(tiny_run):
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale, checkpoint_every=2, val_every=100)
+    run.config_hash = "aaaa"
+    Trainer(make_plan(scale, run), run, total_steps=4).fit(stop_after=2)
+    run.config_hash = "bbbb"
+    warnings = _warnings(run)
+    trainer = Trainer(make_plan(scale, run), run, total_steps=4)
+    assert not trainer.load_checkpoint()
+    assert trainer.step == 0
+    assert any("configuration aaaa, not this cell's bbbb" in w for w in warnings)
+
+
+def test_damaged_last_checkpoint_falls_back_to_the_previous_one(tiny_run):
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale, checkpoint_every=2, val_every=100)
+    Trainer(make_plan(scale, run), run, total_steps=8).fit(stop_after=3)  # checkpoints at 2 and 3
+    last = run.checkpoint_dir / "last.pt"
+    last.write_bytes(last.read_bytes()[:100])  # cut by a full disk
+    warnings = _warnings(run)
+    trainer = Trainer(make_plan(scale, run), run, total_steps=8)
+    assert trainer.load_checkpoint()
+    assert trainer.step == 2
+    assert any("previous.pt" in w for w in warnings)
+
+
+def test_foreign_and_empty_checkpoints_start_over_with_untouched_networks(tiny_run):
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale, checkpoint_every=2, val_every=100)
+    run.checkpoint_dir.mkdir(parents=True)
+    foreign = {"config_hash": "", "step": 3, "networks": {"sr": {"w": torch.zeros(2)}}, "optimisers": {}, "rng": {}}
+    torch.save(foreign, run.checkpoint_dir / "last.pt")
+    (run.checkpoint_dir / "previous.pt").write_bytes(b"")
+    warnings = _warnings(run)
+    trainer = Trainer(make_plan(scale, run), run, total_steps=4)
+    before = {k: v.clone() for k, v in trainer.plan.networks["sr"].state_dict().items()}
+    assert not trainer.load_checkpoint()
+    assert len(warnings) == 2 and "does not fit" in warnings[0] and "cannot be read" in warnings[1]
+    for key, value in trainer.plan.networks["sr"].state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+    trainer.fit()
+    assert trainer.step == 4
+
+
+def test_step_times_survive_a_resume(tiny_run):
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale, checkpoint_every=2, val_every=100)
+    Trainer(make_plan(scale, run), run, total_steps=6).fit(stop_after=4)
+    resumed = Trainer(make_plan(scale, run), run, total_steps=6)
+    resumed.fit()
+    assert resumed.times.steps == 6
+    assert resumed.times.data > 0

@@ -6,6 +6,7 @@ import torch
 from rich.console import Console
 from rich.progress import Progress
 
+from benchmark.errors import BenchError
 from benchmark.profiles import load_profile
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.scale import Scale
@@ -201,8 +202,8 @@ def test_zssr_policy_trains_and_settings_defaults():
     paper = ZSSRSettings.from_profile(load_profile("paper"))
     assert paper.steps == 3000 and paper.ensemble and paper.lr_policy == "zssr"
     assert not ZSSRSettings.from_profile(load_profile("quick")).ensemble
-    with pytest.raises(ValueError):
-        ZSSRSettings.from_profile(load_profile("tiny", ["zssr_lr_policy='step'"]))
+    with pytest.raises(BenchError, match="zssr_lr_policy must be one of zssr, cosine"):
+        load_profile("tiny", ["zssr_lr_policy='step'"])  # refused before any cell starts
 
     scale = Scale(2, 2, 1)
     profile = load_profile("tiny", ["zssr_lr_policy='cosine'"])
