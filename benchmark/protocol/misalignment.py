@@ -130,7 +130,9 @@ def misalignment_transform(
     rotation = _rotation_about(params.axis_si, params.rotation_si_deg) @ _rotation_about(
         params.axis_lr, params.rotation_lr_deg
     )
-    forward = np.diag(1 / sizes) @ rotation @ np.diag(sizes) @ np.diag(shrink)
+    # D⁻¹ R D entry by entry, R_ij · s_j / s_i: the diagonal ratios are exactly 1, so no movement
+    # gives exactly the identity (as a product, 1/1.9 · 1.9 ≠ 1 put a face just outside the grid).
+    forward = (rotation * (sizes[None, :] / sizes[:, None])) @ np.diag(shrink)
     translation = np.zeros(3)
     translation[params.axis_si] = params.translation_si_vox
     translation[params.axis_lr] = params.translation_lr_vox
