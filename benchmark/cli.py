@@ -182,17 +182,26 @@ def report(
     profile: Annotated[str | None, typer.Option(help="Report only this profile.")] = None,
 ) -> None:
     """Write LaTeX/Markdown/CSV tables, the comparison with the paper, and error-map figures."""
+    import stat
+
+    from benchmark.folders import path_stat
     from reports.build import write_reports
 
-    if not runs_dir.is_dir():
+    status = path_stat(runs_dir, "--runs-dir")  # a symlink loop ends here, in one sentence
+    if status is None:
         raise BenchError(f"results folder '{runs_dir}' does not exist; run `bench run` first.")
+    if not stat.S_ISDIR(status.st_mode):
+        raise BenchError(f"--runs-dir {runs_dir} is a file, not a results folder; give the folder `bench run` wrote.")
     out_dir = out or runs_dir / "report"
     reference = Path(__file__).resolve().parent.parent / "reports" / "reference"
     written = write_reports(runs_dir, out_dir, reference, profile=profile)
     for kind, paths in written.items():
         for path in paths:
             console.print(f"{kind:>10}  {path}")
-    markdown = out_dir / "table2.md"
+    tables = [path for path in written["markdown"] if path.name.startswith("table2")]
+    markdown = out_dir / "table2.md"  # the paper's protocol; else the first variant written
+    if not markdown.is_file() and tables:
+        markdown = tables[0]
     if markdown.is_file():
         console.print(markdown.read_text())
 

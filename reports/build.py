@@ -13,15 +13,19 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.errors import BenchError
+from benchmark.folders import writable_folder
+from reports.degradation_shift import has_degradation_columns, shift_blocks, shift_summary
+from reports.degradation_shift_tables import shift_latex, shift_markdown
 from reports.display import dataset_sort_key, method_sort_key, scale_sort_key, setting_sort_key
 from reports.error_maps import write_error_maps
-from reports.latex import standalone_document, table_i_latex, table_ii_latex
-from reports.markdown import table_i_markdown, table_ii_markdown
+from reports.latex import escape_latex, standalone_document, table_i_latex, table_ii_latex
+from reports.markdown import escape_markdown, table_i_markdown, table_ii_markdown
 from reports.paired_test import attach_p_values, paired_tests
 from reports.paper_comparison import compare_with_paper, comparison_markdown, load_paper_tables
-from reports.results_store import read_results
+from reports.results_store import VARIANT_COLUMNS, read_results
 from reports.summary import summarise
 from reports.table_layout import ABLATION_METHODS, ablation_blocks
+from reports.variants import Variant, split_variants
 
 KINDS: tuple[str, ...] = ("latex", "markdown", "csv", "figures")
 
@@ -47,6 +51,109 @@ def _write(path: Path, text: str, kind: str, written: dict[str, list[Path]]) -> 
     written[kind].append(path)
 
 
+def _with_variant(frame: pd.DataFrame, variant: Variant, recorded: bool) -> pd.DataFrame:
+    """A CSV table with its variant's columns appended, when the store records variants."""
+    if not recorded:
+        return frame
+    return frame.assign(
+        train_degradation=variant.train_degradation,
+        test_degradation=variant.test_degradation,
+        overrides=variant.overrides,
+    )
+
+
+def _latex_with_caption(tabular: str, caption: str | None) -> str:
+    """``tabular`` with ``caption`` (already LaTeX) above it, nested so a standalone document keeps one box."""
+    if caption is None:
+        return tabular
+    return "\n".join([r"\begin{tabular}{@{}l@{}}", f"\\footnotesize {caption} \\\\", tabular, r"\end{tabular}"])
+
+
+def _markdown_with_caption(markdown: str, caption: str | None) -> str:
+    return markdown if caption is None else f"*{escape_markdown(caption)}*\n\n{markdown}"
+
+
+def _write_variant(
+    results: pd.DataFrame,
+    out_dir: Path,
+    paper: pd.DataFrame | None,
+    variant: Variant,
+    suffix: str,
+    reference_method: str,
+    display_names: Mapping[str, str] | None,
+    written: dict[str, list[Path]],
+) -> None:
+    """Tables I and II, paired tests and the paper comparison of one profile × variant."""
+    recorded = any(name in results.columns for name in VARIANT_COLUMNS)
+    caption = None if variant.is_default else variant.description()
+    latex_caption = None if caption is None else escape_latex(caption)
+    summary = _in_table_order(summarise(results))
+    p_values = paired_tests(results, reference_method) if (results["method"] == reference_method).any() else None
+
+    table2 = table_ii_latex(summary, p_values, display_names, reference_method=reference_method)
+    _write(
+        out_dir / f"table2{suffix}.tex",
+        standalone_document(_latex_with_caption(table2, latex_caption)),
+        "latex",
+        written,
+    )
+    markdown = table_ii_markdown(summary, p_values, display_names, reference_method=reference_method)
+    _write(out_dir / f"table2{suffix}.md", _markdown_with_caption(markdown, caption), "markdown", written)
+    table2_csv = _with_variant(attach_p_values(summary, p_values), variant, recorded)
+    _write(out_dir / f"table2{suffix}.csv", table2_csv.to_csv(index=False), "csv", written)
+    if p_values is not None:
+        _write(
+            out_dir / f"paired_tests{suffix}.csv",
+            _with_variant(p_values, variant, recorded).to_csv(index=False),
+            "csv",
+            written,
+        )
+
+    blocks = ablation_blocks(summary)
+    for dataset, scale, setting in blocks:
+        stem = "table1" if len(blocks) == 1 else f"table1_{_safe(dataset)}_{_safe(scale)}_{_safe(setting)}"
+        stem += suffix
+        tex = table_i_latex(summary, dataset, scale, setting, display_names)
+        md = table_i_markdown(summary, dataset, scale, setting, display_names)
+        if tex is None or md is None:
+            continue
+        _write(out_dir / f"{stem}.tex", standalone_document(_latex_with_caption(tex, latex_caption)), "latex", written)
+        _write(out_dir / f"{stem}.md", _markdown_with_caption(md, caption), "markdown", written)
+        rows = summary[
+            (summary["dataset"] == dataset)
+            & (summary["scale"] == scale)
+            & (summary["setting"] == setting)
+            & summary["method"].isin(ABLATION_METHODS)
+        ]
+        _write(out_dir / f"{stem}.csv", _with_variant(rows, variant, recorded).to_csv(index=False), "csv", written)
+
+    if paper is not None and variant.paper_degradations:
+        comparison = _with_variant(compare_with_paper(summary, paper), variant, recorded)
+        _write(out_dir / f"paper_comparison{suffix}.csv", comparison.to_csv(index=False), "csv", written)
+        markdown = _markdown_with_caption(comparison_markdown(comparison), caption)
+        _write(out_dir / f"paper_comparison{suffix}.md", markdown, "markdown", written)
+
+
+def _write_degradation_shift(
+    results: pd.DataFrame,
+    out_dir: Path,
+    suffix: str,
+    display_names: Mapping[str, str] | None,
+    written: dict[str, list[Path]],
+) -> None:
+    """The degradation-shift table of one profile, when its store records degradations and some shift ran."""
+    if not has_degradation_columns(results):
+        return
+    summary = shift_summary(results)
+    blocks = shift_blocks(summary)
+    if not blocks:
+        return
+    tex = standalone_document(shift_latex(blocks, display_names))
+    _write(out_dir / f"degradation_shift{suffix}.tex", tex, "latex", written)
+    _write(out_dir / f"degradation_shift{suffix}.md", shift_markdown(blocks, display_names), "markdown", written)
+    _write(out_dir / f"degradation_shift{suffix}.csv", summary.to_csv(index=False), "csv", written)
+
+
 def _write_profile(
     results: pd.DataFrame,
     runs_dir: Path,
@@ -58,41 +165,12 @@ def _write_profile(
     display_names: Mapping[str, str] | None,
     written: dict[str, list[Path]],
 ) -> None:
-    summary = _in_table_order(summarise(results))
-    p_values = paired_tests(results, reference_method) if (results["method"] == reference_method).any() else None
-
-    table2 = table_ii_latex(summary, p_values, display_names, reference_method=reference_method)
-    _write(out_dir / f"table2{suffix}.tex", standalone_document(table2), "latex", written)
-    markdown = table_ii_markdown(summary, p_values, display_names, reference_method=reference_method)
-    _write(out_dir / f"table2{suffix}.md", markdown, "markdown", written)
-    _write(out_dir / f"table2{suffix}.csv", attach_p_values(summary, p_values).to_csv(index=False), "csv", written)
-    if p_values is not None:
-        _write(out_dir / f"paired_tests{suffix}.csv", p_values.to_csv(index=False), "csv", written)
-
-    blocks = ablation_blocks(summary)
-    for dataset, scale, setting in blocks:
-        stem = "table1" if len(blocks) == 1 else f"table1_{_safe(dataset)}_{_safe(scale)}_{_safe(setting)}"
-        stem += suffix
-        tex = table_i_latex(summary, dataset, scale, setting, display_names)
-        md = table_i_markdown(summary, dataset, scale, setting, display_names)
-        if tex is None or md is None:
-            continue
-        _write(out_dir / f"{stem}.tex", standalone_document(tex), "latex", written)
-        _write(out_dir / f"{stem}.md", md, "markdown", written)
-        rows = summary[
-            (summary["dataset"] == dataset)
-            & (summary["scale"] == scale)
-            & (summary["setting"] == setting)
-            & summary["method"].isin(ABLATION_METHODS)
-        ]
-        _write(out_dir / f"{stem}.csv", rows.to_csv(index=False), "csv", written)
-
-    if paper is not None:
-        comparison = compare_with_paper(summary, paper)
-        _write(out_dir / f"paper_comparison{suffix}.csv", comparison.to_csv(index=False), "csv", written)
-        _write(out_dir / f"paper_comparison{suffix}.md", comparison_markdown(comparison), "markdown", written)
-
-    oracles = frozenset(summary.loc[summary["oracle"], "method"])
+    for variant, rows in split_variants(results):
+        _write_variant(
+            rows, out_dir, paper, variant, suffix + variant.suffix(), reference_method, display_names, written
+        )
+    _write_degradation_shift(results, out_dir, suffix, display_names, written)
+    oracles = frozenset(results.loc[results["oracle"], "method"])
     written["figures"] += write_error_maps(runs_dir, out_dir / "figures", profile, oracles, display_names, suffix)
 
 
@@ -114,13 +192,28 @@ def write_reports(
     * ``table1<suffix>.tex/.md/.csv`` — the ablation, for each dataset × scale × setting that
       holds supervised, supervised-rigid, udean-feature-da or udean-image-da; named
       ``table1_<dataset>_<scale>_<setting><suffix>`` when there is more than one such block;
-    * ``paper_comparison<suffix>.csv/.md`` — when ``reference_dir`` is given;
-    * ``figures/error_map_<dataset>_<scale>_<setting>_<plane><suffix>.png/.pdf``.
+    * ``paper_comparison<suffix>.csv/.md`` — when ``reference_dir`` is given, for the variants
+      whose training and test degradations are both ``kspace`` (the paper's);
+    * ``degradation_shift<profile suffix>.tex/.md/.csv`` — method × (training → test
+      degradation) with the change from the matched case (:mod:`reports.degradation_shift`),
+      when the store records degradations and some method ran more than one pair; the CSV
+      holds every (cell, overrides, pair) of the profile;
+    * ``figures/error_map_<dataset>_<scale>_<setting>_<plane><profile suffix>.png/.pdf``.
 
     Profiles: with ``profile`` given, only that profile is reported and file names carry no
-    suffix.  Otherwise every profile in the results is reported separately (numbers of
+    profile suffix.  Otherwise every profile in the results is reported separately (numbers of
     different profiles are never mixed); the suffix ``_<profile>`` is added only when there is
     more than one, so the common single-profile store gives plain ``table2.tex``.
+
+    Variants (:mod:`reports.variants`): rows of different (training degradation, test
+    degradation, overrides) are never averaged together.  Tables I and II, the paired tests and
+    the paper comparison are written once per variant; the default variant (``kspace`` →
+    ``kspace``, no override, and every row of a store without these columns) keeps the plain
+    names, any other variant adds its own suffix after the profile's, e.g.
+    ``table2_kspace-to-kspace-noise.md`` or ``table2_quick_epochs-2.md``, and its tables open
+    with a line naming the variant.  So ``table2.*`` always holds the paper's protocol and
+    nothing else.  When the store records variants, the CSV tables carry
+    ``train_degradation``, ``test_degradation`` and ``overrides`` columns.
 
     Args:
         runs_dir: the results store (``bench run``'s output folder).
@@ -135,7 +228,9 @@ def write_reports(
         The written paths by kind: ``"latex"``, ``"markdown"``, ``"csv"``, ``"figures"``.
 
     Raises:
-        BenchError: when there are no results, the profile is absent, or a reference file is missing.
+        BenchError: when there are no results, ``results.csv`` is damaged (see
+            :func:`reports.results_store.read_results`), the profile is absent, a reference file
+            is missing, or ``out_dir`` is a file or cannot be created or written.
     """
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
     results = read_results(runs_dir)
@@ -145,6 +240,7 @@ def write_reports(
             raise BenchError(f"no results for profile '{profile}' in {runs_dir}; it holds: {', '.join(profiles)}.")
         profiles = [profile]
     paper = load_paper_tables(Path(reference_dir)) if reference_dir is not None else None
+    out_dir = writable_folder(out_dir, "report folder")
     written: dict[str, list[Path]] = {kind: [] for kind in KINDS}
     for name in profiles:
         suffix = f"_{_safe(name)}" if len(profiles) > 1 else ""

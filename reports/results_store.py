@@ -3,14 +3,24 @@
 The reports never import methods or datasets; this module is their only door to the runs.
 
 ``results.csv`` is one long table, one row per (cell, test subject), with the columns
-``dataset, scale, setting, method, profile, seed, subject, <metrics...>, oracle``.  It is read
-with pandas' default missing-value markers switched off, because the setting of methods that
-need no source HR is the literal string ``n/a`` (which pandas would otherwise turn into NaN).
+``dataset, scale, setting, method, profile, seed, subject, <metrics...>, oracle`` and, in stores
+written since the degradation options were recorded, the protocol columns
+``train_degradation, test_degradation, split_seed, misalign_seed, overrides, config_hash``.
+It is read with pandas' default missing-value markers switched off, because the setting of
+methods that need no source HR is the literal string ``n/a`` (which pandas would otherwise turn
+into NaN).
+
+The runner writes the file atomically and rebuilds it from the cell folders on every
+``bench run``, so a file cut short, with bytes that are not UTF-8, or with rows of the wrong
+length was damaged afterwards (a full disk, a copy cut off, an editor); :func:`read_results`
+refuses it in one sentence that says how to rebuild it instead of reading a wrong table.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +34,13 @@ RESULTS_FILE = "results.csv"
 CELL_COLUMNS: tuple[str, ...] = ("dataset", "scale", "setting", "method", "profile")
 KEY_COLUMNS: tuple[str, ...] = (*CELL_COLUMNS, "seed", "subject")
 KNOWN_METRICS: tuple[str, ...] = ("ssim", "psnr")
-NON_METRIC_COLUMNS: frozenset[str] = frozenset({*KEY_COLUMNS, "oracle"})
+DEFAULT_DEGRADATION = "kspace"
+VARIANT_COLUMNS: tuple[str, ...] = ("train_degradation", "test_degradation", "overrides")
+PROTOCOL_COLUMNS: tuple[str, ...] = (*VARIANT_COLUMNS, "split_seed", "misalign_seed", "config_hash")
+NON_METRIC_COLUMNS: frozenset[str] = frozenset({*KEY_COLUMNS, "oracle", *PROTOCOL_COLUMNS})
+REBUILD_HINT = (
+    "rerun your `bench run` command, which skips finished cells and rewrites results.csv from the cell folders"
+)
 _TRUE_STRINGS = frozenset({"true", "1", "yes"})
 
 
@@ -53,6 +69,71 @@ def _as_bool(value: object) -> bool:
     return str(value).strip().lower() in _TRUE_STRINGS
 
 
+def _read_text(path: Path) -> str:
+    """The file as text; refuses bytes that are not UTF-8 (pandas would raise a traceback)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise BenchError(f"{path} cannot be read ({error.strerror or error}).") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BenchError(
+            f"{path} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}); {REBUILD_HINT}."
+        ) from None
+
+
+def _check_complete(path: Path, text: str) -> None:
+    """Refuse a table whose last line is cut off or whose rows do not match the header.
+
+    The runner always ends the file with a newline and writes every field of every row, so
+    a missing final newline or a short last row means the file was cut mid-line, and a row of
+    another length elsewhere means it was damaged.
+
+    Raises:
+        BenchError: the file is truncated or has a row with the wrong number of fields.
+    """
+    if text and not text.endswith("\n"):
+        raise BenchError(f"{path} is truncated (its last line is cut off); {REBUILD_HINT}.")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        records = [(reader.line_num, row) for row in reader if row]  # (last physical line of the row, fields)
+    except csv.Error as error:
+        raise BenchError(f"{path} cannot be read as CSV ({error}); {REBUILD_HINT}.") from None
+    if not records:
+        return
+    width = len(records[0][1])
+    for index, (line, row) in enumerate(records[1:], start=1):
+        if len(row) == width:
+            continue
+        if index == len(records) - 1 and len(row) < width:
+            raise BenchError(f"{path} is truncated (its last row has {len(row)} of {width} fields); {REBUILD_HINT}.")
+        raise BenchError(f"{path} is damaged (line {line} has {len(row)} fields, the header {width}); {REBUILD_HINT}.")
+
+
+def _parse(path: Path, text: str) -> pd.DataFrame:
+    """The CSV text as a table of strings (empty fields as NaN); parser errors in one sentence."""
+    try:
+        return pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""], dtype=str)
+    except pd.errors.EmptyDataError:
+        raise BenchError(f"no results in {path.parent}; run `bench run` first.") from None
+    except (pd.errors.ParserError, csv.Error, ValueError) as error:
+        reason = " ".join(str(error).split()).rstrip(".")
+        raise BenchError(f"{path} cannot be read as CSV ({reason}); {REBUILD_HINT}.") from None
+
+
+def _integers(path: Path, results: pd.DataFrame, name: str, nullable: bool) -> pd.Series:
+    """Column ``name`` as integers (``Int64`` with missing values when ``nullable``)."""
+    numbers = pd.to_numeric(results[name], errors="coerce")
+    bad = numbers.isna() & (results[name].notna() | (not nullable))
+    bad |= numbers.notna() & (numbers != numbers.round())
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        value = results[name].iloc[row]
+        raise BenchError(f"{path} has '{value}' in column {name} on line {row + 2}, not an integer; {REBUILD_HINT}.")
+    return numbers.astype("Int64") if nullable else numbers.astype(int)
+
+
 def read_results(runs_dir: Path) -> pd.DataFrame:
     """Read ``runs_dir/results.csv`` into a DataFrame with typed columns.
 
@@ -62,25 +143,38 @@ def read_results(runs_dir: Path) -> pd.DataFrame:
     Returns:
         The long table; key columns as ``str`` (``seed`` as ``int``), ``ssim``/``psnr`` and any
         other all-numeric column as ``float`` (the metrics), other columns as text, ``oracle`` as
-        ``bool`` (``False`` when the column is absent).
+        ``bool`` (``False`` when the column is absent).  Protocol columns, when present, are never
+        metrics: ``split_seed``/``misalign_seed`` as nullable ``Int64``, ``config_hash`` as text,
+        ``train_degradation``/``test_degradation`` as text with an empty field read as
+        ``"kspace"`` (the harness default), ``overrides`` as text with an empty field read as
+        ``""`` (no override).
 
     Raises:
-        BenchError: when the file is missing, empty, or has no rows.
+        BenchError: when the file is missing, empty, has no rows, is truncated, is not UTF-8,
+            cannot be parsed as CSV, lacks a key column, or has a seed that is not an integer.
     """
     path = Path(runs_dir) / RESULTS_FILE
     message = f"no results in {runs_dir}; run `bench run` first."
     if not path.is_file():
         raise BenchError(message)
-    try:
-        results = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
-    except pd.errors.EmptyDataError:
-        raise BenchError(message) from None
+    text = _read_text(path)
+    _check_complete(path, text)
+    results = _parse(path, text)
     if results.empty:
         raise BenchError(message)
     missing = [name for name in KEY_COLUMNS if name not in results.columns]
     if missing:
         raise BenchError(f"{path} lacks the column(s) {', '.join(missing)}; rebuild it with `bench run`.")
-    results["seed"] = results["seed"].astype(int)
+    results["seed"] = _integers(path, results, "seed", nullable=False)
+    for name in ("split_seed", "misalign_seed"):
+        if name in results.columns:
+            results[name] = _integers(path, results, name, nullable=True)
+    for name in ("train_degradation", "test_degradation"):
+        if name in results.columns:
+            results[name] = results[name].fillna(DEFAULT_DEGRADATION).astype(str)
+    for name in ("overrides", "config_hash"):
+        if name in results.columns:
+            results[name] = results[name].fillna("").astype(str)
     results["oracle"] = results["oracle"].map(_as_bool) if "oracle" in results.columns else False
     results["oracle"] = results["oracle"].astype(bool)
     for name in results.columns:

@@ -116,6 +116,7 @@ def _write_slices(runs_dir: Path, dataset: str, setting: str, method: str, seed:
         "seed": seed,
     }
     (folder / "config.json").write_text(json.dumps(config))
+    (folder / "DONE").write_text("{}")  # the figures show finished cells only
 
 
 @pytest.fixture
@@ -641,3 +642,43 @@ def test_error_map_panels_wrap_into_even_bands() -> None:
     assert len(image_axes) == 15 + 14  # 15 images, 14 error maps (none under HR)
     colorbars = [ax for ax in figure.axes if ax.get_ylabel().startswith("|SR − HR|")]
     assert len(colorbars) == 2  # one per band, one shared scale
+
+
+# ---------------------------------------------------------------------------- protocol variants
+
+
+def _with_protocol_columns(frame: pd.DataFrame, train: str = "kspace", test: str = "kspace", overrides: str = ""):
+    """The columns the runner records since degradations and overrides are options."""
+    return frame.assign(
+        train_degradation=train,
+        test_degradation=test,
+        split_seed=0,
+        misalign_seed=0,
+        overrides=overrides,
+        config_hash="0123456789012345",  # all digits: must not become a metric
+    )
+
+
+@pytest.mark.usefixtures("cheap_figures")
+def test_table_ii_never_averages_over_degradations_or_overrides(runs_dir: Path, tmp_path: Path) -> None:
+    frame = pd.read_csv(runs_dir / "results.csv", keep_default_na=False)
+    default = _with_protocol_columns(frame)
+    noisy = _with_protocol_columns(frame, test="kspace-noise").assign(ssim=lambda f: f["ssim"] - 0.2)
+    shorter = _with_protocol_columns(frame, overrides="epochs=2").assign(psnr=lambda f: f["psnr"] - 5.0)
+    pd.concat([default, noisy, shorter], ignore_index=True).to_csv(runs_dir / "results.csv", index=False)
+    out = tmp_path / "out"
+    write_reports(runs_dir, out, REFERENCE_DIR)
+    expected = summarise(read_results(runs_dir).query("test_degradation == 'kspace' and overrides == ''"))
+    table2 = pd.read_csv(out / "table2.csv", keep_default_na=False, na_values=[""])
+    assert len(table2) == len(BASE)  # one row per cell, not one per cell and variant
+    assert not any(column.startswith(("split_seed", "misalign_seed", "config_hash")) for column in table2.columns)
+    merged = table2.merge(expected, on=["dataset", "scale", "setting", "method", "profile"], suffixes=("", "_expected"))
+    assert len(merged) == len(BASE)
+    np.testing.assert_allclose(merged["ssim_mean"], merged["ssim_mean_expected"], atol=1e-12)
+    np.testing.assert_allclose(merged["psnr_mean"], merged["psnr_mean_expected"], atol=1e-12)
+    noisy_table = pd.read_csv(out / "table2_kspace-to-kspace-noise.csv", keep_default_na=False, na_values=[""])
+    np.testing.assert_allclose(noisy_table["ssim_mean"], merged["ssim_mean"] - 0.2, atol=1e-12)
+    assert (out / "table2_epochs-2.md").read_text().startswith("*Training LR by kspace, test LR by kspace; overrides")
+    assert (out / "paper_comparison_epochs-2.csv").is_file()
+    assert not (out / "paper_comparison_kspace-to-kspace-noise.csv").exists()
+    assert (out / "degradation_shift.md").is_file()  # udean and the others ran kspace -> kspace and -> kspace-noise
