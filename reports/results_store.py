@@ -5,7 +5,8 @@ The reports never import methods or datasets; this module is their only door to 
 ``results.csv`` is one long table, one row per (cell, test subject), with the columns
 ``dataset, scale, setting, method, profile, seed, subject, <metrics...>, oracle`` and, in stores
 written since the degradation options were recorded, the protocol columns
-``train_degradation, test_degradation, split_seed, misalign_seed, overrides, config_hash``.
+``overrides, train_degradation, test_degradation, split_seed, misalign_seed, data_root,
+config_hash``.
 It is read with pandas' default missing-value markers switched off, because the setting of
 methods that need no source HR is the literal string ``n/a`` (which pandas would otherwise turn
 into NaN).
@@ -36,7 +37,7 @@ KEY_COLUMNS: tuple[str, ...] = (*CELL_COLUMNS, "seed", "subject")
 KNOWN_METRICS: tuple[str, ...] = ("ssim", "psnr")
 DEFAULT_DEGRADATION = "kspace"
 VARIANT_COLUMNS: tuple[str, ...] = ("train_degradation", "test_degradation", "overrides")
-PROTOCOL_COLUMNS: tuple[str, ...] = (*VARIANT_COLUMNS, "split_seed", "misalign_seed", "config_hash")
+PROTOCOL_COLUMNS: tuple[str, ...] = (*VARIANT_COLUMNS, "split_seed", "misalign_seed", "data_root", "config_hash")
 NON_METRIC_COLUMNS: frozenset[str] = frozenset({*KEY_COLUMNS, "oracle", *PROTOCOL_COLUMNS})
 REBUILD_HINT = (
     "rerun your `bench run` command, which skips finished cells and rewrites results.csv from the cell folders"
@@ -144,7 +145,8 @@ def read_results(runs_dir: Path) -> pd.DataFrame:
         The long table; key columns as ``str`` (``seed`` as ``int``), ``ssim``/``psnr`` and any
         other all-numeric column as ``float`` (the metrics), other columns as text, ``oracle`` as
         ``bool`` (``False`` when the column is absent).  Protocol columns, when present, are never
-        metrics: ``split_seed``/``misalign_seed`` as nullable ``Int64``, ``config_hash`` as text,
+        metrics: ``split_seed``/``misalign_seed`` as nullable ``Int64``, ``data_root`` and
+        ``config_hash`` as text (``""`` when empty),
         ``train_degradation``/``test_degradation`` as text with an empty field read as
         ``"kspace"`` (the harness default), ``overrides`` as text with an empty field read as
         ``""`` (no override).
@@ -172,7 +174,7 @@ def read_results(runs_dir: Path) -> pd.DataFrame:
     for name in ("train_degradation", "test_degradation"):
         if name in results.columns:
             results[name] = results[name].fillna(DEFAULT_DEGRADATION).astype(str)
-    for name in ("overrides", "config_hash"):
+    for name in ("overrides", "data_root", "config_hash"):
         if name in results.columns:
             results[name] = results[name].fillna("").astype(str)
     results["oracle"] = results["oracle"].map(_as_bool) if "oracle" in results.columns else False

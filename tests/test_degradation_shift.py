@@ -78,6 +78,7 @@ def _rows(overrides: str = "", methods: tuple[str, ...] = ("tricubic", "cyclegan
                             "test_degradation": pair[1],
                             "split_seed": 0,
                             "misalign_seed": 0,
+                            "data_root": "",  # the demo has none: an all-empty column must not become a metric
                             "overrides": overrides,
                             "config_hash": f"{len(rows) // 3:016d}",  # all digits: must still not be a metric
                         }
@@ -120,6 +121,7 @@ def test_protocol_columns_are_read_as_protocol_not_metrics(runs_dir: Path) -> No
     results = read_results(runs_dir)
     assert results["split_seed"].dtype == "Int64" and results["misalign_seed"].dtype == "Int64"
     assert set(results["overrides"]) == {"", OVERRIDES}  # an empty field is "no override", not NaN
+    assert set(results["data_root"]) == {""}
     assert pd.api.types.is_string_dtype(results["config_hash"]) and results["config_hash"].iloc[0] == "0" * 16
     summary = summarise(results[results["overrides"] == ""])
     assert [c for c in summary.columns if c.endswith("_mean")] == ["ssim_mean", "psnr_mean"]
