@@ -108,7 +108,10 @@ class ShiftValue:
         """``""`` in the matched column, "–" when the matched case is absent, else the signed change."""
         if self.matched:
             return ""
-        return MISSING if math.isnan(self.drop) else f"{self.drop:+.{self.decimals}f}"
+        if math.isnan(self.drop):
+            return MISSING
+        rounded = round(self.drop, self.decimals) + 0.0  # + 0.0: a change that rounds to zero prints +0, not -0
+        return f"{rounded:+.{self.decimals}f}"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from reports.build import write_reports
-from reports.degradation_shift import shift_blocks, shift_summary
+from reports.degradation_shift import ShiftValue, shift_blocks, shift_summary
 from reports.degradation_shift_tables import shift_latex, shift_markdown
 from reports.latex import standalone_document
 from reports.results_store import read_results
@@ -287,3 +287,11 @@ def test_old_store_and_default_only_store_write_no_shift_table(runs_dir: Path, t
         assert "table2.md" in names
         assert not any(n.startswith("degradation_shift") for n in names)
         assert not any(n.startswith("table2_") for n in names)
+
+
+def test_drop_texts() -> None:
+    assert ShiftValue(0.5, -1e-7, 4, matched=False).drop_text == "+0.0000"  # never "-0.0000"
+    assert ShiftValue(0.5, -0.01234, 4, matched=False).drop_text == "-0.0123"
+    assert ShiftValue(30.0, 0.456, 2, matched=False).drop_text == "+0.46"
+    assert ShiftValue(0.5, float("nan"), 4, matched=False).drop_text == "–"
+    assert ShiftValue(0.5, 0.0, 4, matched=True).drop_text == ""
