@@ -1,10 +1,23 @@
-"""One cell of the run matrix and where its results live."""
+"""One cell of the run matrix, everything that identifies its results, and where they live.
+
+A cell is everything that changes a result (DESIGN.md, "A cell of the matrix"): dataset,
+scale, setting, method, training seed, profile with its overrides, and the data protocol
+(training and test degradations, split and misalignment seeds, data root).  Two cells that
+differ in any of these never share a folder or a row of ``results.csv``:
+
+``runs/<dataset>/<scale>/<setting>/<method>/<profile>/<variant>/seed<k>/``
+
+where ``<variant>`` spells the protocol, e.g. ``kspace_to_kspace_split0_mis0``, with
+``_set-<hash>`` added when ``--set`` overrides change the profile and ``_root-<hash>`` when
+a ``--data-root`` is given (8 hex digits of SHA-256 of the canonical overrides / the path).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +27,63 @@ from benchmark.scale import Scale
 NO_SETTING = "n/a"
 """Setting of methods that never see source HR (tricubic, ZSSR): one cell serves every setting."""
 
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "dataset",
+    "scale",
+    "setting",
+    "method",
+    "profile",
+    "overrides",
+    "train_degradation",
+    "test_degradation",
+    "split_seed",
+    "misalign_seed",
+    "data_root",
+    "seed",
+)
+"""The columns of ``results.csv`` that identify a cell, in order."""
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class ProtocolOptions:
+    """Options of the data protocol (recorded in each cell's config and part of its identity).
+
+    Attributes:
+        data_root: the dataset's folder, or ``None`` for generated data.
+        split_seed: seed of the subject split and of the degradations' noise (≥ 0).
+        misalign_seed: seed of the simulated misalignment (≥ 0).
+        train_degradation: degradation making the target LR (a ``DEGRADATIONS`` name).
+        test_degradation: degradation making the validation and test LR.
+    """
+
+    data_root: Path | None = None
+    split_seed: int = 0
+    misalign_seed: int = 0
+    train_degradation: str = "kspace"
+    test_degradation: str = "kspace"
+
+    def root_text(self) -> str:
+        """The data root as an absolute path without resolving symlinks (``""`` when none)."""
+        return os.path.abspath(os.path.expanduser(self.data_root)) if self.data_root else ""
+
+    def record(self) -> dict[str, Any]:
+        """JSON-ready form; the data root is part of the identity of the results."""
+        return {
+            "data_root": self.root_text() or None,
+            "split_seed": self.split_seed,
+            "misalign_seed": self.misalign_seed,
+            "train_degradation": self.train_degradation,
+            "test_degradation": self.test_degradation,
+        }
+
 
 @dataclass(frozen=True)
 class Cell:
-    """``(dataset, scale, setting, method, seed, profile)``: one training and evaluation run."""
+    """One training and evaluation run."""
 
     dataset: str
     scale: Scale
@@ -25,20 +91,56 @@ class Cell:
     method: str
     seed: int
     profile: Profile
+    protocol: ProtocolOptions = field(default_factory=ProtocolOptions)
+
+    def variant(self) -> str:
+        """Folder name of the protocol and overrides, e.g. ``kspace_to_kspace_split0_mis0_set-1a2b3c4d``."""
+        p = self.protocol
+        name = f"{p.train_degradation}_to_{p.test_degradation}_split{p.split_seed}_mis{p.misalign_seed}"
+        if self.profile.overrides:
+            name += f"_set-{_short_hash(self.profile.overrides_text())}"
+        if p.data_root:
+            name += f"_root-{_short_hash(p.root_text())}"
+        return name
 
     def folder(self, runs_dir: Path) -> Path:
-        """``runs/<dataset>/<scale>/<setting>/<method>/<profile>/seed<k>/`` (``n/a`` written ``na``)."""
+        """``runs/<dataset>/<scale>/<setting>/<method>/<profile>/<variant>/seed<k>/`` (``n/a`` written ``na``)."""
         setting = "na" if self.setting == NO_SETTING else self.setting
-        return (
-            runs_dir / self.dataset / str(self.scale) / setting / self.method / self.profile.name / f"seed{self.seed}"
-        )
+        parts = (self.dataset, str(self.scale), setting, self.method, self.profile.name, self.variant())
+        return Path(runs_dir, *parts, f"seed{self.seed}")
 
     def label(self) -> str:
-        """Short human-readable name for progress bars and logs."""
-        return f"{self.dataset} {self.scale} {self.setting} {self.method} seed{self.seed}"
+        """Short human-readable name for progress bars and logs (protocol shown when not the default)."""
+        label = f"{self.dataset} {self.scale} {self.setting} {self.method} seed{self.seed}"
+        p = self.protocol
+        if (p.train_degradation, p.test_degradation) != ("kspace", "kspace"):
+            label += f" {p.train_degradation}→{p.test_degradation}"
+        if (p.split_seed, p.misalign_seed) != (0, 0):
+            label += f" split{p.split_seed} mis{p.misalign_seed}"
+        if self.profile.overrides:
+            label += f" [{self.profile.overrides_text()}]"
+        return label
 
-    def config(self, protocol: dict[str, Any]) -> dict[str, Any]:
-        """The resolved configuration recorded in the cell folder, including protocol options."""
+    def columns(self) -> dict[str, Any]:
+        """This cell's values of :data:`IDENTITY_COLUMNS`."""
+        p = self.protocol
+        return {
+            "dataset": self.dataset,
+            "scale": str(self.scale),
+            "setting": self.setting,
+            "method": self.method,
+            "profile": self.profile.name,
+            "overrides": self.profile.overrides_text(),
+            "train_degradation": p.train_degradation,
+            "test_degradation": p.test_degradation,
+            "split_seed": p.split_seed,
+            "misalign_seed": p.misalign_seed,
+            "data_root": p.root_text(),
+            "seed": self.seed,
+        }
+
+    def config(self) -> dict[str, Any]:
+        """The resolved configuration recorded in the cell folder, protocol and overrides included."""
         return {
             "dataset": self.dataset,
             "scale": str(self.scale),
@@ -46,7 +148,8 @@ class Cell:
             "method": self.method,
             "seed": self.seed,
             "profile": self.profile.as_dict(),
-            "protocol": protocol,
+            "overrides": self.profile.overrides_text(),
+            "protocol": self.protocol.record(),
         }
 
 

@@ -15,6 +15,7 @@ from benchmark.cell import Cell
 from benchmark.dataset import default_cache_dir
 from benchmark.device import resolve_device
 from benchmark.errors import BenchError
+from benchmark.folders import existing_folder, writable_folder
 from benchmark.plugins import DATASETS, DEGRADATIONS, METHODS
 from benchmark.profiles import PROFILES, load_profile
 from benchmark.scale import Scale
@@ -123,13 +124,22 @@ def run(
     ] = None,
 ) -> None:
     """Run the matrix methods × datasets × scales × settings × seeds; finished cells are skipped."""
-    from benchmark.runner import ProtocolOptions, build_matrix, run_matrix
+    from benchmark.cell import ProtocolOptions
+    from benchmark.runner import build_matrix, run_matrix
 
     if threads is not None:
         if threads < 1:
             raise BenchError(f"--threads must be at least 1, got {threads}.")
         torch.set_num_threads(threads)
+    for name, value in (("--split-seed", split_seed), ("--misalign-seed", misalign_seed)):
+        if value < 0:
+            raise BenchError(f"{name} must be 0 or more, got {value}.")
     chosen_profile = load_profile(profile, set_ or [])
+    for name in (train_degradation, test_degradation):
+        DEGRADATIONS.factory(name)
+    if data_root is not None:
+        existing_folder(data_root, "--data-root")
+    options = ProtocolOptions(data_root, split_seed, misalign_seed, train_degradation, test_degradation)
     cells = build_matrix(
         METHODS.resolve(methods),
         DATASETS.resolve(dataset),
@@ -137,9 +147,8 @@ def run(
         _split(setting),
         _seeds(seed),
         chosen_profile,
+        options,
     )
-    for name in (train_degradation, test_degradation):
-        DEGRADATIONS.factory(name)
     if list_cells:
         for index, cell in enumerate(cells):
             console.print(f"{index}\t{cell.label()}")
@@ -148,19 +157,29 @@ def run(
         if not 0 <= cell_index < len(cells):
             raise BenchError(f"cell index {cell_index} is outside 0..{len(cells) - 1} of this matrix.")
         cells = [cells[cell_index]]
-    options = ProtocolOptions(data_root, split_seed, misalign_seed, train_degradation, test_degradation)
+    runs_dir = writable_folder(runs_dir, "--runs-dir")
+    cache = writable_folder(cache_dir or default_cache_dir(), "--cache-dir")
     resolved_device = resolve_device(device)
     console.print(f"{len(cells)} cell(s) on {resolved_device}, profile {chosen_profile.name}, results in {runs_dir}")
-    summary = run_matrix(cells, runs_dir, options, resolved_device, cache_dir or default_cache_dir(), console, save_sr)
+    summary = run_matrix(cells, runs_dir, resolved_device, cache, console, save_sr)
     console.print(
-        f"done {len(summary.done)}, already done {len(summary.skipped)}, failed {len(summary.failed)}; "
-        f"results table: {runs_dir / 'results.csv'}"
+        f"done {len(summary.done)}, already done {len(summary.skipped)}, failed {len(summary.failed)}"
+        + (f", held by another bench run {len(summary.busy)}" if summary.busy else "")
+        + f"; results table: {runs_dir / 'results.csv'}"
     )
+    for cell, holder in summary.busy:
+        console.print(f"note: {cell.label()} was skipped: another bench run ({holder}) is running it.")
     for commit, stale in summary.other_commit.items():
         console.print(
             f"note: {len(stale)} finished cell(s) were made by harness commit {commit}, not this one; "
             f"they were kept, not rerun (delete a cell's folder to rerun it), e.g. {stale[0].folder(runs_dir)}"
         )
+    for cell_dir, reason in summary.damaged:
+        if not any(cell.folder(runs_dir) == cell_dir for cell in cells):
+            console.print(
+                f"note: {cell_dir} is left out of results.csv: {reason}; rerun the bench run command that made it "
+                "to redo it."
+            )
     _report_failures(summary.failed, runs_dir)
 
 

@@ -63,7 +63,7 @@ def _betas(value: Any) -> tuple[float, float]:
 
 
 declare(
-    Setting("lr_patch", int_tuple(3, minimum=8, last=3), "LR training patch (px, py, 3) in voxels; 3 = slab depth"),
+    Setting("lr_patch", int_tuple(3, minimum=4, last=3), "LR training patch (px, py, 3) in voxels; 3 = slab depth"),
     Setting("n_resgroups", integer(1), "TS-RCAN residual groups"),
     Setting("n_rcab", integer(1), "RCABs per residual group"),
     Setting("n_feats", integer(1), "TS-RCAN feature channels"),

@@ -1,15 +1,20 @@
 """Run the matrix: build each cell's data once per (dataset, scale, setting), fit, evaluate, record.
 
-Cells are independent and resumable.  A finished cell (``DONE`` matching its configuration)
-is skipped; a cell that fails writes ``error.txt`` in its folder and the run goes on with the
-next one, so a failure never loses results already written.
+Cells are independent and resumable.  A finished cell (an intact ``DONE`` matching its
+configuration, whose input volumes have not changed) is skipped; a cell whose inputs changed
+is rerun with a note; a cell that fails writes ``error.txt`` in its folder and the run goes on
+with the next one, so a failure never loses results already written.  Each cell is run under
+its lock (:mod:`benchmark.cell_lock`), so a second ``bench run`` on the same results folder
+skips the cells the first one holds.  A full disk stops the run with one sentence: every
+finished cell is intact, and the next run rebuilds the table.
 """
 
 from __future__ import annotations
 
+import errno
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +24,13 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from benchmark.cell import NO_SETTING, Cell
+from benchmark.cell import NO_SETTING, Cell, ProtocolOptions, config_hash
+from benchmark.cell_lock import cell_lock, lock_holder
+from benchmark.dataset import Dataset
 from benchmark.environment import environment_record, harness_commit, same_commit
 from benchmark.errors import BenchError
 from benchmark.figure_slices import figure_slices
+from benchmark.inputs import changed_inputs, input_record
 from benchmark.metrics import METRICS
 from benchmark.plugins import DATASETS, METHODS
 from benchmark.profiles import Profile
@@ -30,31 +38,25 @@ from benchmark.protocol.groups import CellData, build_groups
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.seeding import seed_everything
-from benchmark.store import collect_results, is_done, mark_done, recorded_commit, write_csv, write_json, write_npz
+from benchmark.store import (
+    CONFIG,
+    DONE,
+    DamagedCellError,
+    check_finished,
+    collect_results,
+    mark_done,
+    recorded_commit,
+    remove_temporaries,
+    write_csv,
+    write_json,
+    write_npz,
+)
 from benchmark.training_data import TrainingData
 
 SETTINGS = ("misaligned", "unpaired")
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
-
-@dataclass(frozen=True)
-class ProtocolOptions:
-    """Options of the data protocol shared by every cell of a run (recorded in each cell's config)."""
-
-    data_root: Path | None = None
-    split_seed: int = 0
-    misalign_seed: int = 0
-    train_degradation: str = "kspace"
-    test_degradation: str = "kspace"
-
-    def record(self) -> dict[str, Any]:
-        """JSON-ready form; the data root is part of the identity of the results."""
-        return {
-            "data_root": str(self.data_root.resolve()) if self.data_root else None,
-            "split_seed": self.split_seed,
-            "misalign_seed": self.misalign_seed,
-            "train_degradation": self.train_degradation,
-            "test_degradation": self.test_degradation,
-        }
+__all__ = ["ProtocolOptions", "RunSummary", "build_matrix", "cell_identity", "run_cell", "run_matrix"]
 
 
 @dataclass
@@ -64,6 +66,12 @@ class RunSummary:
     done: list[Cell] = field(default_factory=list)
     skipped: list[Cell] = field(default_factory=list)
     failed: list[tuple[Cell, str]] = field(default_factory=list)
+    # Cells another bench run process held (it is running them): left to it.
+    busy: list[tuple[Cell, str]] = field(default_factory=list)
+    # Finished cells rerun because an input volume changed, with what changed.
+    rerun_inputs: list[tuple[Cell, list[str]]] = field(default_factory=list)
+    # Finished cells whose files disagree (cut metrics, edited config): rerun, with the reason.
+    damaged: list[tuple[Path, str]] = field(default_factory=list)
     # Skipped cells whose results another commit of the harness made: kept, but worth a note.
     other_commit: dict[str, list[Cell]] = field(default_factory=dict)
 
@@ -75,8 +83,10 @@ def build_matrix(
     settings: Sequence[str],
     seeds: Sequence[int],
     profile: Profile,
+    protocol: ProtocolOptions | None = None,
 ) -> list[Cell]:
     """Every cell, ordered so that cells sharing data are adjacent; methods without source HR run once (``n/a``)."""
+    protocol = protocol or ProtocolOptions()
     for setting in settings:
         if setting not in SETTINGS:
             raise BenchError(f"unknown setting '{setting}'; known: {', '.join(SETTINGS)}.")
@@ -90,10 +100,16 @@ def build_matrix(
                         continue
                     cell_setting = setting if getattr(cls, "uses_source_hr", True) else NO_SETTING
                     for seed in seeds:
-                        cell = Cell(dataset, scale, cell_setting, method, seed, profile)
+                        cell = Cell(dataset, scale, cell_setting, method, seed, profile, protocol)
                         if cell not in cells:
                             cells.append(cell)
     return cells
+
+
+def cell_identity(cell: Cell) -> dict[str, Any]:
+    """The configuration that identifies a cell's results (its DONE marker holds its hash)."""
+    cls = METHODS.factory(cell.method)
+    return {**cell.config(), "oracle": bool(getattr(cls, "oracle", False))}
 
 
 def evaluate(method: Any, data: CellData, scale: Scale, cell_dir: Path, save_sr: bool) -> pd.DataFrame:
@@ -123,24 +139,40 @@ def run_cell(
     cell: Cell,
     data: CellData,
     runs_dir: Path,
-    options: ProtocolOptions,
     device: torch.device,
     progress: Progress | None,
+    inputs: dict[str, Any],
     save_sr: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> None:
-    """Fit and evaluate one cell; writes its folder, ``DONE`` last."""
+    """Fit and evaluate one cell; the caller holds its lock.  Writes its folder, ``DONE`` last.
+
+    A ``DONE`` left from an earlier configuration or earlier inputs is removed before the new
+    ``config.json`` is written, so a folder never shows one configuration beside another's metrics.
+
+    Args:
+        inputs: the record of the cell's input volumes (:func:`benchmark.inputs.input_record`).
+        warn: shows a message to the user (also logged in the cell's ``log.txt``).
+    """
     cell_dir = cell.folder(runs_dir)
     cell_dir.mkdir(parents=True, exist_ok=True)
-    cls = METHODS.factory(cell.method)
-    identity = cell_identity(cell, options)
-    write_json(cell_dir / "config.json", {**identity, "data_records": data.records})
-    write_json(cell_dir / "environment.json", environment_record(device))
+    (cell_dir / DONE).unlink(missing_ok=True)
     (cell_dir / "error.txt").unlink(missing_ok=True)
+    remove_temporaries(cell_dir)
+    cls = METHODS.factory(cell.method)
+    identity = cell_identity(cell)
+    write_json(cell_dir / CONFIG, {**identity, "data_records": data.records})
+    write_json(cell_dir / "environment.json", environment_record(device))
     log_path = cell_dir / "log.txt"
 
     def log(message: str) -> None:
         with log_path.open("a") as handle:
             handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+    def warn_user(message: str) -> None:
+        log(f"warning: {message}")
+        if warn is not None:
+            warn(f"{cell.label()}: {message}")
 
     seed_everything(cell.seed)
     method = cls(scale=cell.scale, profile=cell.profile)
@@ -155,6 +187,8 @@ def run_cell(
         allow_source_hr=bool(getattr(cls, "uses_source_hr", True)),
         allow_target_hr=bool(getattr(cls, "uses_aligned_target_hr", False)),
     )
+    # Checkpoints belong to this configuration and these input bytes (not their time stamps).
+    digests = {subject: (record or {}).get("sha256") for subject, record in inputs.get("files", {}).items()}
     run = RunContext(
         device=device,
         seed=cell.seed,
@@ -165,6 +199,8 @@ def run_cell(
         progress=progress,
         log=log,
         amp=device.type == "cuda",
+        config_hash=config_hash({"identity": config_hash(identity), "inputs": digests}),
+        warn=warn_user,
     )
     started = time.perf_counter()
     log(f"fit {cell.label()}")
@@ -182,89 +218,201 @@ def run_cell(
             "fit_seconds": round(fit_seconds, 3),
             "total_seconds": round(total_seconds, 3),
             "reads": sorted(view.reads),
+            "inputs": inputs,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         },
     )
 
 
+@dataclass
+class _Inputs:
+    """The datasets of a run and what is needed to check a cell's inputs against them."""
+
+    datasets: dict[str, Dataset]
+    max_subjects: int | None
+    hashes: dict[tuple[str, int, int], str] = field(default_factory=dict)
+
+    def subjects(self, dataset: str) -> list[str]:
+        names = sorted(self.datasets[dataset].subjects())
+        return names[: self.max_subjects] if self.max_subjects is not None else names
+
+    def changes(self, cell: Cell, done: dict[str, Any]) -> list[str]:
+        recorded = done.get("inputs")
+        if not isinstance(recorded, dict):
+            return []  # finished before inputs were recorded: nothing to compare with
+        return changed_inputs(self.datasets[cell.dataset], recorded, self.subjects(cell.dataset), self.hashes)
+
+    def record(self, cell: Cell, data: CellData) -> dict[str, Any]:
+        used = data.records.get("hr_shapes", {}).keys()
+        return input_record(self.datasets[cell.dataset], used, self.subjects(cell.dataset), self.hashes)
+
+
+def _finished(cell: Cell, runs_dir: Path, inputs: _Inputs, summary: RunSummary) -> bool:
+    """Whether ``cell`` is finished and current; records a note when it was damaged or its inputs changed."""
+    cell_dir = cell.folder(runs_dir)
+    try:
+        found = check_finished(cell_dir, config_hash(cell_identity(cell)))
+    except DamagedCellError as error:
+        summary.damaged.append((cell_dir, str(error)))
+        return False
+    if found is None:
+        return False
+    changes = inputs.changes(cell, found[0])
+    if changes:
+        summary.rerun_inputs.append((cell, changes))
+        return False
+    return True
+
+
 def run_matrix(
     cells: Sequence[Cell],
     runs_dir: Path,
-    options: ProtocolOptions,
     device: torch.device,
     cache_dir: Path,
     console: Console | None = None,
     save_sr: bool = False,
 ) -> RunSummary:
-    """Run every cell not yet done, with a progress bar; failures are recorded and the run goes on."""
+    """Run every cell not yet done, with a progress bar; failures are recorded and the run goes on.
+
+    Raises:
+        BenchError: the disk is full (or read-only) while writing; finished cells are kept.
+    """
     console = console or Console()
     summary = RunSummary()
-    pending = []
     current_commit = harness_commit()
+    # Open every dataset first, so a bad data root stops the run before any training starts.
+    options = {cell.dataset: cell.protocol for cell in cells}
+    datasets = {
+        name: DATASETS.create(name, data_root=protocol.data_root, cache_dir=cache_dir)
+        for name, protocol in options.items()
+    }
+    inputs = _Inputs(datasets, cells[0].profile.get("max_subjects") if cells else None)
+    pending = []
     for cell in cells:
-        if is_done(cell.folder(runs_dir), cell_identity(cell, options)):
+        if _finished(cell, runs_dir, inputs, summary):
             summary.skipped.append(cell)
             recorded = recorded_commit(cell.folder(runs_dir))
             if not same_commit(recorded, current_commit):
                 summary.other_commit.setdefault(str(recorded), []).append(cell)
         else:
             pending.append(cell)
-    # Open every dataset first, so a bad data root stops the run before any training starts.
-    datasets = {
-        name: DATASETS.create(name, data_root=options.data_root, cache_dir=cache_dir)
-        for name in dict.fromkeys(cell.dataset for cell in pending)
-    }
+    for cell, changes in summary.rerun_inputs:
+        console.print(
+            f"note: input volume(s) of {cell.label()} changed since it finished, so it reruns: "
+            f"{', '.join(changes[:3])}{' …' if len(changes) > 3 else ''}"
+        )
+    for cell_dir, reason in summary.damaged:
+        console.print(f"note: finished cell {cell_dir} is damaged ({reason}), so it reruns.")
     cached_key: tuple[str, Scale, str] | None = None
     cached: CellData | None = None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=console) as progress:
             overall = progress.add_task("cells", total=len(cells), completed=len(summary.skipped))
+
+            def warn(message: str) -> None:
+                progress.console.print(f"[yellow]warning[/yellow] {message}")
+
             for cell in pending:
                 progress.update(overall, description=f"cells · {cell.label()}")
-                key = (cell.dataset, cell.scale, cell.setting)
-                # Cells without source HR (n/a) share the test group of any setting of their dataset and scale.
-                reusable = (
-                    cached_key is not None and cached_key[:2] == key[:2] and key[2] in (cached_key[2], NO_SETTING)
-                )
-                if not reusable:
-                    cached = None  # release the previous group's volumes before loading the next
-                    cached = build_groups(
-                        datasets[cell.dataset],
-                        cell.scale,
-                        cell.setting,
-                        split_seed=options.split_seed,
-                        misalign_seed=options.misalign_seed,
-                        lr_patch=tuple(cell.profile["lr_patch"]),
-                        train_degradation=options.train_degradation,
-                        test_degradation=options.test_degradation,
-                        max_subjects=cell.profile.get("max_subjects"),
-                        progress=progress,
-                    )
-                    cached_key = key
-                assert cached is not None
-                try:
-                    run_cell(cell, cached, runs_dir, options, device, progress, save_sr)
-                    summary.done.append(cell)
-                    collect_results(runs_dir)  # the results table is current after every finished cell
-                except BenchError as error:
-                    summary.failed.append((cell, str(error)))
-                    _record_failure(cell.folder(runs_dir), str(error))
-                except Exception as error:  # a plugin bug must not lose the other cells' results
-                    summary.failed.append((cell, f"{type(error).__name__}: {error}"))
-                    _record_failure(cell.folder(runs_dir), traceback.format_exc())
+                cell_dir = cell.folder(runs_dir)
+                with cell_lock(cell_dir) as held:
+                    if not held:
+                        summary.busy.append((cell, lock_holder(cell_dir)))
+                    elif _finished(cell, runs_dir, inputs, RunSummary()):  # another process finished it meanwhile
+                        summary.skipped.append(cell)
+                    else:
+                        key = (cell.dataset, cell.scale, cell.setting)
+                        # Cells without source HR (n/a) share the test group of any setting of their dataset and scale.
+                        reusable = (
+                            cached_key is not None
+                            and cached_key[:2] == key[:2]
+                            and key[2] in (cached_key[2], NO_SETTING)
+                        )
+                        if not reusable:
+                            cached = None  # release the previous group's volumes before loading the next
+                            cached = _build(datasets[cell.dataset], cell, progress)
+                            cached_key = key
+                        assert cached is not None
+                        _run_one(cell, cached, runs_dir, device, progress, inputs, save_sr, warn, summary)
                 progress.advance(overall)
     finally:
-        collect_results(runs_dir)
+        _rebuild_table(runs_dir, summary)
     return summary
 
 
-def cell_identity(cell: Cell, options: ProtocolOptions) -> dict[str, Any]:
-    """The configuration that identifies a cell's results (its DONE marker holds its hash)."""
-    cls = METHODS.factory(cell.method)
-    return {**cell.config(options.record()), "oracle": bool(getattr(cls, "oracle", False))}
+def _build(dataset: Dataset, cell: Cell, progress: Progress) -> CellData:
+    protocol = cell.protocol
+    return build_groups(
+        dataset,
+        cell.scale,
+        cell.setting,
+        split_seed=protocol.split_seed,
+        misalign_seed=protocol.misalign_seed,
+        lr_patch=tuple(cell.profile["lr_patch"]),
+        train_degradation=protocol.train_degradation,
+        test_degradation=protocol.test_degradation,
+        max_subjects=cell.profile.get("max_subjects"),
+        progress=progress,
+    )
+
+
+def _run_one(
+    cell: Cell,
+    data: CellData,
+    runs_dir: Path,
+    device: torch.device,
+    progress: Progress,
+    inputs: _Inputs,
+    save_sr: bool,
+    warn: Callable[[str], None],
+    summary: RunSummary,
+) -> None:
+    """Run one cell; a failure is written to its ``error.txt``, a full disk stops the run."""
+    cell_dir = cell.folder(runs_dir)
+    try:
+        run_cell(cell, data, runs_dir, device, progress, inputs.record(cell, data), save_sr, warn)
+    except BenchError as error:
+        summary.failed.append((cell, str(error)))
+        _record_failure(cell_dir, str(error))
+        return
+    except OSError as error:
+        if error.errno in DISK_FULL:
+            raise _disk_full(error, f"while running {cell.label()}") from None
+        summary.failed.append((cell, f"{type(error).__name__}: {error}"))
+        _record_failure(cell_dir, traceback.format_exc())
+        return
+    except Exception as error:  # a plugin bug must not lose the other cells' results
+        summary.failed.append((cell, f"{type(error).__name__}: {error}"))
+        _record_failure(cell_dir, traceback.format_exc())
+        return
+    summary.done.append(cell)
+    _rebuild_table(runs_dir, summary)  # the results table is current after every finished cell
+
+
+def _rebuild_table(runs_dir: Path, summary: RunSummary) -> None:
+    try:
+        collected = collect_results(runs_dir)
+    except OSError as error:
+        if error.errno in DISK_FULL:
+            raise _disk_full(error, f"while writing {Path(runs_dir) / 'results.csv'}") from None
+        raise
+    known = {path for path, _ in summary.damaged}
+    summary.damaged += [(path, reason) for path, reason in collected.damaged if path not in known]
+
+
+def _disk_full(error: OSError, where: str) -> BenchError:
+    return BenchError(
+        f"the disk is full or read-only ({error.strerror}) {where}; finished cells are kept in their folders, "
+        "and rerunning the same bench run command after freeing space resumes the rest and rebuilds results.csv."
+    )
 
 
 def _record_failure(cell_dir: Path, text: str) -> None:
-    cell_dir.mkdir(parents=True, exist_ok=True)
-    (cell_dir / "error.txt").write_text(text + "\n")
+    try:
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        (cell_dir / "error.txt").write_text(text + "\n")
+    except OSError as error:
+        if error.errno in DISK_FULL:
+            raise _disk_full(error, f"while writing {cell_dir / 'error.txt'}") from None
+        raise

@@ -204,8 +204,8 @@ def check_settings(
         origin = f"--set {key}={value!r}" if key in overridden else f"profile '{profile}' setting {key}={value!r}"
         if key not in known:
             guess = closest_key(key, list(known))
-            hint = f"; did you mean '{guess}'?" if guess else "; `bench list --verbose` lists every setting."
-            raise BenchError(f"{origin}: unknown setting '{key}'{hint}")
+            hint = f"did you mean '{guess}'" if guess else "`bench list --verbose` lists every setting"
+            raise BenchError(f"{origin}: unknown setting '{key}' ({hint}).")
         try:
             result[key] = known[key].check(value)
         except ValueError as error:

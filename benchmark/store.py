@@ -2,33 +2,51 @@
 
 A cell folder holds ``config.json``, ``environment.json``, ``metrics.csv`` (one row per test
 subject), ``slices.npz`` (figure slices), optional ``sr/`` volumes, checkpoints, and ``DONE``,
-written last and atomically with the hash of the configuration it finished.  ``results.csv``
-at the top of the store is rebuilt from every finished cell.
+written last and atomically.  ``DONE`` holds the hash of the configuration the cell finished,
+the SHA-256 and row count of its ``metrics.csv`` and the record of its input volumes
+(:mod:`benchmark.inputs`).
+
+Nothing in a cell folder is trusted: :func:`check_finished` accepts a cell only when its
+``DONE``, ``config.json`` and ``metrics.csv`` agree with each other, and
+:func:`collect_results` skips, with one line each, the cells that do not, so one damaged cell
+never stops the table of the others.  ``results.csv`` at the top of the store is rebuilt from
+every finished cell, one row per (cell, test subject), keyed by :data:`IDENTITY_COLUMNS` and
+the subject.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import math
 import os
 import tempfile
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmark.cell import config_hash
+from benchmark.cell import IDENTITY_COLUMNS, config_hash
 
 DONE = "DONE"
 RESULTS = "results.csv"
-KEY_COLUMNS = ["dataset", "scale", "setting", "method", "profile", "seed", "subject"]
+METRICS = "metrics.csv"
+CONFIG = "config.json"
+KEY_COLUMNS = [*IDENTITY_COLUMNS, "subject"]
+METRIC_COLUMNS = ["ssim", "psnr"]
+RECORD_ONLY_KEYS = ("data_records",)
+"""Keys of ``config.json`` that describe the cell's data but are not hashed into its identity."""
+TEMPORARY_PREFIX = "."
+"""Temporary files of atomic writes are ``.<name>.<random>`` beside their target."""
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY_PREFIX}{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -52,25 +70,126 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Atomically write compressed arrays."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_atomic(path, buffer.getvalue())
+
+
+def remove_temporaries(cell_dir: Path) -> list[Path]:
+    """Delete the temporary files that killed atomic writes left in a cell folder (``.last.pt.*``, ``.DONE.*``).
+
+    Call it only while holding the cell's lock (:mod:`benchmark.cell_lock`): then no write of
+    this cell is in flight.  Returns the removed paths.
+    """
+    removed = []
+    targets = (DONE, CONFIG, METRICS, "environment.json", "slices.npz", "losses.csv", "timing.csv", "model.pt")
+    for path in sorted(cell_dir.rglob(f"{TEMPORARY_PREFIX}*")):
+        name = path.name[len(TEMPORARY_PREFIX) :]
+        if path.is_file() and any(name.startswith(f"{t}.") for t in (*targets, "last.pt")):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+# --------------------------------------------------------------------------- DONE markers
+def identity_of(config: dict[str, Any]) -> dict[str, Any]:
+    """The hashed part of a ``config.json``: everything but the data records."""
+    return {key: value for key, value in config.items() if key not in RECORD_ONLY_KEYS}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a small file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def mark_done(cell_dir: Path, config: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Write the DONE marker last, atomically, with the digest of the cell's ``metrics.csv``."""
+    metrics = cell_dir / METRICS
+    rows = len(pd.read_csv(metrics, keep_default_na=False))
+    record = {"config_hash": config_hash(config), "metrics_sha256": file_digest(metrics), "metrics_rows": rows}
+    write_json(cell_dir / DONE, {**record, **extra})
+
+
+def read_done(cell_dir: Path) -> dict[str, Any] | None:
+    """The parsed ``DONE`` marker, or ``None`` when it is missing or unreadable."""
     try:
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        record = json.loads((cell_dir / DONE).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("config_hash"), str) else None
+
+
+class DamagedCellError(Exception):
+    """A finished cell whose files disagree; the message names what is wrong."""
+
+
+def _read_config(cell_dir: Path) -> dict[str, Any]:
+    try:
+        config = json.loads((cell_dir / CONFIG).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DamagedCellError("config.json is missing") from None
+    except (OSError, ValueError):
+        raise DamagedCellError("config.json is not valid JSON") from None
+    required = ("dataset", "scale", "setting", "method", "seed", "profile")
+    if not isinstance(config, dict) or any(key not in config for key in required):
+        raise DamagedCellError("config.json lacks the cell's identity")
+    if not isinstance(config["profile"], dict) or "name" not in config["profile"]:
+        raise DamagedCellError("config.json lacks the profile name")
+    return config
+
+
+def _read_metrics(cell_dir: Path, done: dict[str, Any]) -> pd.DataFrame:
+    path = cell_dir / METRICS
+    if not path.is_file():
+        raise DamagedCellError("metrics.csv is missing")
+    recorded = done.get("metrics_sha256")
+    if recorded is not None and file_digest(path) != recorded:
+        raise DamagedCellError("metrics.csv differs from the one its DONE marker recorded (cut or edited)")
+    try:
+        metrics = pd.read_csv(path, keep_default_na=False, dtype={"subject": str})
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        raise DamagedCellError("metrics.csv cannot be parsed") from None
+    if "subject" not in metrics.columns or any(name not in metrics.columns for name in METRIC_COLUMNS):
+        raise DamagedCellError("metrics.csv lacks its columns subject, ssim, psnr")
+    if metrics.empty or ("metrics_rows" in done and len(metrics) != int(done["metrics_rows"])):
+        raise DamagedCellError("metrics.csv has fewer rows than its DONE marker recorded")
+    for name in METRIC_COLUMNS:
+        values = pd.to_numeric(metrics[name], errors="coerce")
+        if values.isna().any() or not all(math.isfinite(v) for v in values):
+            raise DamagedCellError(f"metrics.csv has a missing or non-numeric {name}")
+        metrics[name] = values.astype(float)
+    return metrics
+
+
+def check_finished(cell_dir: Path, expected_hash: str | None = None) -> tuple[dict, dict, pd.DataFrame] | None:
+    """A finished cell's ``(done, config, metrics)``, or ``None`` when it has no DONE marker.
+
+    Args:
+        cell_dir: the cell's folder.
+        expected_hash: the configuration hash the caller wants; ``None`` accepts any that the
+            cell's own ``config.json`` agrees with.
+
+    Raises:
+        DamagedCellError: the marker, the configuration and the metrics do not agree, or one cannot be read.
+    """
+    if not (cell_dir / DONE).is_file():
+        return None
+    done = read_done(cell_dir)
+    if done is None:
+        raise DamagedCellError("its DONE marker cannot be read")
+    if expected_hash is not None and done["config_hash"] != expected_hash:
+        return None
+    config = _read_config(cell_dir)
+    if config_hash(identity_of(config)) != done["config_hash"]:
+        raise DamagedCellError("config.json does not match the configuration its DONE marker finished")
+    return done, config, _read_metrics(cell_dir, done)
 
 
 def is_done(cell_dir: Path, config: dict[str, Any]) -> bool:
-    """Whether the cell finished with exactly this configuration."""
-    marker = cell_dir / DONE
-    if not marker.is_file():
-        return False
+    """Whether the cell finished with exactly this configuration and its files are intact."""
     try:
-        return json.loads(marker.read_text()).get("config_hash") == config_hash(config)
-    except (json.JSONDecodeError, OSError):
+        return check_finished(cell_dir, config_hash(config)) is not None
+    except DamagedCellError:
         return False
 
 
@@ -78,38 +197,70 @@ def recorded_commit(cell_dir: Path) -> str | None:
     """The harness commit a finished cell recorded in its ``environment.json``, or ``None``."""
     try:
         return json.loads((cell_dir / "environment.json").read_text()).get("git_commit")
-    except (json.JSONDecodeError, OSError, AttributeError):
+    except (ValueError, OSError, AttributeError):
         return None
 
 
-def mark_done(cell_dir: Path, config: dict[str, Any], extra: dict[str, Any]) -> None:
-    """Write the DONE marker last, atomically."""
-    write_json(cell_dir / DONE, {"config_hash": config_hash(config), **extra})
+# --------------------------------------------------------------------------- results table
+def _identity_columns(config: dict[str, Any]) -> dict[str, Any]:
+    protocol = config.get("protocol") or {}
+    return {
+        "dataset": str(config["dataset"]),
+        "scale": str(config["scale"]),
+        "setting": str(config["setting"]),
+        "method": str(config["method"]),
+        "profile": str(config["profile"]["name"]),
+        "overrides": str(config.get("overrides", "")),
+        "train_degradation": str(protocol.get("train_degradation", "kspace")),
+        "test_degradation": str(protocol.get("test_degradation", "kspace")),
+        "split_seed": int(protocol.get("split_seed", 0)),
+        "misalign_seed": int(protocol.get("misalign_seed", 0)),
+        "data_root": str(protocol.get("data_root") or ""),
+        "seed": int(config["seed"]),
+    }
 
 
-def finished_cells(runs_dir: Path) -> Iterator[Path]:
-    """Folders of every finished cell under ``runs_dir``, sorted."""
-    for marker in sorted(runs_dir.rglob(DONE)):
-        if (marker.parent / "metrics.csv").is_file():
-            yield marker.parent
+@dataclass
+class Collected:
+    """What :func:`collect_results` found: the table, and the damaged cells it left out."""
+
+    table: pd.DataFrame
+    damaged: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def collect_results(runs_dir: Path) -> pd.DataFrame:
-    """Rebuild and write ``runs_dir/results.csv`` from every finished cell; returns it (long format)."""
+def collect_results(runs_dir: Path) -> Collected:
+    """Rebuild and write ``runs_dir/results.csv`` from every intact finished cell.
+
+    Columns: :data:`KEY_COLUMNS` (identity and subject), ``ssim``, ``psnr``, any further
+    metric, ``oracle`` and ``config_hash``.  A damaged cell is left out and listed in
+    :attr:`Collected.damaged` with the reason; it never stops the others.
+
+    Raises:
+        OSError: ``results.csv`` cannot be written (a full disk); every cell folder is intact.
+    """
     frames = []
-    for cell_dir in finished_cells(runs_dir):
-        config = json.loads((cell_dir / "config.json").read_text())
-        metrics = pd.read_csv(cell_dir / "metrics.csv")
-        metrics.insert(0, "dataset", config["dataset"])
-        metrics.insert(1, "scale", config["scale"])
-        metrics.insert(2, "setting", config["setting"])
-        metrics.insert(3, "method", config["method"])
-        metrics.insert(4, "profile", config["profile"]["name"])
-        metrics.insert(5, "seed", config["seed"])
+    damaged: list[tuple[Path, str]] = []
+    for marker in sorted(Path(runs_dir).rglob(DONE)):
+        cell_dir = marker.parent
+        try:
+            found = check_finished(cell_dir)
+            if found is None:
+                continue
+            done, config, metrics = found
+            identity = _identity_columns(config)
+        except DamagedCellError as error:
+            damaged.append((cell_dir, str(error)))
+            continue
+        except (KeyError, TypeError, ValueError):
+            damaged.append((cell_dir, "config.json holds values of the wrong type"))
+            continue
+        for position, (name, value) in enumerate(identity.items()):
+            metrics.insert(position, name, value)
         metrics["oracle"] = bool(config.get("oracle", False))
+        metrics["config_hash"] = done["config_hash"]
         frames.append(metrics)
-    columns = [*KEY_COLUMNS, "ssim", "psnr", "oracle"]
+    columns = [*KEY_COLUMNS, *METRIC_COLUMNS, "oracle", "config_hash"]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     table = table.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
-    write_csv(runs_dir / RESULTS, table)
-    return table
+    write_csv(Path(runs_dir) / RESULTS, table)
+    return Collected(table, damaged)

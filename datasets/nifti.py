@@ -138,3 +138,7 @@ class NiftiFileDataset(Dataset):
         if subject not in self.files:
             raise BenchError(f"dataset '{self.name}' has no subject '{subject}'.")
         return load_nifti_volume(self.files[subject], subject)
+
+    def source_file(self, subject: str) -> Path | None:
+        """The NIfTI file of ``subject``."""
+        return self.files.get(subject)

@@ -199,6 +199,18 @@ class SliceCell:
     profile: str
     seed: int
     path: Path
+    train_degradation: str = DEFAULT_DEGRADATION
+    test_degradation: str = DEFAULT_DEGRADATION
+    overrides: str = ""
+
+    @property
+    def is_default_variant(self) -> bool:
+        """Trained and tested on the default degradation, without ``--set`` overrides (what Table I/II show)."""
+        return (self.train_degradation, self.test_degradation, self.overrides) == (
+            DEFAULT_DEGRADATION,
+            DEFAULT_DEGRADATION,
+            "",
+        )
 
     def load(self) -> dict[str, np.ndarray]:
         """All arrays of the ``slices.npz`` (``{plane}_{hr|lr|sr}`` float32 2D, ``subject``)."""
@@ -221,21 +233,28 @@ def _cell_from_config(path: Path) -> SliceCell | None:
             profile=str(profile["name"] if isinstance(profile, dict) else profile),
             seed=int(config["seed"]),
             path=path,
+            train_degradation=str((config.get("protocol") or {}).get("train_degradation", DEFAULT_DEGRADATION)),
+            test_degradation=str((config.get("protocol") or {}).get("test_degradation", DEFAULT_DEGRADATION)),
+            overrides=str(config.get("overrides", "")),
         )
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
 
 
 def find_slice_cells(runs_dir: Path) -> list[SliceCell]:
-    """Every cell under ``runs_dir`` with a ``slices.npz`` and a readable ``config.json``.
+    """Every finished default-variant cell under ``runs_dir`` with ``slices.npz`` and a readable ``config.json``.
 
-    The folders are ``<dataset>/<scale>/<setting>/<method>/<profile>/seed<k>/``; the cell's
-    identity is read from its ``config.json`` (the folder name of setting ``n/a`` is ``na``).
-    Cells whose config cannot be read are skipped.
+    The folders are ``<dataset>/<scale>/<setting>/<method>/<profile>/<variant>/seed<k>/`` (older
+    stores lack ``<variant>``); the cell's identity is read from its ``config.json``.  Cells
+    without a ``DONE`` marker, whose config cannot be read, or of another degradation or
+    override set than the default (:attr:`SliceCell.is_default_variant`) are skipped, so the
+    figures show the same cells as Table I/II.
     """
     cells = []
-    for path in sorted(Path(runs_dir).glob("*/*/*/*/*/seed*/slices.npz")):
+    for path in sorted(Path(runs_dir).rglob("slices.npz")):
+        if not (path.parent / "DONE").is_file():
+            continue
         cell = _cell_from_config(path)
-        if cell is not None:
+        if cell is not None and cell.is_default_variant:
             cells.append(cell)
     return cells

@@ -54,12 +54,6 @@ def test_zero_affine_nifti_stops_the_run_naming_the_file(monkeypatch, capsys, tm
     assert "singular affine" in line and str(data / "sub") in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="benchmark/runner.py ProtocolOptions.record() resolves --data-root before the dataset plugin "
-    "checks it (RuntimeError 'Symlink loop'); `bench run` must check --data-root first "
-    "(benchmark.folders.existing_folder or the plugin) — remove this mark when it does",
-)
 def test_symlink_loop_data_root_is_one_sentence(monkeypatch, capsys, tmp_path):
     loop = tmp_path / "loop"
     loop.symlink_to("loop")  # ln -s loop loop

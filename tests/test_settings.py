@@ -29,7 +29,7 @@ def test_bad_values_are_refused_in_one_sentence(override, message):
 
 
 def test_unknown_key_names_the_closest_known_key():
-    with pytest.raises(BenchError, match="unknown setting 'step_per_epoch'; did you mean 'steps_per_epoch'"):
+    with pytest.raises(BenchError, match="unknown setting 'step_per_epoch' \\(did you mean 'steps_per_epoch'"):
         load_profile("quick", ["step_per_epoch=2"])
     with pytest.raises(BenchError, match="unknown setting 'zzz'"):
         load_profile("quick", ["zzz=2"])
