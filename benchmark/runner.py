@@ -311,7 +311,7 @@ def run_matrix(
             overall = progress.add_task("cells", total=len(cells), completed=len(summary.skipped))
 
             def warn(message: str) -> None:
-                progress.console.print(f"[yellow]warning[/yellow] {message}")
+                progress.console.print(f"[yellow]warning[/yellow] {message}", soft_wrap=True)
 
             for cell in pending:
                 progress.update(overall, description=f"cells · {cell.label()}")

@@ -97,6 +97,10 @@ class UnusableCheckpointError(Exception):
     """A checkpoint that cannot be resumed from; its message says why, in one sentence."""
 
 
+class ForeignConfigurationError(UnusableCheckpointError):
+    """A readable checkpoint written for another configuration: none in its folder belongs to this one."""
+
+
 @dataclass
 class Trainer:
     """Runs a :class:`TrainingPlan` for ``total_steps`` steps under a :class:`RunContext`."""
@@ -199,15 +203,19 @@ class Trainer:
     def load_checkpoint(self) -> bool:
         """Resume from ``last.pt``, else ``previous.pt``; returns whether it resumed.
 
-        A checkpoint that cannot be read, belongs to another configuration, or does not fit the
-        networks is not used: the user is warned (one sentence each) and the next one is tried;
-        with none left, training starts from step 0 with the networks untouched.
+        A checkpoint that cannot be read or does not fit the networks is not used: the user is
+        warned (one sentence) and ``previous.pt`` is tried.  Checkpoints of another configuration
+        (another cell's options, changed input volumes) are refused with one sentence and
+        training starts from step 0.  Networks are untouched by a refused checkpoint.
         """
         for path in (self.checkpoint_path, self.previous_checkpoint_path):
             if not path.is_file():
                 continue
             try:
                 self._resume_from(path)
+            except ForeignConfigurationError as refusal:
+                self.run.warn(f"{refusal} It is not used; {self.description} starts from step 0.")
+                return False
             except UnusableCheckpointError as refusal:
                 fallback = "a fresh start"
                 if path == self.checkpoint_path and self.previous_checkpoint_path.is_file():
@@ -233,7 +241,7 @@ class Trainer:
         if not isinstance(state, dict) or not {"step", "networks", "optimisers", "rng"} <= set(state):
             raise UnusableCheckpointError(f"checkpoint {path} is not a checkpoint of this harness.")
         if state.get("config_hash", "") != self.run.config_hash:
-            raise UnusableCheckpointError(
+            raise ForeignConfigurationError(
                 f"checkpoint {path} was written for configuration {state.get('config_hash') or 'unknown'}, "
                 f"not this cell's {self.run.config_hash or 'unknown'}."
             )

@@ -135,3 +135,21 @@ def test_temporary_files_of_killed_writes_are_removed(monkeypatch, capsys, tmp_p
     assert _run(monkeypatch, capsys, data, runs, "--set", "steps_per_epoch=2", methods="supervised")[0] == 0
     assert not any(path.exists() for path in leftovers)
     assert (cell_dir / "DONE").is_file()
+
+
+def test_checkpoint_from_before_an_input_change_is_refused(monkeypatch, capsys, tmp_path):
+    data, runs = write_folder_dataset(tmp_path / "data"), tmp_path / "runs"
+    extra = ("--set", "steps_per_epoch=4", "--set", "checkpoint_every=2")
+    assert _run(monkeypatch, capsys, data, runs, *extra, methods="supervised")[0] == 0
+    cell_dir = next(runs.rglob("DONE")).parent
+    assert (cell_dir / "checkpoints" / "last.pt").is_file()
+    (cell_dir / "DONE").unlink()  # as if killed after its last checkpoint
+    trained_on = json.loads((cell_dir / "config.json").read_text())["data_records"]["split"]["target"][0]
+    path = data / f"{trained_on}.nii.gz"
+    image = nib.load(path)
+    nib.save(nib.Nifti1Image(np.asarray(image.dataobj)[:, ::-1].copy(), image.affine), path)
+    code, out, err = _run(monkeypatch, capsys, data, runs, *extra, methods="supervised")
+    assert code == 0, err
+    assert "was written for configuration" in out and "starts from step 0" in out
+    losses = pd.read_csv(cell_dir / "losses.csv")
+    assert list(losses["step"]) == [1, 2, 3, 4]  # trained again from step 0, not resumed at 4
