@@ -67,7 +67,21 @@ def list_plugins(
         profiles.add_row(name, text)
     console.print(profiles)
     if verbose:
+        _print_settings()
         _print_network_sizes()
+
+
+def _print_settings() -> None:
+    """Every declared profile setting (``--set key=value``) with its owner and meaning."""
+    from benchmark.settings import declared
+
+    table = Table(title="settings (--set key=value)", header_style="bold")
+    table.add_column("key")
+    table.add_column("declared by")
+    table.add_column("meaning")
+    for name, setting in declared().items():
+        table.add_row(name, setting.owner, setting.help)
+    console.print(table)
 
 
 def _print_network_sizes() -> None:

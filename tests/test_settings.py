@@ -50,3 +50,12 @@ def test_values_take_one_canonical_form_and_overrides_are_the_changed_keys():
     assert profile.overrides == ("lr_patch", "udean_beta")
     assert profile.overrides_text() == "lr_patch=(16,16,3);udean_beta=1.0"
     assert load_profile("quick", ["udean_beta=1.0"]).as_dict() == load_profile("quick", ["udean_beta=1"]).as_dict()
+
+
+def test_bench_list_verbose_lists_every_setting(monkeypatch, capsys):
+    from tests.test_cli import bench
+
+    code, out, _ = bench(monkeypatch, capsys, "list", "--verbose")
+    assert code == 0
+    for name in ("steps_per_epoch", "udean_lambda5", "zssr_steps", "cyclegan_pool_size", "ssim_weight"):
+        assert name in out
