@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from rich.progress import Progress
@@ -152,3 +155,14 @@ def test_max_subjects_and_progress():
     assert [(t.total, t.completed) for t in removed] == [(10, 10)]
     chosen = [s for group in cell.records["split"].values() for s in group]
     assert sorted(chosen) == dataset.names[:10]
+
+
+def test_the_protocol_does_not_import_the_method_interface():
+    """The protocol builds data for methods but needs nothing of the ``Method`` interface (nor its registry)."""
+    code = (
+        "import sys, benchmark.protocol.groups, benchmark.protocol.degradations\n"
+        "loaded = sorted(m for m in ('benchmark.method', 'benchmark.plugins') if m in sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stderr

@@ -7,6 +7,9 @@ truncation; the others add one difference between synthetic and authentic LR tha
 paper names (Sec. II.A): acquisition noise, partial Fourier, elliptical k-space.  A run can
 train on one and test on another (degradation shift).
 
+The registry :data:`DEGRADATIONS` lives here, beside the degradations it names, so the protocol
+needs no other part of the harness (``benchmark.plugins`` re-exports it for plugins).
+
 Geometry: the truncated inverse FFT samples the band-limited HR signal at HR voxel
 positions ``s·j`` (``j`` the LR index), so the LR voxel ``j`` lies at HR voxel ``s·j``; an LR
 affine is the HR affine with its voxel axes multiplied by the scale, without a shift.
@@ -17,12 +20,18 @@ voxel counts) so that the DC term, and hence the mean intensity, of the HR volum
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.fft
 import torch
 
-from benchmark.plugins import DEGRADATIONS
+from benchmark.registry import Registry
 from benchmark.scale import Scale
+
+Degradation = Callable[..., np.ndarray]
+DEGRADATIONS: Registry[Degradation] = Registry("degradation")
+"""``name → fn(hr: (X, Y, Z) array, scale: Scale, rng: np.random.Generator) -> (X/sx, Y/sy, Z/sz) array``."""
 
 KSPACE_NOISE_STD = 0.02
 """Default noise of ``kspace-noise``: std of each complex component in the image domain, in

@@ -25,7 +25,7 @@ from rich.progress import Progress
 
 from benchmark.dataset import Dataset
 from benchmark.errors import BenchError
-from benchmark.plugins import DEGRADATIONS
+from benchmark.protocol.degradations import DEGRADATIONS
 from benchmark.protocol.misalignment import misalign
 from benchmark.protocol.patches import hr_patch_size
 from benchmark.protocol.splits import SETTINGS, source_subjects, split_subjects
