@@ -20,9 +20,9 @@ from reports.display import dataset_sort_key, method_sort_key, scale_sort_key, s
 from reports.error_maps import write_error_maps
 from reports.latex import escape_latex, standalone_document, table_i_latex, table_ii_latex
 from reports.markdown import escape_markdown, table_i_markdown, table_ii_markdown
-from reports.paired_test import attach_p_values, paired_tests
 from reports.paper_comparison import compare_with_paper, comparison_markdown, load_paper_tables
 from reports.results_store import VARIANT_COLUMNS, read_results
+from reports.significance import attach_p_values, paired_tests
 from reports.summary import summarise
 from reports.table_layout import ABLATION_METHODS, ablation_blocks
 from reports.variants import Variant, split_variants

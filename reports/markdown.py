@@ -71,7 +71,7 @@ def table_ii_markdown(
 
     Args:
         summary: the output of :func:`reports.summary.summarise` for one profile.
-        p_values: the output of :func:`reports.paired_test.paired_tests`, or ``None``.
+        p_values: the output of :func:`reports.significance.paired_tests`, or ``None``.
         display_names: method display-name overrides (raw name → name).
         metrics: metric columns to show.
         reference_method: the method the p-values compare against.

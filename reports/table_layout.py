@@ -15,7 +15,7 @@ Rules (the paper's Table II, made explicit):
   a dagger and never bold.
 * With p-values, a metric value of a method other than the reference is starred when the
   reference differs from it at p < :data:`ALPHA` (see
-  :func:`reports.paired_test.attach_p_values` for rows of setting ``n/a``).
+  :func:`reports.significance.attach_p_values` for rows of setting ``n/a``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from reports.display import (
     scale_sort_key,
     setting_sort_key,
 )
-from reports.paired_test import MIN_SUBJECTS, attach_p_values
+from reports.significance import MIN_SUBJECTS, attach_p_values
 
 DECIMALS: dict[str, int] = {"ssim": 4, "psnr": 2}
 DEFAULT_DECIMALS = 4
@@ -168,7 +168,7 @@ def table_ii_layout(
 
     Args:
         summary: the output of :func:`reports.summary.summarise` for one profile.
-        p_values: the output of :func:`reports.paired_test.paired_tests`, or ``None`` (no stars).
+        p_values: the output of :func:`reports.significance.paired_tests`, or ``None`` (no stars).
         metrics: metric columns to show, in order.
         alpha: significance level for the stars.
         reference: the method the p-values compare against (never starred itself).

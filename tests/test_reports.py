@@ -23,9 +23,9 @@ from benchmark.errors import BenchError
 from reports.build import write_reports
 from reports.latex import escape_latex, standalone_document, table_i_latex, table_ii_latex
 from reports.markdown import table_i_markdown, table_ii_markdown
-from reports.paired_test import MIN_SUBJECTS, attach_p_values, paired_tests
 from reports.paper_comparison import NO_MATCH, compare_with_paper, comparison_markdown, load_paper_tables
 from reports.results_store import read_results
+from reports.significance import MIN_SUBJECTS, attach_p_values, paired_tests
 from reports.summary import summarise
 from reports.table_layout import table_i_layout, table_ii_layout
 
