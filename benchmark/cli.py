@@ -85,7 +85,10 @@ def _print_settings() -> None:
 
 
 def _print_network_sizes() -> None:
-    """Parameter counts of each method's networks per profile, for methods that report them."""
+    """Parameter counts of each method's networks per profile (:meth:`Method.network_parameters`).
+
+    Methods without networks (an empty count) get no row.
+    """
     table = Table(title="parameters per network (scale 2x2x2)", header_style="bold")
     table.add_column("method")
     table.add_column("profile")
@@ -93,12 +96,10 @@ def _print_network_sizes() -> None:
     scale = Scale(2, 2, 2)
     for name in METHODS.names():
         cls = METHODS.factory(name)
-        describe = getattr(cls, "network_parameters", None)
-        if describe is None:
-            continue
         for profile_name in PROFILES:
-            counts = describe(scale, load_profile(profile_name))
-            table.add_row(name, profile_name, ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+            counts = cls.network_parameters(scale, load_profile(profile_name))
+            if counts:
+                table.add_row(name, profile_name, ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     if table.row_count:
         console.print(table)
 

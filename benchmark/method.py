@@ -37,6 +37,15 @@ class Method(ABC):
         self.profile = profile
         self.run: RunContext | None = None
 
+    @classmethod
+    def network_parameters(cls, scale: Scale, profile: Profile) -> dict[str, int]:
+        """Parameter count of each network the method would build for ``scale`` and ``profile``.
+
+        Shown by ``bench list --verbose``; the default, for methods without networks, is ``{}``.
+        """
+        del scale, profile
+        return {}
+
     def fit(self, data: TrainingData, run: RunContext) -> None:
         """Train on ``data``; the default keeps ``run`` and trains nothing."""
         self.run = run
