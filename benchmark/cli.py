@@ -220,6 +220,7 @@ def report(
 
     from benchmark.folders import path_stat
     from reports.build import write_reports
+    from reports.paper_comparison import packaged_reference
 
     status = path_stat(runs_dir, "--runs-dir")  # a symlink loop ends here, in one sentence
     if status is None:
@@ -227,8 +228,8 @@ def report(
     if not stat.S_ISDIR(status.st_mode):
         raise BenchError(f"--runs-dir {runs_dir} is a file, not a results folder; give the folder `bench run` wrote.")
     out_dir = out or runs_dir / "report"
-    reference = Path(__file__).resolve().parent.parent / "reports" / "reference"
-    written = write_reports(runs_dir, out_dir, reference, profile=profile)
+    # The paper's tables are package data of `reports`, found wherever it is installed.
+    written = write_reports(runs_dir, out_dir, packaged_reference(), profile=profile)
     for kind, paths in written.items():
         for path in paths:
             console.print(f"{kind:>10}  {path}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -26,6 +27,9 @@ from reports.significance import attach_p_values, paired_tests
 from reports.summary import summarise
 from reports.table_layout import ABLATION_METHODS, ablation_blocks
 from reports.variants import Variant, split_variants
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 KINDS: tuple[str, ...] = ("latex", "markdown", "csv", "figures")
 
@@ -177,7 +181,7 @@ def _write_profile(
 def write_reports(
     runs_dir: Path,
     out_dir: Path,
-    reference_dir: Path | None,
+    reference_dir: Path | Traversable | None,
     profile: str | None = None,
     reference_method: str = "udean",
     display_names: Mapping[str, str] | None = None,
@@ -218,7 +222,9 @@ def write_reports(
     Args:
         runs_dir: the results store (``bench run``'s output folder).
         out_dir: where to write (created).
-        reference_dir: folder with ``paper_table1.csv`` and ``paper_table2.csv``, or ``None`` to
+        reference_dir: folder with ``paper_table1.csv`` and ``paper_table2.csv`` (a path, or
+            :func:`reports.paper_comparison.packaged_reference` for the tables shipped with
+            the package, as ``bench report`` passes), or ``None`` to
             skip the comparison with the paper.
         profile: the profile to report, or ``None`` for all.
         reference_method: the method tested against the others and starred against (UDEAN).
@@ -239,7 +245,7 @@ def write_reports(
         if profile not in profiles:
             raise BenchError(f"no results for profile '{profile}' in {runs_dir}; it holds: {', '.join(profiles)}.")
         profiles = [profile]
-    paper = load_paper_tables(Path(reference_dir)) if reference_dir is not None else None
+    paper = load_paper_tables(reference_dir) if reference_dir is not None else None
     out_dir = writable_folder(out_dir, "report folder")
     written: dict[str, list[Path]] = {kind: [] for kind in KINDS}
     for name in profiles:

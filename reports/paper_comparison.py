@@ -5,11 +5,17 @@ and ZSSR have setting ``n/a``, as in our results) and ``paper_table1.csv`` (the 
 ``configuration`` column is mapped to our method names by :data:`ABLATION_CONFIGURATIONS`).
 UDEAN on HCP 2×2×2 misaligned appears in both tables with the same numbers; Table II's row is
 kept.  Differences are ours − paper.
+
+Both tables ship as package data of ``reports`` (``reference/*.csv``, declared in
+``pyproject.toml``); :func:`packaged_reference` finds them wherever the package is installed.
 """
 
 from __future__ import annotations
 
+import os
+from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -17,6 +23,9 @@ from benchmark.errors import BenchError
 from reports.display import dataset_name, method_name, metric_name, scale_text, setting_name
 from reports.markdown import escape_markdown
 from reports.table_layout import DECIMALS, DEFAULT_DECIMALS
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 TABLE1_FILE = "paper_table1.csv"
 TABLE2_FILE = "paper_table2.csv"
@@ -32,17 +41,24 @@ ABLATION_CONFIGURATIONS: dict[str, str] = {
 NO_MATCH = "Nothing to compare: no cell matches a published row (the paper reports hcp and brats only)."
 
 
-def _read(path: Path) -> pd.DataFrame:
+def packaged_reference() -> Traversable:
+    """The folder of the paper's tables shipped with the ``reports`` package (``reports/reference``)."""
+    return files("reports").joinpath("reference")
+
+
+def _read(path: Path | Traversable) -> pd.DataFrame:
     if not path.is_file():
         raise BenchError(f"the paper's reference table {path} is missing.")
-    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"scale": str})
+    with path.open("r", encoding="utf-8") as handle:  # a Traversable may live in a zip, not on disk
+        return pd.read_csv(handle, keep_default_na=False, na_values=[""], dtype={"scale": str})
 
 
-def load_paper_tables(reference_dir: Path) -> pd.DataFrame:
+def load_paper_tables(reference_dir: str | os.PathLike[str] | Traversable) -> pd.DataFrame:
     """The published numbers of Tables I and II as one table.
 
     Args:
-        reference_dir: folder holding ``paper_table1.csv`` and ``paper_table2.csv``.
+        reference_dir: folder holding ``paper_table1.csv`` and ``paper_table2.csv``: a path, or
+            :func:`packaged_reference` (the tables shipped with the package).
 
     Returns:
         Columns dataset, scale, setting, method, ``<metric>_mean``, ``<metric>_std`` for SSIM and
@@ -51,8 +67,9 @@ def load_paper_tables(reference_dir: Path) -> pd.DataFrame:
     Raises:
         BenchError: when a reference file is missing or a configuration is unknown.
     """
-    table2 = _read(Path(reference_dir) / TABLE2_FILE).assign(paper_table="II")
-    table1 = _read(Path(reference_dir) / TABLE1_FILE)
+    folder = Path(reference_dir) if isinstance(reference_dir, (str, os.PathLike)) else reference_dir
+    table2 = _read(folder / TABLE2_FILE).assign(paper_table="II")
+    table1 = _read(folder / TABLE1_FILE)
     unknown = sorted(set(table1["configuration"]) - set(ABLATION_CONFIGURATIONS))
     if unknown:
         raise BenchError(f"{TABLE1_FILE} has configuration(s) this harness cannot map: {', '.join(unknown)}.")
