@@ -51,7 +51,6 @@ from benchmark.store import (
     write_json,
     write_npz,
 )
-from benchmark.training_data import TrainingData
 
 SETTINGS = ("misaligned", "unpaired")
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
@@ -176,16 +175,10 @@ def run_cell(
 
     seed_everything(cell.seed)
     method = cls(scale=cell.scale, profile=cell.profile)
-    training = data.training
-    view = TrainingData(
-        scale=training.scale,
+    view = data.training.for_method(
         setting=cell.setting,
-        _source_hr=training._source_hr if cell.setting != NO_SETTING else [],
-        _target_lr=training._target_lr,
-        _validation=training._validation,
-        _target_hr=training._target_hr,
-        allow_source_hr=bool(getattr(cls, "uses_source_hr", True)),
-        allow_target_hr=bool(getattr(cls, "uses_aligned_target_hr", False)),
+        uses_source_hr=bool(getattr(cls, "uses_source_hr", True)),
+        uses_aligned_target_hr=bool(getattr(cls, "uses_aligned_target_hr", False)),
     )
     # Checkpoints belong to this configuration and these input bytes (not their time stamps).
     digests = {subject: (record or {}).get("sha256") for subject, record in inputs.get("files", {}).items()}

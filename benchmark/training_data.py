@@ -3,7 +3,8 @@
 :class:`TrainingData` is the only door through which a method reads data.  It never holds
 the test group's HR volumes, and it refuses access to groups that the method has not
 declared it uses (``uses_source_hr``, ``uses_aligned_target_hr``), so that, for instance,
-ZSSR can be shown never to read a source HR volume.
+ZSSR can be shown never to read a source HR volume.  The protocol builds one object with every
+group; :meth:`TrainingData.for_method` gives each method a view holding only what it declared.
 """
 
 from __future__ import annotations
@@ -45,6 +46,34 @@ class TrainingData:
     allow_source_hr: bool = True
     allow_target_hr: bool = False
     reads: set[str] = field(default_factory=set)
+
+    def for_method(self, *, setting: str, uses_source_hr: bool, uses_aligned_target_hr: bool) -> TrainingData:
+        """A view for one method: the groups it declares, and no other.
+
+        Target LR and validation pairs are always given; the source HR only when
+        ``uses_source_hr`` and the aligned target HR only when ``uses_aligned_target_hr``.  An
+        undeclared group is not even held by the view (reading it raises
+        :class:`DataAccessError`).  The view records its own reads.
+
+        Args:
+            setting: the cell's setting (``"n/a"`` for a method without source HR, which may
+                share the data built for another setting).
+            uses_source_hr: the method's declaration of the same name.
+            uses_aligned_target_hr: the method's declaration of the same name (oracles).
+
+        Returns:
+            A new :class:`TrainingData` sharing the volumes of this one (not copied).
+        """
+        return TrainingData(
+            scale=self.scale,
+            setting=setting,
+            _source_hr=self._source_hr if uses_source_hr else [],
+            _target_lr=self._target_lr,
+            _validation=self._validation,
+            _target_hr=self._target_hr if uses_aligned_target_hr else [],
+            allow_source_hr=uses_source_hr,
+            allow_target_hr=uses_aligned_target_hr,
+        )
 
     @property
     def source_hr(self) -> list[Volume]:
