@@ -10,14 +10,22 @@ declared there in ``pyproject.toml``, third-party packages add their own entries
     my_method = "my_package.my_method"
 
 A name registered twice is an error, so a plugin cannot silently shadow a built-in.
+
+A plugin that fails to import (a missing dependency, a syntax error, a clashing name) never
+leaves the registries half-filled: what it registered before failing is removed (and the
+modules that registered it are forgotten by ``sys.modules``), the other plugins are loaded,
+and :class:`BenchError` names the entry point and its error in one sentence.  The failed
+entry point stays pending: the next lookup tries it again and, if it still fails, says so
+again, so a broken plugin is never silently missing.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import importlib
-from collections.abc import Callable
-from importlib.metadata import entry_points
+import sys
+import weakref
+from collections.abc import Callable, Iterable
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, TypeVar
 
 from benchmark.errors import BenchError
@@ -25,6 +33,9 @@ from benchmark.errors import BenchError
 T = TypeVar("T")
 
 PLUGIN_GROUP = "bench.plugins"
+
+_REGISTRIES: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()
+"""Every registry, so that a failed plugin's registrations can be removed from all of them."""
 
 
 class Registry(Generic[T]):
@@ -34,6 +45,7 @@ class Registry(Generic[T]):
         self.kind = kind
         self._factories: dict[str, Callable[..., T]] = {}
         self._summaries: dict[str, str] = {}
+        _REGISTRIES.add(self)
 
     def register(self, name: str, summary: str = "") -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator registering ``factory`` under ``name``; a duplicate name raises ``ValueError``.
@@ -89,6 +101,14 @@ class Registry(Generic[T]):
             raise BenchError(f"no {self.kind} given; known: {', '.join(self.names())}.")
         return chosen
 
+    def _forget(self, names: Iterable[str]) -> set[str]:
+        """Remove ``names`` (a failed plugin's registrations); returns the modules that registered them."""
+        modules = set()
+        for name in names:
+            modules.add(self._factories.pop(name).__module__)
+            self._summaries.pop(name, None)
+        return modules
+
     def _check(self, name: str) -> str:
         load_plugins()
         if name not in self._factories:
@@ -96,14 +116,57 @@ class Registry(Generic[T]):
         return name
 
 
-_plugins_loaded = False
+_pending: list[EntryPoint] | None = None
+"""Entry points not imported yet (``None`` until the group is read, once); failed ones stay here."""
+_loading = False
+"""True while plugins are being imported, so that a plugin calling a registry does not recurse."""
 
 
 def load_plugins() -> None:
-    """Import every module of the ``bench.plugins`` entry-point group once."""
-    global _plugins_loaded
-    if _plugins_loaded:
+    """Import every module of the ``bench.plugins`` entry-point group not imported yet.
+
+    Raises:
+        BenchError: one or more plugins failed to import; each is named with its error.  The
+            others are loaded, the failed ones' registrations removed, and they are tried again
+            at the next call.
+    """
+    global _pending, _loading
+    if _loading or _pending == []:
         return
-    _plugins_loaded = True
-    for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
-        importlib.import_module(entry.value)
+    if _pending is None:
+        _pending = sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name)
+    _loading = True
+    failures: list[str] = []
+    try:
+        for entry in list(_pending):
+            try:
+                _import_plugin(entry)
+            except Exception as error:  # any error of a plugin's import, reported as one sentence
+                reason = " ".join(f"{type(error).__name__}: {error}".split()).rstrip(".")
+                failures.append(f"plugin '{entry.name}' ({entry.value}) failed to import: {reason}")
+            else:
+                _pending.remove(entry)
+    finally:
+        _loading = False
+    if failures:
+        raise BenchError(
+            f"{'; '.join(failures)}; fix or uninstall the package that declares it "
+            f"(entry-point group {PLUGIN_GROUP})."
+        )
+
+
+def _import_plugin(entry: EntryPoint) -> None:
+    """Import one plugin; if it fails, undo what it registered so that a retry starts clean."""
+    registries = list(_REGISTRIES)
+    before = {id(registry): set(registry._factories) for registry in registries}
+    modules_before = set(sys.modules)
+    try:
+        entry.load()
+    except BaseException:
+        registered_by: set[str] = set()
+        for registry in list(_REGISTRIES):
+            new = set(registry._factories) - before.get(id(registry), set())
+            registered_by |= registry._forget(new)
+        for module in registered_by - modules_before:  # imported by this plugin: executed again on retry
+            sys.modules.pop(module, None)
+        raise

@@ -1,3 +1,4 @@
+import sys
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -62,9 +63,71 @@ def test_third_party_plugin_registers_through_entry_point(tmp_path, monkeypatch)
         return [*found, EntryPoint("mine", "my_sr_plugin", group)]
 
     monkeypatch.setattr(registry_module, "entry_points", fake_entry_points)
-    monkeypatch.setattr(registry_module, "_plugins_loaded", False)
+    monkeypatch.setattr(registry_module, "_pending", None)
     monkeypatch.setattr(METHODS, "_factories", dict(METHODS._factories))
     monkeypatch.setattr(METHODS, "_summaries", dict(METHODS._summaries))
     # The built-in modules are already imported, so only the new plugin registers now.
     assert "my-method" in METHODS.names()
     assert METHODS.summary("my-method") == "a third-party method"
+
+
+def _fake_plugins(tmp_path, monkeypatch, *entries: EntryPoint) -> None:
+    """Plugins of the ``bench.plugins`` group are ``entries`` alone, importable from ``tmp_path``, read afresh."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: list(entries))
+    monkeypatch.setattr(registry_module, "_pending", None)
+    for name in ("fake_widgets", "fake_good", "fake_broken", "fake_broken_part", "fake_missing_dependency"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+def test_a_plugin_that_fails_to_import_is_named_and_leaves_the_registries_consistent(tmp_path, monkeypatch):
+    (tmp_path / "fake_widgets.py").write_text("from benchmark.registry import Registry\nWIDGETS = Registry('widget')\n")
+    (tmp_path / "fake_good.py").write_text(
+        "from fake_widgets import WIDGETS\n@WIDGETS.register('good')\ndef good():\n    return 'good'\n"
+    )
+    # The broken plugin registers through a submodule, then fails on a missing dependency.
+    (tmp_path / "fake_broken_part.py").write_text(
+        "from fake_widgets import WIDGETS\n@WIDGETS.register('half')\ndef half():\n    return 'half'\n"
+    )
+    (tmp_path / "fake_broken.py").write_text("import fake_broken_part\nimport fake_missing_dependency\n")
+    group = registry_module.PLUGIN_GROUP
+    _fake_plugins(
+        tmp_path, monkeypatch, EntryPoint("broken", "fake_broken", group), EntryPoint("good", "fake_good", group)
+    )
+    import fake_widgets
+
+    widgets = fake_widgets.WIDGETS
+    with pytest.raises(BenchError) as info:
+        widgets.names()
+    message = str(info.value)
+    assert "plugin 'broken' (fake_broken) failed to import" in message
+    assert "ModuleNotFoundError: No module named 'fake_missing_dependency'" in message
+    assert message.endswith(".") and ". " not in message and "\n" not in message  # one sentence
+    # The good plugin (sorted after the broken one) is loaded; the broken one's registration is gone.
+    assert sorted(widgets._factories) == ["good"]
+    # Never silent: the next lookup tries the broken plugin again and says so again.
+    with pytest.raises(BenchError, match="plugin 'broken'"):
+        widgets.create("good")
+    # Once its dependency exists, the retry registers it, once, beside the good one.
+    (tmp_path / "fake_missing_dependency.py").write_text("")
+    assert widgets.names() == ["good", "half"]
+    assert widgets.create("half") == "half"
+
+
+def test_a_plugin_clashing_with_a_name_is_rolled_back_and_reported(tmp_path, monkeypatch):
+    (tmp_path / "fake_widgets.py").write_text("from benchmark.registry import Registry\nWIDGETS = Registry('widget')\n")
+    (tmp_path / "fake_good.py").write_text(
+        "from fake_widgets import WIDGETS\nfor name in ('one', 'two'):\n    WIDGETS.register(name)(lambda: name)\n"
+    )
+    (tmp_path / "fake_broken.py").write_text(
+        "from fake_widgets import WIDGETS\nfor name in ('three', 'one'):\n    WIDGETS.register(name)(lambda: name)\n"
+    )
+    group = registry_module.PLUGIN_GROUP
+    _fake_plugins(
+        tmp_path, monkeypatch, EntryPoint("a-good", "fake_good", group), EntryPoint("b-broken", "fake_broken", group)
+    )
+    import fake_widgets
+
+    with pytest.raises(BenchError, match=r"plugin 'b-broken' \(fake_broken\) failed to import: ValueError: .*twice"):
+        fake_widgets.WIDGETS.names()
+    assert sorted(fake_widgets.WIDGETS._factories) == ["one", "two"]  # 'three' removed with its plugin
