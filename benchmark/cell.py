@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.profiles import Profile
+from benchmark.protocol.setting_names import NO_SETTING as NO_SETTING  # re-exported for older importers
+from benchmark.protocol.setting_names import setting_file_name
 from benchmark.scale import Scale
-
-NO_SETTING = "n/a"
-"""Setting of methods that never see source HR (tricubic, ZSSR): one cell serves every setting."""
 
 IDENTITY_COLUMNS: tuple[str, ...] = (
     "dataset",
@@ -105,8 +104,14 @@ class Cell:
 
     def folder(self, runs_dir: Path) -> Path:
         """``runs/<dataset>/<scale>/<setting>/<method>/<profile>/<variant>/seed<k>/`` (``n/a`` written ``na``)."""
-        setting = "na" if self.setting == NO_SETTING else self.setting
-        parts = (self.dataset, str(self.scale), setting, self.method, self.profile.name, self.variant())
+        parts = (
+            self.dataset,
+            str(self.scale),
+            setting_file_name(self.setting),
+            self.method,
+            self.profile.name,
+            self.variant(),
+        )
         return Path(runs_dir, *parts, f"seed{self.seed}")
 
     def label(self) -> str:

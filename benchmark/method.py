@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import torch
 
 from benchmark.profiles import Profile
+from benchmark.protocol.setting_names import SOURCE_HR_SETTINGS
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.training_data import TrainingData
@@ -30,7 +31,7 @@ class Method(ABC):
     uses_source_hr: ClassVar[bool] = True
     uses_aligned_target_hr: ClassVar[bool] = False
     oracle: ClassVar[bool] = False
-    settings: ClassVar[tuple[str, ...]] = ("misaligned", "unpaired")
+    settings: ClassVar[tuple[str, ...]] = SOURCE_HR_SETTINGS
 
     def __init__(self, scale: Scale, profile: Profile) -> None:
         self.scale = scale

@@ -24,7 +24,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from benchmark.cell import NO_SETTING, Cell, ProtocolOptions, config_hash
+from benchmark.cell import Cell, ProtocolOptions, config_hash
 from benchmark.cell_lock import cell_lock, lock_holder
 from benchmark.dataset import Dataset
 from benchmark.environment import environment_record, harness_commit, same_commit
@@ -35,6 +35,7 @@ from benchmark.metrics import METRICS
 from benchmark.plugins import DATASETS, METHODS
 from benchmark.profiles import Profile
 from benchmark.protocol.groups import CellData, build_groups
+from benchmark.protocol.setting_names import NO_SETTING, SOURCE_HR_SETTINGS
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.seeding import seed_everything
@@ -52,7 +53,7 @@ from benchmark.store import (
     write_npz,
 )
 
-SETTINGS = ("misaligned", "unpaired")
+SETTINGS = SOURCE_HR_SETTINGS  # the settings `bench run --setting` accepts
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 __all__ = ["ProtocolOptions", "RunSummary", "build_matrix", "cell_identity", "run_cell", "run_matrix"]

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from benchmark.protocol.setting_names import NO_SETTING
 from reports.display import (
-    NO_SETTING,
     dataset_sort_key,
     method_sort_key,
     ordered,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-NO_SETTING = "n/a"
+from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING, UNPAIRED
 
 METHOD_DISPLAY_NAMES: dict[str, str] = {
     "tricubic": "Tricubic",
@@ -27,7 +27,7 @@ METHOD_DISPLAY_NAMES: dict[str, str] = {
 
 DATASET_DISPLAY_NAMES: dict[str, str] = {"hcp": "HCP", "brats": "BraTS", "demo": "Demo"}
 
-SETTING_DISPLAY_NAMES: dict[str, str] = {NO_SETTING: "N/A", "unpaired": "Unpaired", "misaligned": "Misaligned"}
+SETTING_DISPLAY_NAMES: dict[str, str] = {NO_SETTING: "N/A", UNPAIRED: "Unpaired", MISALIGNED: "Misaligned"}
 
 METRIC_DISPLAY_NAMES: dict[str, str] = {"ssim": "SSIM", "psnr": "PSNR"}
 
@@ -49,7 +49,7 @@ METHOD_ORDER: tuple[str, ...] = (
     "udean",
 )
 DATASET_ORDER: tuple[str, ...] = ("hcp", "brats")
-SETTING_ORDER: tuple[str, ...] = (NO_SETTING, "unpaired", "misaligned")
+SETTING_ORDER: tuple[str, ...] = (NO_SETTING, UNPAIRED, MISALIGNED)
 
 
 def method_name(method: str, names: Mapping[str, str] | None = None) -> str:

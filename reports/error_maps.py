@@ -28,8 +28,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from benchmark.protocol.setting_names import NO_SETTING, setting_file_name
 from reports.display import (
-    NO_SETTING,
     dataset_name,
     method_name,
     method_sort_key,
@@ -216,7 +216,7 @@ def write_error_maps(
             )
             figure = error_map_figure(first[f"{plane}_hr"], first[f"{plane}_lr"], methods, title)
             out_dir.mkdir(parents=True, exist_ok=True)
-            stem = f"error_map_{dataset}_{scale}_{'na' if setting == NO_SETTING else setting}_{plane}{suffix}"
+            stem = f"error_map_{dataset}_{scale}_{setting_file_name(setting)}_{plane}{suffix}"
             for extension in FORMATS:
                 path = out_dir / f"{stem}.{extension}"
                 figure.savefig(path, dpi=DPI)

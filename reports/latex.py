@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from benchmark.protocol.setting_names import MISALIGNED
 from reports.display import dataset_name, method_name, metric_name, scale_factors, setting_name
 from reports.table_layout import (
     ALPHA,
@@ -144,7 +145,7 @@ def table_i_latex(
     summary: pd.DataFrame,
     dataset: str = "hcp",
     scale: str = "2x2x2",
-    setting: str = "misaligned",
+    setting: str = MISALIGNED,
     display_names: Mapping[str, str] | None = None,
     metrics: tuple[str, ...] = TABLE_METRICS,
 ) -> str | None:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import wilcoxon
 
-from reports.display import NO_SETTING
+from benchmark.protocol.setting_names import NO_SETTING
 from reports.results_store import metric_columns
 from reports.summary import per_subject
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING
 from reports.display import (
-    NO_SETTING,
     dataset_sort_key,
     method_sort_key,
     ordered,
@@ -203,7 +203,7 @@ def table_i_layout(
     summary: pd.DataFrame,
     dataset: str = "hcp",
     scale: str = "2x2x2",
-    setting: str = "misaligned",
+    setting: str = MISALIGNED,
     metrics: tuple[str, ...] = TABLE_METRICS,
 ) -> list[TableRow] | None:
     """Columns of the ablation table (Table I) for one dataset × scale × setting.

@@ -28,7 +28,8 @@ from benchmark.errors import BenchError
 from benchmark.protocol.degradations import DEGRADATIONS
 from benchmark.protocol.misalignment import misalign
 from benchmark.protocol.patches import hr_patch_size
-from benchmark.protocol.splits import SETTINGS, source_subjects, split_subjects
+from benchmark.protocol.setting_names import MISALIGNED, SETTINGS, UNPAIRED
+from benchmark.protocol.splits import source_subjects, split_subjects
 from benchmark.scale import Scale
 from benchmark.training_data import TrainingData, VolumePair
 from benchmark.volume import Volume
@@ -148,7 +149,7 @@ def build_groups(
         return hr_cache[subject]
 
     roles = [*split["target"], *split["validation"], *split["test"]]
-    if setting == "unpaired":
+    if setting == UNPAIRED:
         roles += sources
     task = progress.add_task(f"data {scale} {setting}", total=len(roles)) if progress is not None else None
 
@@ -164,7 +165,7 @@ def build_groups(
         hr = load_hr(subject)
         target_hr.append(hr)
         target_lr.append(_degrade(hr, scale, train_degradation, split_seed))
-        if setting == "misaligned":
+        if setting == MISALIGNED:
             moved, movements[subject] = misalign(hr, subject_rng(misalign_seed, subject, _MISALIGN_STREAM))
             source_hr.append(moved)
         advance()
@@ -177,7 +178,7 @@ def build_groups(
             pairs[group].append(VolumePair(lr=_degrade(hr, scale, test_degradation, split_seed), hr=hr))
             advance()
 
-    if setting == "unpaired":
+    if setting == UNPAIRED:
         for subject in sources:
             source_hr.append(load_hr(subject))
             advance()

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.errors import BenchError
+from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING, SETTINGS, UNPAIRED
 
 GROUPS = ("source", "target", "validation", "test")
-SETTINGS = ("misaligned", "unpaired", "n/a")
 
 
 def group_sizes(n_subjects: int) -> dict[str, int]:
@@ -71,10 +71,10 @@ def source_subjects(split: dict[str, list[str]], setting: str) -> list[str]:
     Raises:
         BenchError: unknown setting.
     """
-    if setting == "misaligned":
+    if setting == MISALIGNED:
         return list(split["target"])
-    if setting == "unpaired":
+    if setting == UNPAIRED:
         return list(split["source"])
-    if setting == "n/a":
+    if setting == NO_SETTING:
         return []
     raise BenchError(f"unknown setting '{setting}'; known: {', '.join(SETTINGS)}.")
