@@ -456,7 +456,7 @@ class _UpdateWatch:
     """Parameters of every network around each ``Trainer.update``, and what moved."""
 
     method: Method
-    last: dict[int, torch.Tensor] = field(default_factory=dict)
+    last: dict[int, tuple[nn.Parameter, torch.Tensor]] = field(default_factory=dict)  # holds the parameter: no id reuse
     before: dict[int, torch.Tensor] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     declared: set[tuple[str, str]] = field(default_factory=set)
@@ -485,7 +485,7 @@ class _UpdateWatch:
             {
                 net
                 for key, (net, p) in self.parameters(trainer).items()
-                if key in self.last and not torch.equal(self.last[key], p)
+                if key in self.last and self.last[key][0] is p and not torch.equal(self.last[key][1], p)
             }
         )
         if moved_between:
@@ -517,7 +517,7 @@ class _UpdateWatch:
                 self.moved.add((optimiser, net))
             if any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in parameters):
                 self.graded.add((optimiser, net))
-        self.last = {key: p.detach().clone() for key, (_, p) in params.items()}
+        self.last = {key: (p, p.detach().clone()) for key, (_, p) in params.items()}
 
 
 @_one_thread
