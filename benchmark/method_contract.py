@@ -49,12 +49,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.cell import NO_SETTING
 from benchmark.dataset import Dataset
 from benchmark.method import Method
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile, load_profile
 from benchmark.protocol.groups import CellData, build_groups
+from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.seeding import seed_everything
@@ -123,8 +123,8 @@ def contract_setting(cls: type[Method]) -> str:
     """The setting a method is checked in: ``n/a`` without source HR, else ``misaligned`` if it trains there."""
     if not getattr(cls, "uses_source_hr", True):
         return NO_SETTING
-    settings = tuple(getattr(cls, "settings", ("misaligned",)))
-    return "misaligned" if "misaligned" in settings else settings[0]
+    settings = tuple(getattr(cls, "settings", (MISALIGNED,)))
+    return MISALIGNED if MISALIGNED in settings else settings[0]
 
 
 def contract_data(cls: type[Method], scale: Scale, profile: Profile, seed: int = SEED) -> CellData:
