@@ -24,23 +24,8 @@ from typing import Any
 from benchmark.profiles import Profile
 from benchmark.protocol.setting_names import NO_SETTING as NO_SETTING  # re-exported for older importers
 from benchmark.protocol.setting_names import setting_file_name
+from benchmark.results_schema import DEFAULT_DEGRADATION, IDENTITY_COLUMNS
 from benchmark.scale import Scale
-
-IDENTITY_COLUMNS: tuple[str, ...] = (
-    "dataset",
-    "scale",
-    "setting",
-    "method",
-    "profile",
-    "overrides",
-    "train_degradation",
-    "test_degradation",
-    "split_seed",
-    "misalign_seed",
-    "data_root",
-    "seed",
-)
-"""The columns of ``results.csv`` that identify a cell, in order."""
 
 
 def _short_hash(text: str) -> str:
@@ -62,8 +47,8 @@ class ProtocolOptions:
     data_root: Path | None = None
     split_seed: int = 0
     misalign_seed: int = 0
-    train_degradation: str = "kspace"
-    test_degradation: str = "kspace"
+    train_degradation: str = DEFAULT_DEGRADATION
+    test_degradation: str = DEFAULT_DEGRADATION
 
     def root_text(self) -> str:
         """The data root as an absolute path without resolving symlinks (``""`` when none)."""
@@ -118,7 +103,7 @@ class Cell:
         """Short human-readable name for progress bars and logs (protocol shown when not the default)."""
         label = f"{self.dataset} {self.scale} {self.setting} {self.method} seed{self.seed}"
         p = self.protocol
-        if (p.train_degradation, p.test_degradation) != ("kspace", "kspace"):
+        if (p.train_degradation, p.test_degradation) != (DEFAULT_DEGRADATION, DEFAULT_DEGRADATION):
             label += f" {p.train_degradation}→{p.test_degradation}"
         if (p.split_seed, p.misalign_seed) != (0, 0):
             label += f" split{p.split_seed} mis{p.misalign_seed}"
@@ -127,9 +112,9 @@ class Cell:
         return label
 
     def columns(self) -> dict[str, Any]:
-        """This cell's values of :data:`IDENTITY_COLUMNS`."""
+        """This cell's values of :data:`~benchmark.results_schema.IDENTITY_COLUMNS`, in their order."""
         p = self.protocol
-        return {
+        values = {
             "dataset": self.dataset,
             "scale": str(self.scale),
             "setting": self.setting,
@@ -143,6 +128,7 @@ class Cell:
             "data_root": p.root_text(),
             "seed": self.seed,
         }
+        return {name: values[name] for name in IDENTITY_COLUMNS}
 
     def config(self) -> dict[str, Any]:
         """The resolved configuration recorded in the cell folder, protocol and overrides included."""

@@ -10,8 +10,8 @@ Nothing in a cell folder is trusted: :func:`check_finished` accepts a cell only 
 ``DONE``, ``config.json`` and ``metrics.csv`` agree with each other, and
 :func:`collect_results` skips, with one line each, the cells that do not, so one damaged cell
 never stops the table of the others.  ``results.csv`` at the top of the store is rebuilt from
-every finished cell, one row per (cell, test subject), keyed by :data:`IDENTITY_COLUMNS` and
-the subject.
+every finished cell, one row per (cell, test subject); its columns and their types are those of
+:mod:`benchmark.results_schema`, which the reports read with.
 """
 
 from __future__ import annotations
@@ -29,14 +29,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.cell import IDENTITY_COLUMNS, config_hash
+from benchmark.cell import config_hash
+from benchmark.results_schema import (
+    COLUMNS,
+    CONFIG_HASH,
+    DEFAULT_DEGRADATION,
+    IDENTITY_COLUMNS,
+    INTEGER_COLUMNS,
+    KEY_COLUMNS,
+    METRIC_COLUMNS,
+    ORACLE,
+    RESULTS_FILE,
+    SUBJECT,
+)
 
 DONE = "DONE"
-RESULTS = "results.csv"
 METRICS = "metrics.csv"
 CONFIG = "config.json"
-KEY_COLUMNS = [*IDENTITY_COLUMNS, "subject"]
-METRIC_COLUMNS = ["ssim", "psnr"]
 RECORD_ONLY_KEYS = ("data_records",)
 """Keys of ``config.json`` that describe the cell's data but are not hashed into its identity."""
 TEMPORARY_PREFIX = "."
@@ -146,11 +155,11 @@ def _read_metrics(cell_dir: Path, done: dict[str, Any]) -> pd.DataFrame:
     if recorded is not None and file_digest(path) != recorded:
         raise DamagedCellError("metrics.csv differs from the one its DONE marker recorded (cut or edited)")
     try:
-        metrics = pd.read_csv(path, keep_default_na=False, dtype={"subject": str})
+        metrics = pd.read_csv(path, keep_default_na=False, dtype={SUBJECT: str})
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
         raise DamagedCellError("metrics.csv cannot be parsed") from None
-    if "subject" not in metrics.columns or any(name not in metrics.columns for name in METRIC_COLUMNS):
-        raise DamagedCellError("metrics.csv lacks its columns subject, ssim, psnr")
+    if any(name not in metrics.columns for name in (SUBJECT, *METRIC_COLUMNS)):
+        raise DamagedCellError(f"metrics.csv lacks its columns {', '.join((SUBJECT, *METRIC_COLUMNS))}")
     if metrics.empty or ("metrics_rows" in done and len(metrics) != int(done["metrics_rows"])):
         raise DamagedCellError("metrics.csv has fewer rows than its DONE marker recorded")
     for name in METRIC_COLUMNS:
@@ -203,21 +212,26 @@ def recorded_commit(cell_dir: Path) -> str | None:
 
 # --------------------------------------------------------------------------- results table
 def _identity_columns(config: dict[str, Any]) -> dict[str, Any]:
+    """A cell's values of :data:`~benchmark.results_schema.IDENTITY_COLUMNS`, typed as the schema says.
+
+    A ``config.json`` written before the protocol was recorded means the default protocol.
+    """
     protocol = config.get("protocol") or {}
-    return {
-        "dataset": str(config["dataset"]),
-        "scale": str(config["scale"]),
-        "setting": str(config["setting"]),
-        "method": str(config["method"]),
-        "profile": str(config["profile"]["name"]),
-        "overrides": str(config.get("overrides", "")),
-        "train_degradation": str(protocol.get("train_degradation", "kspace")),
-        "test_degradation": str(protocol.get("test_degradation", "kspace")),
-        "split_seed": int(protocol.get("split_seed", 0)),
-        "misalign_seed": int(protocol.get("misalign_seed", 0)),
-        "data_root": str(protocol.get("data_root") or ""),
-        "seed": int(config["seed"]),
+    values = {
+        "dataset": config["dataset"],
+        "scale": config["scale"],
+        "setting": config["setting"],
+        "method": config["method"],
+        "profile": config["profile"]["name"],
+        "overrides": config.get("overrides", ""),
+        "train_degradation": protocol.get("train_degradation", DEFAULT_DEGRADATION),
+        "test_degradation": protocol.get("test_degradation", DEFAULT_DEGRADATION),
+        "split_seed": protocol.get("split_seed", 0),
+        "misalign_seed": protocol.get("misalign_seed", 0),
+        "data_root": protocol.get("data_root") or "",
+        "seed": config["seed"],
     }
+    return {name: int(values[name]) if name in INTEGER_COLUMNS else str(values[name]) for name in IDENTITY_COLUMNS}
 
 
 @dataclass
@@ -231,8 +245,8 @@ class Collected:
 def collect_results(runs_dir: Path) -> Collected:
     """Rebuild and write ``runs_dir/results.csv`` from every intact finished cell.
 
-    Columns: :data:`KEY_COLUMNS` (identity and subject), ``ssim``, ``psnr``, any further
-    metric, ``oracle`` and ``config_hash``.  A damaged cell is left out and listed in
+    Columns: :data:`~benchmark.results_schema.COLUMNS` (identity and subject, ``ssim``,
+    ``psnr``, ``oracle``, ``config_hash``), any further metric after ``psnr``.  A damaged cell is left out and listed in
     :attr:`Collected.damaged` with the reason; it never stops the others.
 
     Raises:
@@ -256,11 +270,10 @@ def collect_results(runs_dir: Path) -> Collected:
             continue
         for position, (name, value) in enumerate(identity.items()):
             metrics.insert(position, name, value)
-        metrics["oracle"] = bool(config.get("oracle", False))
-        metrics["config_hash"] = done["config_hash"]
+        metrics[ORACLE] = bool(config.get("oracle", False))
+        metrics[CONFIG_HASH] = done["config_hash"]
         frames.append(metrics)
-    columns = [*KEY_COLUMNS, *METRIC_COLUMNS, "oracle", "config_hash"]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    table = table.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
-    write_csv(Path(runs_dir) / RESULTS, table)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
+    table = table.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
+    write_csv(Path(runs_dir) / RESULTS_FILE, table)
     return Collected(table, damaged)

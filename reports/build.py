@@ -15,6 +15,7 @@ import pandas as pd
 
 from benchmark.errors import BenchError
 from benchmark.folders import writable_folder
+from benchmark.results_schema import VARIANT_COLUMNS
 from reports.degradation_shift import has_degradation_columns, shift_blocks, shift_summary
 from reports.degradation_shift_tables import shift_latex, shift_markdown
 from reports.display import dataset_sort_key, method_sort_key, scale_sort_key, setting_sort_key
@@ -22,7 +23,7 @@ from reports.error_maps import write_error_maps
 from reports.latex import escape_latex, standalone_document, table_i_latex, table_ii_latex
 from reports.markdown import escape_markdown, table_i_markdown, table_ii_markdown
 from reports.paper_comparison import compare_with_paper, comparison_markdown, load_paper_tables
-from reports.results_store import VARIANT_COLUMNS, read_results
+from reports.results_store import read_results
 from reports.significance import attach_p_values, paired_tests
 from reports.summary import summarise
 from reports.table_layout import ABLATION_METHODS, ablation_blocks

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from benchmark.protocol.setting_names import NO_SETTING
+from benchmark.results_schema import CELL_COLUMNS
 from reports.display import (
     dataset_sort_key,
     method_sort_key,
@@ -33,7 +34,7 @@ from reports.display import (
     scale_sort_key,
     setting_sort_key,
 )
-from reports.results_store import CELL_COLUMNS, metric_columns
+from reports.results_store import metric_columns
 from reports.summary import DDOF
 from reports.table_layout import DECIMALS, DEFAULT_DECIMALS, MISSING, TABLE_METRICS
 from reports.variants import degradation_sort_key, with_variant_columns

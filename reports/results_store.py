@@ -2,11 +2,11 @@
 
 The reports never import methods or datasets; this module is their only door to the runs.
 
-``results.csv`` is one long table, one row per (cell, test subject), with the columns
-``dataset, scale, setting, method, profile, seed, subject, <metrics...>, oracle`` and, in stores
-written since the degradation options were recorded, the protocol columns
-``overrides, train_degradation, test_degradation, split_seed, misalign_seed, data_root,
-config_hash``.
+``results.csv`` is one long table, one row per (cell, test subject), whose columns and types
+are those of :mod:`benchmark.results_schema`, the schema the runner writes with: at least
+:data:`~benchmark.results_schema.REQUIRED_COLUMNS` and the metrics (and ``oracle``) and, in
+stores written since the degradation options were recorded, the protocol columns
+:data:`~benchmark.results_schema.PROTOCOL_COLUMNS`.
 It is read with pandas' default missing-value markers switched off, because the setting of
 methods that need no source HR is the literal string ``n/a`` (which pandas would otherwise turn
 into NaN).
@@ -30,15 +30,17 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import BenchError
+from benchmark.results_schema import (
+    DEFAULT_DEGRADATION,
+    INTEGER_COLUMNS,
+    METRIC_COLUMNS,
+    NON_METRIC_COLUMNS,
+    ORACLE,
+    REQUIRED_COLUMNS,
+    RESULTS_FILE,
+    TEXT_DEFAULTS,
+)
 
-RESULTS_FILE = "results.csv"
-CELL_COLUMNS: tuple[str, ...] = ("dataset", "scale", "setting", "method", "profile")
-KEY_COLUMNS: tuple[str, ...] = (*CELL_COLUMNS, "seed", "subject")
-KNOWN_METRICS: tuple[str, ...] = ("ssim", "psnr")
-DEFAULT_DEGRADATION = "kspace"
-VARIANT_COLUMNS: tuple[str, ...] = ("train_degradation", "test_degradation", "overrides")
-PROTOCOL_COLUMNS: tuple[str, ...] = (*VARIANT_COLUMNS, "split_seed", "misalign_seed", "data_root", "config_hash")
-NON_METRIC_COLUMNS: frozenset[str] = frozenset({*KEY_COLUMNS, "oracle", *PROTOCOL_COLUMNS})
 REBUILD_HINT = (
     "rerun your `bench run` command, which skips finished cells and rewrites results.csv from the cell folders"
 )
@@ -48,16 +50,16 @@ _TRUE_STRINGS = frozenset({"true", "1", "yes"})
 def metric_columns(results: pd.DataFrame) -> list[str]:
     """The metric columns of a results table: ``ssim``, ``psnr`` first (when present), then any other.
 
-    Any numeric column that is neither a key column nor ``oracle`` counts as a metric, so
-    metrics the runner adds later are summarised without a change here; text columns (notes,
-    degradation names) are not metrics.
+    Any numeric column that is none of the schema's non-metric columns (key, protocol,
+    ``oracle``) counts as a metric, so metrics the runner adds later are summarised without a
+    change here; text columns (notes, degradation names) are not metrics.
     """
-    known = [name for name in KNOWN_METRICS if name in results.columns]
+    known = [name for name in METRIC_COLUMNS if name in results.columns]
     others = [
         name
         for name in results.columns
         if name not in NON_METRIC_COLUMNS
-        and name not in KNOWN_METRICS
+        and name not in METRIC_COLUMNS
         and pd.api.types.is_numeric_dtype(results[name])
         and not pd.api.types.is_bool_dtype(results[name])
     ]
@@ -164,23 +166,19 @@ def read_results(runs_dir: Path) -> pd.DataFrame:
     results = _parse(path, text)
     if results.empty:
         raise BenchError(message)
-    missing = [name for name in KEY_COLUMNS if name not in results.columns]
+    missing = [name for name in REQUIRED_COLUMNS if name not in results.columns]
     if missing:
         raise BenchError(f"{path} lacks the column(s) {', '.join(missing)}; rebuild it with `bench run`.")
-    results["seed"] = _integers(path, results, "seed", nullable=False)
-    for name in ("split_seed", "misalign_seed"):
+    for name in INTEGER_COLUMNS:  # required ones (the seed) first, then those older stores lack
         if name in results.columns:
-            results[name] = _integers(path, results, name, nullable=True)
-    for name in ("train_degradation", "test_degradation"):
+            results[name] = _integers(path, results, name, nullable=name not in REQUIRED_COLUMNS)
+    for name, default in TEXT_DEFAULTS.items():
         if name in results.columns:
-            results[name] = results[name].fillna(DEFAULT_DEGRADATION).astype(str)
-    for name in ("overrides", "data_root", "config_hash"):
-        if name in results.columns:
-            results[name] = results[name].fillna("").astype(str)
-    results["oracle"] = results["oracle"].map(_as_bool) if "oracle" in results.columns else False
-    results["oracle"] = results["oracle"].astype(bool)
+            results[name] = results[name].fillna(default).astype(str)
+    results[ORACLE] = results[ORACLE].map(_as_bool) if ORACLE in results.columns else False
+    results[ORACLE] = results[ORACLE].astype(bool)
     for name in results.columns:
-        if name in KNOWN_METRICS:
+        if name in METRIC_COLUMNS:
             results[name] = pd.to_numeric(results[name], errors="coerce").astype(float)
         elif name not in NON_METRIC_COLUMNS:
             with contextlib.suppress(ValueError, TypeError):  # a text column stays text, not a metric

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.results_store import CELL_COLUMNS, metric_columns
+from benchmark.results_schema import CELL_COLUMNS
+from reports.results_store import metric_columns
 
 DDOF = 1
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from reports.results_store import DEFAULT_DEGRADATION, VARIANT_COLUMNS
+from benchmark.results_schema import DEFAULT_DEGRADATION, TEXT_DEFAULTS, VARIANT_COLUMNS
 
 MAX_OVERRIDES_IN_NAME = 40
 
@@ -87,8 +87,7 @@ class Variant:
 
 def with_variant_columns(results: pd.DataFrame) -> pd.DataFrame:
     """``results`` with every variant column present: absent ones take the default (old stores)."""
-    defaults = {"train_degradation": DEFAULT_DEGRADATION, "test_degradation": DEFAULT_DEGRADATION, "overrides": ""}
-    missing = {name: value for name, value in defaults.items() if name not in results.columns}
+    missing = {name: TEXT_DEFAULTS[name] for name in VARIANT_COLUMNS if name not in results.columns}
     return results.assign(**missing) if missing else results
 
 

@@ -1,0 +1,89 @@
+"""The schema of ``results.csv``: its columns, which identify a cell, which are metrics, their types.
+
+``results.csv`` is one long table, one row per (cell, test subject).  The runner writes it
+(:func:`benchmark.store.collect_results`) and the reports read it
+(:func:`reports.results_store.read_results`); both take its columns and their types from here,
+so the writer and the reader cannot drift apart.  The reports may import this module: it
+names columns, not methods or datasets.
+
+Columns, in the order written (``psnr`` is followed by any further metric the runner adds)::
+
+    dataset, scale, setting, method, profile, overrides, train_degradation, test_degradation,
+    split_seed, misalign_seed, data_root, seed, subject, ssim, psnr, oracle, config_hash
+
+* :data:`IDENTITY_COLUMNS` identify a cell; with ``subject`` they are the key of a row
+  (:data:`KEY_COLUMNS`).
+* Metrics are ``ssim`` and ``psnr`` (:data:`METRIC_COLUMNS`) and any further numeric column
+  that is none of :data:`NON_METRIC_COLUMNS`.
+* ``oracle`` marks methods that are upper bounds, ``config_hash`` the hash the cell's ``DONE``
+  marker finished.
+
+Stores written by older harness versions hold only :data:`REQUIRED_COLUMNS` (and the metrics,
+perhaps ``oracle``); the reader fills the others as :data:`TEXT_DEFAULTS` says.  The setting
+``n/a`` is text: the file is read with pandas' missing-value markers switched off.
+"""
+
+from __future__ import annotations
+
+RESULTS_FILE = "results.csv"
+"""The table's file name at the top of a results store."""
+
+DEFAULT_DEGRADATION = "kspace"
+"""The paper's degradation: the protocol's default, and what an empty or absent degradation means."""
+
+CELL_COLUMNS: tuple[str, ...] = ("dataset", "scale", "setting", "method", "profile")
+"""What a row of Tables I and II is: a cell without its seeds and protocol variant."""
+
+VARIANT_COLUMNS: tuple[str, ...] = ("train_degradation", "test_degradation", "overrides")
+"""The protocol variant of a row; rows of different variants are never averaged together."""
+
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "dataset",
+    "scale",
+    "setting",
+    "method",
+    "profile",
+    "overrides",
+    "train_degradation",
+    "test_degradation",
+    "split_seed",
+    "misalign_seed",
+    "data_root",
+    "seed",
+)
+"""The columns that identify a cell, in the order written (two cells differing in any never share a row)."""
+
+SUBJECT = "subject"
+KEY_COLUMNS: tuple[str, ...] = (*IDENTITY_COLUMNS, SUBJECT)
+"""The key of a row: the cell and its test subject; the table is sorted by it."""
+
+METRIC_COLUMNS: tuple[str, ...] = ("ssim", "psnr")
+"""The metrics every cell records (its ``metrics.csv`` has them), in the order shown."""
+
+ORACLE = "oracle"
+CONFIG_HASH = "config_hash"
+
+COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *METRIC_COLUMNS, ORACLE, CONFIG_HASH)
+"""Every column of a table the runner writes (a further metric would follow ``psnr``)."""
+
+NON_METRIC_COLUMNS: frozenset[str] = frozenset({*KEY_COLUMNS, ORACLE, CONFIG_HASH})
+"""Columns never read as metrics, even when all their values are numbers (seeds, hashes, roots)."""
+
+INTEGER_COLUMNS: tuple[str, ...] = ("seed", "split_seed", "misalign_seed")
+"""Identity columns holding integers; every other identity column (and ``subject``) is text."""
+
+REQUIRED_COLUMNS: tuple[str, ...] = (*CELL_COLUMNS, "seed", SUBJECT)
+"""The key columns present in the tables of every harness version; a table without one is refused."""
+
+PROTOCOL_COLUMNS: tuple[str, ...] = (*VARIANT_COLUMNS, "split_seed", "misalign_seed", "data_root", CONFIG_HASH)
+"""The columns that older stores lack (recorded since the protocol options were)."""
+
+TEXT_DEFAULTS: dict[str, str] = {
+    "train_degradation": DEFAULT_DEGRADATION,
+    "test_degradation": DEFAULT_DEGRADATION,
+    "overrides": "",
+    "data_root": "",
+    CONFIG_HASH: "",
+}
+"""Text columns that may be empty or absent, and what that means: the default degradation, no
+override, generated data (no data root), an unknown hash."""
