@@ -150,8 +150,7 @@ def load_plugins() -> None:
         _loading = False
     if failures:
         raise BenchError(
-            f"{'; '.join(failures)}; fix or uninstall the package that declares it "
-            f"(entry-point group {PLUGIN_GROUP})."
+            f"{'; '.join(failures)}; fix or uninstall the package that declares it (entry-point group {PLUGIN_GROUP})."
         )
 
 
