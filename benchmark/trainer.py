@@ -2,10 +2,12 @@
 
 A method describes *what* one training iteration does (:class:`TrainingPlan`); the
 :class:`Trainer` does the rest the same way for everyone: Adam (β = (0.9, 0.99), ε = 1e-8),
-cosine decay of the learning rate from ``lr_max`` to ``lr_min`` over all steps, mixed precision
-on CUDA, validation at intervals, checkpoints at intervals written atomically, resume from the
-last checkpoint after a kill (weights, optimisers, scaler, step, RNG states and loss history, so
-a resumed run ends with the same weights as an uninterrupted one on the CPU), a rich progress
+the learning rate of each step from a :class:`LearningRatePolicy` (by default
+:class:`CosineDecay` from ``lr_max`` to ``lr_min`` over all steps; a method may pass its own,
+which may also end training early), mixed precision on CUDA, validation at intervals,
+checkpoints at intervals written atomically, resume from the last checkpoint after a kill
+(weights, optimisers, scaler, step, RNG states, the policy's state and loss history, so a
+resumed run ends with the same weights as an uninterrupted one on the CPU), a rich progress
 bar with the current losses, the loss history in the cell folder, and a split of the time
 spent sampling data, in forward/backward passes and in optimiser steps.
 
@@ -62,6 +64,51 @@ class TrainingPlan(Protocol):
         """Validation metrics (e.g. PSNR on validation pairs); called every ``val_every`` steps."""
 
 
+class LearningRatePolicy(Protocol):
+    """The learning rate of every step, set on every optimiser before the step.
+
+    A policy may keep state (e.g. watch a loss and divide the rate); the state goes into the
+    checkpoints, which are loaded with ``weights_only=True``, so :meth:`state_dict` may hold
+    only tensors, numbers, strings, lists and dicts.
+    """
+
+    def rate(self, step: int, trainer: Trainer) -> float | None:
+        """The rate of 0-based ``step``, or ``None`` to end training before it.
+
+        Called once per step, in order, also across a resume (the first call after a resume
+        is for the resumed step), except that a run resumed from the checkpoint written when
+        the policy answered ``None`` asks again for that step: the answer must be ``None`` again.
+        """
+
+    def state_dict(self) -> dict[str, Any]:
+        """The policy's state, for checkpoints."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned; raise on a state that does not fit."""
+
+
+def cosine_rate(step: int, steps: int, lr_max: float, lr_min: float) -> float:
+    """Cosine decay from ``lr_max`` at step 0 to ``lr_min`` at step ``steps − 1``."""
+    progress = step / max(steps - 1, 1)
+    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * progress))
+
+
+class CosineDecay:
+    """The shared schedule: cosine decay from the profile's ``lr_max`` to ``lr_min`` over all steps (stateless)."""
+
+    def rate(self, step: int, trainer: Trainer) -> float:
+        """:func:`cosine_rate` over the trainer's ``total_steps``."""
+        return cosine_rate(step, trainer.total_steps, trainer.lr_max, trainer.lr_min)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Nothing to save."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Nothing to restore."""
+        del state
+
+
 @dataclass
 class StepTimes:
     """Seconds spent per part of training, summed over steps."""
@@ -103,7 +150,11 @@ class ForeignConfigurationError(UnusableCheckpointError):
 
 @dataclass
 class Trainer:
-    """Runs a :class:`TrainingPlan` for ``total_steps`` steps under a :class:`RunContext`."""
+    """Runs a :class:`TrainingPlan` for ``total_steps`` steps under a :class:`RunContext`.
+
+    Attributes:
+        lr_policy: the learning rate of each step; the shared cosine decay by default.
+    """
 
     plan: TrainingPlan
     run: RunContext
@@ -111,6 +162,7 @@ class Trainer:
     description: str = "train"
     history: list[dict[str, float]] = field(default_factory=list)
     times: StepTimes = field(default_factory=StepTimes)
+    lr_policy: LearningRatePolicy = field(default_factory=CosineDecay)
 
     def __post_init__(self) -> None:
         profile = self.run.profile
@@ -137,10 +189,12 @@ class Trainer:
         }
 
     # ----------------------------------------------------------------- schedule
-    def learning_rate(self, step: int) -> float:
-        """Cosine decay from ``lr_max`` at step 0 to ``lr_min`` at the last step."""
-        progress = step / max(self.total_steps - 1, 1)
-        return self.lr_min + 0.5 * (self.lr_max - self.lr_min) * (1 + math.cos(math.pi * progress))
+    def learning_rate(self, step: int) -> float | None:
+        """The policy's rate of ``step`` (by default the cosine from ``lr_max`` at step 0 to ``lr_min`` at the last).
+
+        A stateful policy advances with each call: the training loop makes one call per step.
+        """
+        return self.lr_policy.rate(step, self)
 
     def autocast(self) -> AbstractContextManager[Any]:
         """Mixed-precision context on CUDA, a no-op on the CPU."""
@@ -193,6 +247,7 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "history": self.history,
             "times": self.times.as_dict(),
+            "lr_policy": self.lr_policy.state_dict(),
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
@@ -246,6 +301,8 @@ class Trainer:
                 f"not this cell's {self.run.config_hash or 'unknown'}."
             )
         saved = {name: copy.deepcopy(net.state_dict()) for name, net in self.plan.networks.items()}
+        saved_policy = copy.deepcopy(self.lr_policy.state_dict())
+        saved_rng, saved_torch_rng = self.rng.bit_generator.state, torch.get_rng_state()
         try:
             for name, net in self.plan.networks.items():
                 net.load_state_dict(state["networks"][name])
@@ -253,6 +310,7 @@ class Trainer:
             for name, opt in self.optimisers.items():
                 opt.load_state_dict(optimisers[name])
             self.scaler.load_state_dict(state["scaler"])
+            self.lr_policy.load_state_dict(state.get("lr_policy", {}))
             self.rng.bit_generator.state = state["rng"]
             torch.set_rng_state(state["torch_rng"].cpu())
             history = list(state["history"])
@@ -262,6 +320,9 @@ class Trainer:
             for name, net in self.plan.networks.items():
                 net.load_state_dict(saved[name])
             self.optimisers = self._make_optimisers()
+            self.lr_policy.load_state_dict(saved_policy)
+            self.rng.bit_generator.state = saved_rng
+            torch.set_rng_state(saved_torch_rng)
             reason = type(error).__name__
             raise UnusableCheckpointError(f"checkpoint {path} does not fit this cell ({reason}).") from None
         if state.get("cuda_rng") is not None and torch.cuda.is_available():
@@ -270,7 +331,7 @@ class Trainer:
 
     # -------------------------------------------------------------------- loop
     def fit(self, stop_after: int | None = None) -> None:
-        """Train from the current (or resumed) step to ``total_steps``.
+        """Train from the current (or resumed) step to ``total_steps``, or until the policy ends training.
 
         Args:
             stop_after: stop (with a checkpoint) once this step is reached; for tests of resuming.
@@ -289,7 +350,11 @@ class Trainer:
                 if stop_after is not None and self.step >= stop_after:
                     self.save_checkpoint()
                     return
-                self._one_step(progress, task)
+                lr = self.lr_policy.rate(self.step, self)
+                if lr is None:
+                    self._stop_early()
+                    break
+                self._one_step(lr, progress, task)
                 if self.step % int(self.run.profile["checkpoint_every"]) == 0 or self.step == self.total_steps:
                     self.save_checkpoint()
         finally:
@@ -297,8 +362,23 @@ class Trainer:
                 progress.remove_task(task)
         self.write_history()
 
-    def _one_step(self, progress: Any, task: Any) -> None:
-        lr = self.learning_rate(self.step)
+    def _stop_early(self) -> None:
+        """The policy ended training: validate the last step done, if not yet, and checkpoint."""
+        self.run.log(f"{self.description}: the learning-rate policy ended training at step {self.step}")
+        if self.history and not any(key.startswith("val_") for key in self.history[-1]):
+            self.history[-1].update(self._validate())
+        self.save_checkpoint()
+
+    def _validate(self) -> dict[str, float]:
+        """The plan's validation metrics as ``val_*``, its networks in eval mode meanwhile."""
+        for net in self.plan.networks.values():
+            net.eval()
+        metrics = {f"val_{k}": v for k, v in self.plan.validate().items()}
+        for net in self.plan.networks.values():
+            net.train()
+        return metrics
+
+    def _one_step(self, lr: float, progress: Any, task: Any) -> None:
         for opt in self.optimisers.values():
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -316,11 +396,7 @@ class Trainer:
         self.step += 1
         record = {"step": self.step, "lr": lr, **{k: float(v) for k, v in losses.items()}}
         if self.step % int(self.run.profile["val_every"]) == 0 or self.step == self.total_steps:
-            for net in self.plan.networks.values():
-                net.eval()
-            record.update({f"val_{k}": v for k, v in self.plan.validate().items()})
-            for net in self.plan.networks.values():
-                net.train()
+            record.update(self._validate())
         self.history.append(record)
         if progress is not None and task is not None:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in losses.items())

@@ -23,10 +23,10 @@ Followed from the original (``assafshocher/ZSSR``, ``ZSSR.py``, ``configs.py``):
   spread of the errors themselves. The reconstruction MSE is measured on a central crop of
   the son (the profile's ``val_crop``, LR voxels) to bound its cost on large volumes.
 * Geometric self-ensemble at test time (``zssr_ensemble``): the 8 in-plane variants of the
-  dihedral group (transpose × flip X × flip Y), or the 4 that keep the axes (flips, i.e.
-  identity, the two mirrors and the 180° rotation) when ``sx ≠ sy``; the outputs are mapped
-  back and their voxel-wise median taken, as ZSSR does. On by default in ``paper``, off in
-  ``quick`` and ``tiny`` (it costs 8 inference passes per volume).
+  dihedral group (:mod:`methods.dihedral`: transpose × flip X × flip Y), or the 4 that keep
+  the axes (flips, i.e. identity, the two mirrors and the 180° rotation) when ``sx ≠ sy``; the
+  outputs are mapped back and their voxel-wise median taken, as ZSSR does. On by default in
+  ``paper``, off in ``quick`` and ``tiny`` (it costs 8 inference passes per volume).
 * Optional noise on the son (``zssr_noise_std``, ZSSR's ``noise_std``; 0 by default, as in
   ZSSR's ideal-case configuration: k-space truncation adds no noise).
 
@@ -58,38 +58,52 @@ Adapted to thin-slab MRI volumes (as the UDEAN paper compares it, Sec. III.B):
   pairs take the father patch ``s − 1`` voxels earlier (son corners start at 1 along that
   axis), and mirrored ensemble outputs are shifted back by ``s − 1`` voxels (the last
   ``s − 1`` voxels repeat the edge) before the median.
-* Optimiser and schedule: the shared Adam (β = (0.9, 0.99), ε = 1e-8) and batch; the rate
-  follows ZSSR's own policy by default rather than the shared cosine decay. The shared
-  schedule is defined over a training set's epochs, which ZSSR does not have; its adaptive
-  rate and stopping rule are how it decides how long to train on each image, part of its
-  pipeline. On the demo volume above, 300 steps reached 32.2 dB with ZSSR's policy, 31.8 dB
-  with the cosine from 1e-3 and ~30.4 dB (150 steps) with the shared cosine from 1e-4.
-  ``zssr_lr_policy="cosine"`` selects the shared schedule (``lr_max → lr_min`` over
-  ``zssr_steps``).
+* Optimiser and schedule: the shared :class:`~benchmark.trainer.Trainer` (Adam β = (0.9, 0.99),
+  ε = 1e-8, the profile's batch) trains each volume's network, by default with ZSSR's own
+  policy (:class:`ZSSRRatePolicy`, the trainer's learning-rate hook) rather than the shared
+  cosine decay. The shared schedule is defined over a training set's epochs, which ZSSR does not
+  have; its adaptive rate and stopping rule are how it decides how long to train on each
+  image, part of its pipeline. On the demo volume above, 300 steps reached 32.2 dB with
+  ZSSR's policy, 31.8 dB with the cosine from 1e-3 and ~30.4 dB (150 steps) with the shared
+  cosine from 1e-4. ``zssr_lr_policy="cosine"`` selects the shared schedule (``lr_max →
+  lr_min`` over ``zssr_steps``).
+* ZSSR's test cadence (every 50 iterations) belongs to its policy, which the trainer asks for
+  the rate of iteration ``t`` once ``t − 1`` is done; the trainer's validation (``val_every``)
+  records nothing, as ZSSR has no validation pairs.
 * Back-projection (ZSSR's 10 iterations per ensemble member and once more after the median)
   is omitted; the ensemble median is returned. (With k-space truncation as the degradation,
   its fixed point is k-space data consistency: the central block of the SR volume's spectrum
   replaced by the LR's.)
 * Seeding: each volume's network initialisation, patch sampling and augmentation derive
-  from the cell's seed and a CRC-32 of the LR volume's bytes, so a volume gives the same
-  output whatever order the volumes come in, and two runs with one seed give identical
-  volumes on the CPU.
+  from the cell's seed and a CRC-32 of the LR volume's bytes (the seed of the volume's run
+  context, which seeds the trainer's generator), so a volume gives the same output whatever
+  order the volumes come in, and two runs with one seed give identical volumes on the CPU.
+* One folder per test volume ``i`` (in the order of :meth:`ZSSR.super_resolve` calls):
+  ``<cell>/zssr/volume-<i>/`` for ``losses.csv`` (L1 and rate per step) and ``timing.csv``,
+  ``<checkpoints>/zssr/volume-<i>/`` for checkpoints. We keep checkpoints: cheap in ``quick``,
+  a volume takes 3000 iterations of a 2.2 M-parameter network in ``paper``, and a killed cell
+  then skips the volumes it finished and resumes the one it was training, exactly (~27 MB
+  per checkpoint file in ``paper``, two per volume). They carry the cell's configuration
+  hash and the volume's seed, so one of another volume or seed is refused. Without
+  :meth:`ZSSR.fit` a volume trains on the CPU with seed 0 in a temporary folder.
 * Mixed precision on CUDA when the run asks for it (forward passes under autocast, the loss
-  in float32, a gradient scaler). A rich progress task shows the steps of each volume.
+  in float32, a gradient scaler), and a rich progress task per volume, both from the trainer.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
+import tempfile
 import zlib
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from rich.progress import Progress
 
 from benchmark.method import Method
 from benchmark.plugins import METHODS
@@ -100,7 +114,9 @@ from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.settings import Setting, boolean, choice, declare, integer, number
 from benchmark.slabs import SLAB_DEPTH, super_resolve_slabs, to_slabs
+from benchmark.trainer import CosineDecay, LearningRatePolicy, Trainer
 from benchmark.training_data import TrainingData
+from methods.dihedral import IDENTITY, InPlane, apply, in_plane_transforms, invert
 from methods.losses import l1_loss
 from methods.networks import TSRCAN, count_parameters, ts_rcan_from_profile
 
@@ -191,10 +207,6 @@ def father_and_son(lr: np.ndarray, scale: Scale) -> tuple[np.ndarray, np.ndarray
     return father, kspace_truncate(father, scale)
 
 
-def _mirror(patch: np.ndarray, axis: int) -> np.ndarray:
-    return np.flip(patch, axis=axis)
-
-
 class SonFatherSampler:
     """Random aligned (son, father) patch pairs of one volume, with in-plane dihedral augmentation.
 
@@ -235,18 +247,17 @@ class SonFatherSampler:
         self.can_transpose = augment and sx == sy and px == py
         self.noise_std = float(noise_std)
 
-    def draw_transform(self, rng: np.random.Generator) -> tuple[bool, bool, bool]:
+    def draw_transform(self, rng: np.random.Generator) -> InPlane:
         """``(mirror X, mirror Y, transpose)`` uniformly among the allowed in-plane transforms."""
         mirror_x = bool(rng.integers(2)) if self.can_mirror[0] else False
         mirror_y = bool(rng.integers(2)) if self.can_mirror[1] else False
         transpose = bool(rng.integers(2)) if self.can_transpose else False
-        return mirror_x, mirror_y, transpose
+        return InPlane(mirror_x, mirror_y, transpose)
 
-    def pair(
-        self, rng: np.random.Generator, transform: tuple[bool, bool, bool] = (False, False, False)
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def pair(self, rng: np.random.Generator, transform: Sequence[bool] = IDENTITY) -> tuple[np.ndarray, np.ndarray]:
         """One son patch ``(px, py, 3)`` and its father patch ``(sx·px, sy·py, 3·sz)`` under ``transform``."""
-        mirrors = transform[:2]
+        transform = InPlane(*transform)
+        mirrors = (transform.mirror_x, transform.mirror_y)
         corner, father_corner = [], []
         for axis, (n, p, s) in enumerate(zip(self.son.shape, self.patch, self.scale.factors)):
             shifted = axis < 2 and mirrors[axis] and s > 1
@@ -256,12 +267,7 @@ class SonFatherSampler:
             father_corner.append(s * c - (s - 1) if shifted else s * c)
         son = crop(self.son, tuple(corner), self.patch)  # type: ignore[arg-type]
         father = crop(self.father, tuple(father_corner), self.father_patch)  # type: ignore[arg-type]
-        for axis in (0, 1):
-            if mirrors[axis]:
-                son, father = _mirror(son, axis), _mirror(father, axis)
-        if transform[2]:
-            son, father = son.transpose(1, 0, 2), father.transpose(1, 0, 2)
-        return np.ascontiguousarray(son), np.ascontiguousarray(father)
+        return np.ascontiguousarray(apply(son, transform)), np.ascontiguousarray(apply(father, transform))
 
     def batch(self, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` random pairs as slabs: son ``(n, 3, px, py)``, father ``(n, 3·sz, sx·px, sy·py)``."""
@@ -289,24 +295,30 @@ def zssr_network(profile: Profile, scale: Scale, seed: int) -> TSRCAN:
         return ts_rcan_from_profile(profile, scale)
 
 
-def cosine_rate(step: int, steps: int, lr_max: float, lr_min: float) -> float:
-    """The shared cosine schedule: ``lr_max`` at step 0 to ``lr_min`` at step ``steps − 1``."""
-    progress = step / max(steps - 1, 1)
-    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * progress))
-
-
 class ZSSRRatePolicy:
     """ZSSR's adaptive learning rate: divide by 10 when the reconstruction error stops falling.
 
+    A :class:`~benchmark.trainer.LearningRatePolicy`: the rate of iteration ``t`` is decided on
+    the network as iteration ``t − 1`` left it, in the order of ZSSR's loop: the error is
+    measured when ``(t − 1) % TEST_EVERY == 0``, ZSSR's rule applied for iteration ``t − 1``,
+    and training ends (``None``) once the rate fell below 9e-6.
+
     Args:
         learning_rate: initial rate (ZSSR: 1e-3).
+        measure: the reconstruction error of the network as it is now; ``None``: errors come
+            only through :meth:`record`.
     """
 
-    def __init__(self, learning_rate: float = ZSSR_LEARNING_RATE) -> None:
+    STATE = ("learning_rate", "steps", "errors", "changes", "observed")
+
+    def __init__(self, learning_rate: float = ZSSR_LEARNING_RATE, measure: Callable[[], float] | None = None) -> None:
         self.learning_rate = learning_rate
         self.steps: list[int] = []
         self.errors: list[float] = []
         self.changes: list[int] = [0]
+        self.observed = -1
+        """The last iteration taken into account."""
+        self.measure = measure
 
     def record(self, step: int, error: float) -> None:
         """A reconstruction error measured at ``step``."""
@@ -332,116 +344,130 @@ class ZSSRRatePolicy:
         """The rate fell below ZSSR's minimum (9e-6)."""
         return self.learning_rate < MIN_LEARNING_RATE
 
+    def rate(self, step: int, trainer: Trainer | None = None) -> float | None:
+        """The rate of iteration ``step``, after taking in iteration ``step − 1``; ``None``: stop."""
+        del trainer
+        if step - 1 > self.observed:
+            self.observed = step - 1
+            if self.observed % TEST_EVERY == 0 and self.measure is not None:
+                self.record(self.observed, self.measure())
+            self.update(self.observed)
+        return None if self.finished else self.learning_rate
 
-def reconstruction_error(
-    network: torch.nn.Module, father: np.ndarray, son: np.ndarray, scale: Scale, crop_size: Sequence[int], device: Any
-) -> float:
-    """MSE of the network's SR of a central son crop against the father over it."""
-    size = [min(int(c), n) for c, n in zip(crop_size, son.shape)]
-    size[2] = max(size[2], min(SLAB_DEPTH, son.shape[2]))
-    corner = [(n - c) // 2 for n, c in zip(son.shape, size)]
-    son_crop = son[tuple(slice(o, o + c) for o, c in zip(corner, size))]
-    father_crop = father[tuple(slice(o * f, (o + c) * f) for o, c, f in zip(corner, size, scale.factors))]
-    sr = super_resolve_slabs(
-        network, torch.from_numpy(np.ascontiguousarray(son_crop)), scale, max(size[:2]), 8, torch.device(device)
-    )
-    return float(((sr.double() - torch.from_numpy(np.ascontiguousarray(father_crop)).double()) ** 2).mean())
+    def state_dict(self) -> dict[str, Any]:
+        """Rate, measurements, changes and the last iteration taken in (numbers and lists only)."""
+        return {name: copy.copy(getattr(self, name)) for name in self.STATE}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; a ``KeyError`` for a state of another policy."""
+        for name in self.STATE:
+            setattr(self, name, copy.copy(state[name]))
+
+
+class SonFatherPlan:
+    """The :class:`~benchmark.trainer.TrainingPlan` of one volume: L1 of SR(son patches) against father patches.
+
+    Args:
+        network: the volume's SR network (trained in place).
+        sampler: pairs of the volume.
+        profile: ``batch_size``; ``val_crop``, the son crop (LR voxels) of :meth:`reconstruction_error`.
+        device: where the batches go.
+    """
+
+    optimised: ClassVar[dict[str, list[str]]] = {"sr": ["sr"]}
+
+    def __init__(self, network: torch.nn.Module, sampler: SonFatherSampler, profile: Profile, device: torch.device):
+        self.networks = {"sr": network}
+        self.sampler = sampler
+        self.batch_size = int(profile["batch_size"])
+        self.crop_size = tuple(profile.get("val_crop", (48, 48, 12)))
+        self.device = device
+
+    def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Son slabs ``(B, 3, px, py)`` and father slabs ``(B, 3·sz, sx·px, sy·py)`` on the CPU."""
+        return self.sampler.batch(rng, self.batch_size)
+
+    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor], trainer: Trainer) -> dict[str, float]:
+        """One Adam step on the L1 loss."""
+        son, father = (t.to(self.device) for t in batch)
+        with trainer.autocast():
+            out = self.networks["sr"](son)
+        loss = l1_loss(out.float(), father)
+        trainer.update("sr", loss)
+        return {"l1": loss.item()}
+
+    def validate(self) -> dict[str, float]:
+        """Nothing: ZSSR has no validation pairs; its policy measures the reconstruction error."""
+        return {}
+
+    def reconstruction_error(self) -> float:
+        """MSE of the network's SR of a central son crop against the father over it."""
+        son, father, scale = self.sampler.son, self.sampler.father, self.sampler.scale
+        size = [min(int(c), n) for c, n in zip(self.crop_size, son.shape)]
+        size[2] = max(size[2], min(SLAB_DEPTH, son.shape[2]))
+        corner = [(n - c) // 2 for n, c in zip(son.shape, size)]
+        son_crop = son[tuple(slice(o, o + c) for o, c in zip(corner, size))]
+        father_crop = father[tuple(slice(o * f, (o + c) * f) for o, c, f in zip(corner, size, scale.factors))]
+        sr = super_resolve_slabs(
+            self.networks["sr"], torch.from_numpy(np.ascontiguousarray(son_crop)), scale, max(size[:2]), 8, self.device
+        )
+        return float(((sr.double() - torch.from_numpy(np.ascontiguousarray(father_crop)).double()) ** 2).mean())
 
 
 def train_on_volume(
     network: torch.nn.Module,
     sampler: SonFatherSampler,
     settings: ZSSRSettings,
-    profile: Profile,
-    device: torch.device,
-    seed: int,
-    amp: bool = False,
-    on_step: Callable[[int, float], None] | None = None,
+    run: RunContext,
+    description: str = "ZSSR",
+    stop_after: int | None = None,
 ) -> list[float]:
-    """Train ``network`` on son → father pairs of one volume.
+    """Train ``network`` on son → father pairs of one volume with the shared trainer.
 
     Args:
-        network: the SR network (trained in place).
+        network: the SR network (trained in place, left in eval mode).
         sampler: pairs of this volume.
         settings: steps, rate policy.
-        profile: batch size, Adam settings, ``lr_max``/``lr_min``, ``val_crop``.
-        device: where to train.
-        seed: seed of the patch sampling and augmentation.
-        amp: mixed precision (CUDA only).
-        on_step: called with ``(step, loss)`` after every iteration (progress display).
+        run: this volume's run context (:func:`volume_run`): its seed seeds the patch sampling
+            and augmentation; its profile gives the batch, Adam, ``lr_max``/``lr_min`` and
+            ``val_crop``; losses go to its ``cell_dir``, checkpoints to its ``checkpoint_dir``.
+        description: label of the progress task.
+        stop_after: stop (with a checkpoint) at this step; for tests of resuming.
 
     Returns:
         The L1 loss of every iteration done (fewer than ``settings.steps`` when ZSSR's policy stops early).
     """
-    rng = np.random.default_rng(seed)
-    network.to(device).train()
-    adaptive = settings.lr_policy == "zssr"
-    policy = ZSSRRatePolicy(settings.learning_rate)
-    lr_max, lr_min = float(profile["lr_max"]), float(profile["lr_min"])
-    optimiser = torch.optim.Adam(
-        network.parameters(),
-        lr=policy.learning_rate if adaptive else lr_max,
-        betas=tuple(profile["adam_betas"]),  # type: ignore[arg-type]
-        eps=float(profile["adam_eps"]),
-    )
-    use_amp = amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    batch_size = int(profile["batch_size"])
-    crop_size = tuple(profile.get("val_crop", (48, 48, 12)))
-    history: list[float] = []
-    for step in range(settings.steps):
-        rate = policy.learning_rate if adaptive else cosine_rate(step, settings.steps, lr_max, lr_min)
-        for group in optimiser.param_groups:
-            group["lr"] = rate
-        son, father = (t.to(device) for t in sampler.batch(rng, batch_size))
-        with torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext():
-            out = network(son)
-        loss = l1_loss(out.float(), father)
-        optimiser.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimiser)
-        scaler.update()
-        history.append(loss.item())
-        if on_step is not None:
-            on_step(step, history[-1])
-        if adaptive:
-            if step % TEST_EVERY == 0:
-                policy.record(
-                    step, reconstruction_error(network, sampler.father, sampler.son, sampler.scale, crop_size, device)
-                )
-                network.train()
-            policy.update(step)
-            if policy.finished:
-                break
+    plan = SonFatherPlan(network, sampler, run.profile, run.device)
+    policy: LearningRatePolicy = CosineDecay()
+    if settings.lr_policy == "zssr":
+        policy = ZSSRRatePolicy(settings.learning_rate, plan.reconstruction_error)
+    trainer = Trainer(plan, run, settings.steps, description=description, lr_policy=policy)
+    trainer.fit(stop_after)
     network.eval()
-    return history
+    return [row["l1"] for row in trainer.history]
+
+
+def volume_run(run: RunContext, index: int, seed: int, profile: Profile | None = None) -> RunContext:
+    """The run context of the ``index``-th volume: its seed, its own folders, a configuration hash naming it."""
+    folder = Path("zssr") / f"volume-{index}"
+    return dataclasses.replace(
+        run,
+        seed=seed,
+        profile=profile if profile is not None else run.profile,
+        cell_dir=run.cell_dir / folder,
+        checkpoint_dir=run.checkpoint_dir / folder,
+        config_hash=f"{run.config_hash}:volume-{seed:08x}",
+    )
+
+
+@contextmanager
+def scratch_run(profile: Profile, scale: Scale) -> Iterator[RunContext]:
+    """A run context for :meth:`ZSSR.super_resolve` without :meth:`ZSSR.fit`: CPU, seed 0, a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="zssr-") as folder:
+        yield RunContext(torch.device("cpu"), 0, profile, scale, Path(folder), Path(folder) / "checkpoints")
 
 
 # ----------------------------------------------------------------------------- inference
-def _unmirror(volume: torch.Tensor, axis: int, factor: int) -> torch.Tensor:
-    """Undo a mirror of the LR input on the SR output: mirror back, then shift by ``factor − 1`` voxels.
-
-    The network's output voxel ``k`` of a mirrored LR volume of ``n`` voxels lies at original
-    HR position ``factor·(n − 1) − k``; after mirroring back, HR voxel ``m`` is read at index
-    ``m + factor − 1``, the last ``factor − 1`` voxels repeating the edge.
-    """
-    mirrored = torch.flip(volume, dims=(axis,))
-    if factor == 1:
-        return mirrored
-    size = mirrored.shape[axis]
-    shift = min(factor - 1, size - 1)
-    edge = mirrored.narrow(axis, size - 1, 1)
-    repeats = [1] * mirrored.dim()
-    repeats[axis] = shift
-    return torch.cat([mirrored.narrow(axis, shift, size - shift), edge.repeat(*repeats)], dim=axis)
-
-
-def ensemble_transforms(scale: Scale) -> list[tuple[bool, bool, bool]]:
-    """``(mirror X, mirror Y, transpose)`` of the 8 in-plane variants, or the 4 axis-keeping ones when ``sx ≠ sy``."""
-    transposes = (False, True) if scale.sx == scale.sy else (False,)
-    return [(mx, my, t) for t in transposes for mx in (False, True) for my in (False, True)]
-
-
 def super_resolve_ensemble(
     network: torch.nn.Module,
     lr: torch.Tensor,
@@ -449,7 +475,7 @@ def super_resolve_ensemble(
     tile: int,
     batch_size: int,
     device: torch.device,
-    transforms: Sequence[tuple[bool, bool, bool]] | None = None,
+    transforms: Sequence[Sequence[bool]] | None = None,
 ) -> torch.Tensor:
     """Geometric self-ensemble: SR of every in-plane variant of ``lr``, mapped back, voxel-wise median.
 
@@ -460,31 +486,20 @@ def super_resolve_ensemble(
         tile: in-plane LR tile of the slab inference.
         batch_size: tiles per forward pass.
         device: inference device.
-        transforms: ``(mirror X, mirror Y, transpose)`` variants; default :func:`ensemble_transforms`.
+        transforms: ``(mirror X, mirror Y, transpose)`` variants; default all 8, or the 4
+            without a transpose when ``sx ≠ sy`` (:func:`~methods.dihedral.in_plane_transforms`).
 
     Returns:
         ``(X, Y, Z)`` float32 SR volume (for an even number of variants, the mean of the two middle values).
     """
-    transforms = list(transforms if transforms is not None else ensemble_transforms(scale))
+    if transforms is None:
+        transforms = in_plane_transforms(scale.sx == scale.sy)
     outputs = []
-    for mirror_x, mirror_y, transpose in transforms:
-        if transpose and scale.sx != scale.sy:
+    for transform in (InPlane(*t) for t in transforms):
+        if transform.transpose and scale.sx != scale.sy:
             raise ValueError(f"a transposed variant needs sx == sy, got scale {scale}")
-        x = lr
-        if mirror_x:
-            x = torch.flip(x, dims=(0,))
-        if mirror_y:
-            x = torch.flip(x, dims=(1,))
-        if transpose:
-            x = x.transpose(0, 1)
-        y = super_resolve_slabs(network, x.contiguous(), scale, tile, batch_size, device)
-        if transpose:
-            y = y.transpose(0, 1)
-        if mirror_y:
-            y = _unmirror(y, 1, scale.sy)
-        if mirror_x:
-            y = _unmirror(y, 0, scale.sx)
-        outputs.append(y.contiguous())
+        y = super_resolve_slabs(network, apply(lr, transform).contiguous(), scale, tile, batch_size, device)
+        outputs.append(invert(y, transform, factors=(scale.sx, scale.sy)).contiguous())
     stacked = torch.stack(outputs).sort(dim=0).values
     n = stacked.shape[0]
     return stacked[n // 2] if n % 2 else 0.5 * (stacked[n // 2 - 1] + stacked[n // 2])
@@ -524,32 +539,22 @@ class ZSSR(Method):
             ``(X, Y, Z)`` float32 SR volume on the CPU.
         """
         lr_array = lr.detach().float().cpu().numpy()
-        seed = volume_seed(self.run.seed if self.run is not None else 0, lr_array)
-        father, son = father_and_son(lr_array, self.scale)
-        sampler = SonFatherSampler(
-            father, son, self.profile["lr_patch"], self.scale, self.settings.augment, self.settings.noise_std
-        )
-        network = zssr_network(self.profile, self.scale, seed)
-        amp = bool(self.run.amp) if self.run is not None else False
-        progress: Progress | None = self.run.progress if self.run is not None else None
-        label = f"ZSSR {'x'.join(str(n) for n in lr.shape)}"
-        task = progress.add_task(label, total=self.settings.steps) if progress is not None else None
-
-        def show(step: int, loss: float) -> None:
-            if progress is not None and task is not None:
-                progress.update(task, completed=step + 1, description=f"{label} · l1 {loss:.4g}")
-
-        try:
-            history = train_on_volume(network, sampler, self.settings, self.profile, self.device, seed, amp, show)
-        finally:
-            if progress is not None and task is not None:
-                progress.remove_task(task)
-        self.histories.append(history)
-        if self.run is not None:
-            self.run.log(
-                f"zssr: LR {tuple(lr.shape)}, son {son.shape}, {len(history)} steps, "
-                f"l1 {history[0]:.4g} -> {history[-1]:.4g}"
+        with ExitStack() as scratch:
+            run = self.run if self.run is not None else scratch.enter_context(scratch_run(self.profile, self.scale))
+            seed = volume_seed(run.seed, lr_array)
+            father, son = father_and_son(lr_array, self.scale)
+            sampler = SonFatherSampler(
+                father, son, self.profile["lr_patch"], self.scale, self.settings.augment, self.settings.noise_std
             )
+            network = zssr_network(self.profile, self.scale, seed)
+            here = volume_run(run, len(self.histories), seed, self.profile)
+            label = f"ZSSR {'x'.join(str(n) for n in lr.shape)}"
+            history = train_on_volume(network, sampler, self.settings, here, label)
+        self.histories.append(history)
+        run.log(
+            f"zssr: LR {tuple(lr.shape)}, son {son.shape}, {len(history)} steps, "
+            f"l1 {history[0]:.4g} -> {history[-1]:.4g}"
+        )
         tile, batch = int(self.profile["infer_tile"]), int(self.profile["infer_batch"])
         if self.settings.ensemble:
             return super_resolve_ensemble(network, lr, self.scale, tile, batch, self.device)

@@ -1,8 +1,9 @@
+import pandas as pd
 import torch
 
 from benchmark.scale import Scale
 from benchmark.seeding import seed_everything
-from benchmark.trainer import Trainer
+from benchmark.trainer import CosineDecay, Trainer, cosine_rate
 from methods.networks import ts_rcan_from_profile
 from methods.supervised import PairedSlabPlan
 from tests.conftest import tiny_training_data
@@ -135,3 +136,87 @@ def test_step_times_survive_a_resume(tiny_run):
     resumed.fit()
     assert resumed.times.steps == 6
     assert resumed.times.data > 0
+
+
+class HalvingPolicy:
+    """A stateful learning-rate policy: halve every 3 steps, end training before ``stop_at``."""
+
+    def __init__(self, stop_at: int | None = None):
+        self.rate_now, self.calls, self.stop_at = 1e-3, 0, stop_at
+
+    def rate(self, step, trainer):
+        del trainer
+        if self.stop_at is not None and step >= self.stop_at:
+            return None
+        self.calls += 1
+        if self.calls % 3 == 0:
+            self.rate_now /= 2
+        return self.rate_now
+
+    def state_dict(self):
+        return {"rate": self.rate_now, "calls": self.calls}
+
+    def load_state_dict(self, state):
+        self.rate_now, self.calls = float(state["rate"]), int(state["calls"])
+
+
+def test_default_policy_is_the_shared_cosine(tiny_run):
+    run = tiny_run(Scale(2, 2, 1))
+    trainer = Trainer(make_plan(Scale(2, 2, 1), run), run, total_steps=10)
+    assert isinstance(trainer.lr_policy, CosineDecay)
+    assert [trainer.learning_rate(s) for s in range(10)] == [
+        cosine_rate(s, 10, run.profile["lr_max"], run.profile["lr_min"]) for s in range(10)
+    ]
+
+
+def test_a_stateful_policy_survives_a_kill(tiny_run, tmp_path):
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale, checkpoint_every=2, val_every=100)
+    uninterrupted = Trainer(make_plan(scale, run), run, total_steps=8, lr_policy=HalvingPolicy())
+    uninterrupted.fit()
+    rates = [row["lr"] for row in uninterrupted.history]
+    assert rates == [1e-3] * 2 + [5e-4] * 3 + [2.5e-4] * 3
+
+    run2 = tiny_run(scale, checkpoint_every=2, val_every=100)
+    run2.checkpoint_dir = tmp_path / "second"
+    Trainer(make_plan(scale, run2), run2, total_steps=8, lr_policy=HalvingPolicy()).fit(stop_after=4)
+    policy = HalvingPolicy()
+    resumed = Trainer(make_plan(scale, run2), run2, total_steps=8, lr_policy=policy)
+    resumed.fit()
+    assert [row["lr"] for row in resumed.history] == rates
+    assert policy.state_dict() == uninterrupted.lr_policy.state_dict()
+    for key, value in resumed.plan.networks["sr"].state_dict().items():
+        torch.testing.assert_close(value, uninterrupted.plan.networks["sr"].state_dict()[key], rtol=0, atol=0)
+
+
+def test_a_policy_can_end_training_early(tiny_run):
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale, checkpoint_every=100, val_every=100)
+    trainer = Trainer(make_plan(scale, run), run, total_steps=8, lr_policy=HalvingPolicy(stop_at=5))
+    trainer.fit()
+    assert trainer.step == 5 and len(trainer.history) == 5
+    assert "val_psnr" in trainer.history[-1]  # the last step done is validated
+    assert len(pd.read_csv(run.cell_dir / "losses.csv")) == 5
+    again = Trainer(make_plan(scale, run), run, total_steps=8, lr_policy=HalvingPolicy(stop_at=5))
+    again.fit()  # resumed from the checkpoint written at the stop: no step more
+    assert again.step == 5 and again.history == trainer.history
+
+
+def test_a_refused_checkpoint_leaves_policy_and_generators_untouched(tiny_run):
+    scale = Scale(2, 2, 1)
+    run = tiny_run(scale, checkpoint_every=2, val_every=100)
+    Trainer(make_plan(scale, run), run, total_steps=4).fit(stop_after=2)
+    path = run.checkpoint_dir / "last.pt"
+    state = torch.load(path, weights_only=True)
+    del state["history"]  # fails after the generators were set
+    torch.save(state, path)
+    policy = HalvingPolicy()
+    policy.calls = 7
+    trainer = Trainer(make_plan(scale, run), run, total_steps=4, lr_policy=policy)
+    rng, torch_rng = trainer.rng.bit_generator.state, torch.get_rng_state()
+    assert not trainer.load_checkpoint()
+    assert trainer.rng.bit_generator.state == rng and torch.equal(torch.get_rng_state(), torch_rng)
+    assert policy.state_dict() == {"rate": 1e-3, "calls": 7}
+    state["history"] = []
+    torch.save(state, path)  # a cosine checkpoint holds no state of this policy: refused too
+    assert not trainer.load_checkpoint() and policy.calls == 7

@@ -1,6 +1,10 @@
-"""ZSSR: no source HR, son shapes, aligned (augmented) pairs, training, determinism, ensemble, rate policy."""
+"""ZSSR: no source HR, son shapes, aligned (augmented) pairs, training, determinism, ensemble, rate policy, resume."""
+
+import dataclasses
+import io
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from rich.console import Console
@@ -11,17 +15,17 @@ from benchmark.profiles import load_profile
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.scale import Scale
 from benchmark.training_data import DataAccessError, TrainingData
+from methods import zssr
+from methods.dihedral import in_plane_transforms
 from methods.losses import l1_loss
-from methods.networks.interpolation_skip import upsample_slab_linear
 from methods.zssr import (
     ZSSR,
     SonFatherSampler,
     ZSSRRatePolicy,
     ZSSRSettings,
-    _unmirror,
-    ensemble_transforms,
     father_and_son,
     train_on_volume,
+    volume_run,
     zssr_network,
 )
 from tests.conftest import smooth_volume, tiny_training_data
@@ -119,8 +123,9 @@ def test_patches_are_clipped_to_a_small_son():
 
 
 @pytest.mark.parametrize("scale", SCALES, ids=str)
-def test_a_few_steps_lower_the_l1(scale):
-    profile = load_profile("tiny", ["lr_max=1e-3", "batch_size=4"])
+def test_a_few_steps_lower_the_l1(scale, tiny_run):
+    run = tiny_run(scale, lr_max=1e-3, batch_size=4)
+    profile = run.profile
     father, son = father_and_son(smooth_volume((24, 24, 12), 3), scale)
     sampler = SonFatherSampler(father, son, profile["lr_patch"], scale)
     network = zssr_network(profile, scale, seed=0)
@@ -133,7 +138,7 @@ def test_a_few_steps_lower_the_l1(scale):
 
     before = fixed_l1()
     settings = ZSSRSettings(steps=60, ensemble=False)
-    history = train_on_volume(network, sampler, settings, profile, torch.device("cpu"), seed=0)
+    history = train_on_volume(network, sampler, settings, run)
     assert len(history) == 60 and all(np.isfinite(history))
     assert fixed_l1() < 0.9 * before  # from linear interpolation (zero-initialised residual)
 
@@ -142,9 +147,10 @@ def test_same_seed_gives_identical_output_and_another_seed_does_not(tiny_run):
     scale = Scale(2, 2, 2)
     lr = torch.from_numpy(tiny_training_data(scale).validation[0].lr.data)
     outputs = []
-    for seed in (0, 0, 1):
+    for index, seed in enumerate((0, 0, 1)):
         run = tiny_run(scale)
         run.seed = seed
+        run.cell_dir = run.checkpoint_dir = run.cell_dir / f"run{index}"  # no checkpoint to resume from
         method = ZSSR(scale=scale, profile=run.profile)
         method.fit(no_source_hr(scale), run)
         outputs.append(method.super_resolve(lr))
@@ -164,18 +170,7 @@ def test_self_ensemble_shape_and_progress(scale, tiny_run):
     assert tuple(sr.shape) == (12 * scale.sx, 11 * scale.sy, 6 * scale.sz)
     assert torch.isfinite(sr).all()
     assert len(run.progress.tasks) == 0  # the per-volume task is removed when done
-    assert len(ensemble_transforms(scale)) == (8 if scale.sx == scale.sy else 4)
-
-
-@pytest.mark.parametrize("factor", [1, 2, 3])
-def test_unmirror_maps_a_mirrored_input_back_onto_the_hr_grid(factor):
-    x = torch.rand(2, 3, 7, 5)
-    direct = upsample_slab_linear(x, (factor, 1, 1))
-    mirrored = upsample_slab_linear(torch.flip(x, dims=(2,)), (factor, 1, 1))
-    back = _unmirror(mirrored, 2, factor)
-    # Equal wherever both interpolate between two LR samples (the last s − 1 voxels extrapolate).
-    interior = slice(0, direct.shape[2] - factor + 1)
-    torch.testing.assert_close(back[:, :, interior], direct[:, :, interior])
+    assert len(in_plane_transforms(scale.sx == scale.sy)) == (8 if scale.sx == scale.sy else 4)
 
 
 def test_zssr_rate_policy_divides_when_the_error_stops_falling():
@@ -196,7 +191,7 @@ def test_zssr_rate_policy_divides_when_the_error_stops_falling():
     assert falling.learning_rate == 1e-3 and not falling.finished
 
 
-def test_zssr_policy_trains_and_settings_defaults():
+def test_zssr_policy_trains_and_settings_defaults(tiny_run):
     assert ZSSRSettings.from_profile(load_profile("tiny")).steps == 4
     assert ZSSRSettings.from_profile(load_profile("quick")).steps == 600
     paper = ZSSRSettings.from_profile(load_profile("paper"))
@@ -206,9 +201,132 @@ def test_zssr_policy_trains_and_settings_defaults():
         load_profile("tiny", ["zssr_lr_policy='step'"])  # refused before any cell starts
 
     scale = Scale(2, 2, 1)
-    profile = load_profile("tiny", ["zssr_lr_policy='cosine'"])
+    run = tiny_run(scale, zssr_lr_policy="cosine")
     father, son = father_and_son(smooth_volume((24, 24, 12), 1), scale)
-    sampler = SonFatherSampler(father, son, profile["lr_patch"], scale)
-    settings = ZSSRSettings.from_profile(profile)
-    history = train_on_volume(zssr_network(profile, scale, 0), sampler, settings, profile, torch.device("cpu"), 0)
+    sampler = SonFatherSampler(father, son, run.profile["lr_patch"], scale)
+    settings = ZSSRSettings.from_profile(run.profile)
+    history = train_on_volume(zssr_network(run.profile, scale, 0), sampler, settings, run)
     assert len(history) == 4 and all(np.isfinite(history))
+    rates = pd.read_csv(run.cell_dir / "losses.csv")["lr"]
+    assert rates.iloc[0] == run.profile["lr_max"] and abs(rates.iloc[-1] - run.profile["lr_min"]) < 1e-15
+
+
+def _round_trip(policy: ZSSRRatePolicy) -> ZSSRRatePolicy:
+    """The policy as a resumed run gets it: through a checkpoint loaded with ``weights_only=True``."""
+    buffer = io.BytesIO()
+    torch.save({"lr_policy": policy.state_dict()}, buffer)
+    buffer.seek(0)
+    resumed = ZSSRRatePolicy(1e-3, policy.measure)
+    resumed.load_state_dict(torch.load(buffer, weights_only=True)["lr_policy"])
+    return resumed
+
+
+def test_zssr_policy_hook_follows_the_order_of_zssrs_loop():
+    """Asked for the rate of iteration t, the policy takes in iteration t − 1 as ZSSR's loop did."""
+
+    def error(step: int, rate: float) -> float:
+        return 0.01 + 1e-6 * step + rate  # creeping up: divides at 299, 599, 899, then stops
+
+    # ZSSR's loop: train iteration s, test when s % 50 == 0, apply the rule, stop below 9e-6.
+    reference, reference_rates = ZSSRRatePolicy(1e-3), []
+    for step in range(3000):
+        reference_rates.append(reference.learning_rate)
+        if step % 50 == 0:
+            reference.record(step, error(step, reference.learning_rate))
+        reference.update(step)
+        if reference.finished:
+            break
+
+    done: list[tuple[int, float]] = []  # (iteration, its rate): the "network" as the last iteration left it
+    policy = ZSSRRatePolicy(1e-3, measure=lambda: error(*done[-1]))
+    rates = []
+    for step in range(3000):
+        if step in (300, 301, 650):
+            policy = _round_trip(policy)  # a resume between iterations changes nothing
+        rate = policy.rate(step)
+        if rate is None:
+            break
+        rates.append(rate)
+        done.append((step, rate))
+    assert rates == reference_rates and len(rates) == 900
+    assert policy.steps == reference.steps and policy.errors == reference.errors
+    assert policy.changes == reference.changes == [0, 299, 599, 899]
+    stopped = _round_trip(policy)  # the checkpoint written at the stop asks again for the same step
+    assert stopped.rate(900) is None and stopped.steps == policy.steps
+    with pytest.raises(KeyError):
+        ZSSRRatePolicy().load_state_dict({})  # a cosine checkpoint does not fit
+
+
+def _fast_policy(monkeypatch):
+    """ZSSR's rule on a short clock: test every step, check every 3, divide at every check after 4 steps."""
+    for name, value in {"TEST_EVERY": 1, "POLICY_CHECK_EVERY": 3, "POLICY_MIN_ITERS": 4, "CHANGE_RATIO": 0.0}.items():
+        monkeypatch.setattr(zssr, name, value)
+
+
+def test_a_killed_volume_resumes_to_the_same_weights_and_rates(tiny_run, monkeypatch):
+    _fast_policy(monkeypatch)  # divides after iterations 5, 11 and 17 (then below 9e-6: stop)
+    scale = Scale(2, 2, 2)
+    run = tiny_run(scale, zssr_steps=30, checkpoint_every=4, val_every=100)
+    settings = ZSSRSettings.from_profile(run.profile)
+    father, son = father_and_son(smooth_volume((24, 24, 12), 2), scale)
+
+    def train(folder: str, stop_after: int | None = None) -> tuple[list[float], torch.nn.Module, list[str]]:
+        here = dataclasses.replace(volume_run(run, 0, seed=5), cell_dir=run.cell_dir / folder)
+        here.checkpoint_dir = here.cell_dir / "checkpoints"
+        logged: list[str] = []
+        here.log = logged.append
+        network = zssr_network(run.profile, scale, seed=5)
+        sampler = SonFatherSampler(father, son, run.profile["lr_patch"], scale)
+        return train_on_volume(network, sampler, settings, here, stop_after=stop_after), network, logged
+
+    expected, uninterrupted, _ = train("whole")
+    assert len(expected) == 18  # stopped early by the policy
+    rates = pd.read_csv(run.cell_dir / "whole" / "losses.csv")["lr"].tolist()
+    assert rates == pytest.approx([1e-3] * 6 + [1e-4] * 6 + [1e-5] * 6)
+    train("killed", stop_after=9)
+    torch.manual_seed(1234)  # a new process would start with other RNG states
+    history, resumed, logged = train("killed")
+    assert history == expected and any("resumed" in m for m in logged)
+    assert pd.read_csv(run.cell_dir / "killed" / "losses.csv")["lr"].tolist() == rates
+    for (key, value), other in zip(resumed.state_dict().items(), uninterrupted.state_dict().values()):
+        torch.testing.assert_close(value, other, rtol=0, atol=0, msg=key)
+    again, _, logged = train("killed")  # resumed from the checkpoint written at the stop: no step more
+    assert again == expected and any("ended training at step 18" in m for m in logged)
+
+
+def test_each_volume_has_its_folders_and_a_rerun_resumes_them(tiny_run):
+    scale = Scale(2, 2, 2)
+    run = tiny_run(scale)
+    volumes = [torch.from_numpy(smooth_volume(shape, seed)) for seed, shape in ((0, (12, 12, 6)), (1, (12, 10, 8)))]
+    method = ZSSR(scale=scale, profile=run.profile)
+    method.fit(no_source_hr(scale), run)
+    first = [method.super_resolve(lr) for lr in volumes]
+    for index in (0, 1):
+        losses = pd.read_csv(run.cell_dir / "zssr" / f"volume-{index}" / "losses.csv")
+        assert list(losses["step"]) == [1, 2, 3, 4] and {"lr", "l1"} <= set(losses.columns)
+        assert (run.cell_dir / "zssr" / f"volume-{index}" / "timing.csv").is_file()
+        assert (run.checkpoint_dir / "zssr" / f"volume-{index}" / "last.pt").is_file()
+
+    logged: list[str] = []
+    run.log = logged.append
+    rerun = ZSSR(scale=scale, profile=run.profile)  # a killed cell run again: finished volumes are not retrained
+    rerun.fit(no_source_hr(scale), run)
+    assert all(torch.equal(rerun.super_resolve(lr), sr) for lr, sr in zip(volumes, first))
+    assert rerun.histories == method.histories
+    assert sum("resumed" in m and "at step 4" in m for m in logged) == 2
+
+    warnings: list[str] = []
+    run.warn, run.seed = warnings.append, 1  # another seed: another volume seed, its checkpoints refused
+    other = ZSSR(scale=scale, profile=run.profile)
+    other.fit(no_source_hr(scale), run)
+    assert not torch.equal(other.super_resolve(volumes[0]), first[0])
+    assert len(warnings) == 1 and "starts from step 0" in warnings[0]
+
+
+def test_super_resolve_without_fit_trains_with_seed_0_in_a_scratch_folder(tiny_run):
+    scale = Scale(2, 2, 2)
+    run = tiny_run(scale)
+    lr = torch.from_numpy(smooth_volume((12, 12, 6), 0))
+    fitted = ZSSR(scale=scale, profile=run.profile)
+    fitted.fit(no_source_hr(scale), run)
+    assert torch.equal(ZSSR(scale=scale, profile=run.profile).super_resolve(lr), fitted.super_resolve(lr))
