@@ -29,7 +29,13 @@ from benchmark.inference import BlendingWeights, TileFunction, blending_weights,
 from benchmark.scale import Scale
 
 SLAB_DEPTH = 3
+"""Slices ``M`` of an LR slab: every learned method's networks see 3 consecutive slices as channels."""
 _EDGE_WEIGHT = 1e-3
+
+
+def hr_slab_depth(scale: Scale) -> int:
+    """Slices of the HR (or SR) slab over one LR slab: ``M·sz`` (6 at 2×2×2, 3 at 2×2×1)."""
+    return SLAB_DEPTH * scale.sz
 
 
 def slab_centre_weights(out_slices: int, sz: int) -> torch.Tensor:

@@ -6,16 +6,18 @@ A learned method subclasses :class:`ThinSlabMethod` and supplies three things:
 * :meth:`ThinSlabMethod.inference_network` — the slab network used at test time, mapping an
   LR slab ``(B, 3, h, w)`` to an SR slab ``(B, 3·sz, sx·h, sy·w)``;
 * :meth:`ThinSlabMethod.make_plan` — the :class:`benchmark.trainer.TrainingPlan` that does one
-  training iteration.
+  training iteration; or, for a method trained in several stages (DASR),
+  :meth:`ThinSlabMethod.stages` — one :class:`TrainingStage` per run of the trainer.
 
-The base class trains the plan with the shared :class:`benchmark.trainer.Trainer`,
-super-resolves whole volumes slab by slab (:func:`benchmark.slabs.super_resolve_slabs`), and
-saves and restores all networks.
+The base class trains the plan (or each stage's plan, in order) with the shared
+:class:`benchmark.trainer.Trainer`, super-resolves whole volumes slab by slab
+(:func:`benchmark.slabs.super_resolve_slabs`), and saves and restores all networks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,13 +27,32 @@ from torch import nn
 from benchmark.method import Method
 from benchmark.metrics import psnr
 from benchmark.profiles import Profile
+from benchmark.protocol.degradations import kspace_truncate
 from benchmark.protocol.patches import crop, hr_patch_size, random_patch_corner
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
-from benchmark.slabs import super_resolve_slabs, to_slabs
+from benchmark.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
 from benchmark.trainer import Trainer, TrainingPlan, total_steps
 from benchmark.training_data import TrainingData, VolumePair
 from methods.networks import count_parameters
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingStage:
+    """One run of the shared trainer inside :meth:`ThinSlabMethod.fit`.
+
+    Attributes:
+        make_plan: ``(data, run) -> plan``, called when the stage starts (after the stages before it).
+        steps: training steps of the stage.
+        description: the progress bar's label.
+        folder: sub-folder of the cell and checkpoint folders for the stage's ``losses.csv``,
+            ``timing.csv`` and checkpoints; None (default) writes to those folders themselves.
+    """
+
+    make_plan: Callable[[TrainingData, RunContext], TrainingPlan]
+    steps: int
+    description: str
+    folder: str | None = None
 
 
 class ThinSlabMethod(Method):
@@ -54,19 +75,30 @@ class ThinSlabMethod(Method):
         """The training plan for one cell."""
         raise NotImplementedError
 
+    def stages(self, steps: int) -> list[TrainingStage]:
+        """The trainer runs of :meth:`fit`, in order; by default one stage of :meth:`make_plan` for all ``steps``."""
+        return [TrainingStage(self.make_plan, steps, f"train {type(self).__name__}")]
+
     @classmethod
     def network_parameters(cls, scale: Scale, profile: Profile) -> dict[str, int]:
         """Parameter count of each network, for ``bench list --verbose``."""
         return {name: count_parameters(net) for name, net in cls.build_networks(scale, profile).items()}
 
     def fit(self, data: TrainingData, run: RunContext) -> None:
-        """Train the plan for ``epochs × steps_per_epoch`` steps with the shared trainer."""
+        """Train each of :meth:`stages` in turn with the shared trainer, ``epochs × steps_per_epoch`` steps in all."""
         super().fit(data, run)
         for net in self.networks.values():
             net.to(run.device)
-        plan = self.make_plan(data, run)
         steps = total_steps(self.profile, [v.shape for v in data.target_lr])
-        Trainer(plan, run, steps, description=f"train {type(self).__name__}").fit()
+        for stage in self.stages(steps):
+            stage_run = run
+            if stage.folder is not None:
+                stage_run = dataclasses.replace(
+                    run, cell_dir=run.cell_dir / stage.folder, checkpoint_dir=run.checkpoint_dir / stage.folder
+                )
+                stage_run.cell_dir.mkdir(parents=True, exist_ok=True)
+            plan = stage.make_plan(data, stage_run)
+            Trainer(plan, stage_run, stage.steps, description=stage.description).fit()
 
     def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
         """Tiled thin-slab inference over the whole volume ``(X/sx, Y/sy, Z/sz) → (X, Y, Z)``."""
@@ -162,5 +194,71 @@ def validate_network(
     network: nn.Module, data_pairs: Sequence[VolumePair], scale: Scale, profile: Profile, device: torch.device
 ) -> dict[str, float]:
     """``{"psnr": ...}`` on the validation crops, with the profile's ``val_crop`` and ``infer_batch``."""
-    crop_size = tuple(profile.get("val_crop", (48, 48, 12)))
+    crop_size = tuple(profile["val_crop"])
     return {"psnr": validation_psnr(network, data_pairs, scale, crop_size, int(profile["infer_batch"]), device)}
+
+
+def downsampling_psnr(
+    network: nn.Module, pairs: Sequence[VolumePair], scale: Scale, crop_size: Sequence[int], device: torch.device
+) -> float:
+    """Mean PSNR (dB) of an HR → LR slab network on the HR of a central crop of each validation pair against its LR.
+
+    The LR crop ``crop_size`` (voxels; clipped to the volume, Z to a multiple of 3) and the HR
+    block over it are cut; the HR block is split into slabs of ``3·sz`` slices, each mapped to
+    3 LR slices. Pairs whose LR has fewer than 3 slices are skipped; ``nan`` when none is left.
+
+    Args:
+        network: ``(B, 3·sz, sx·h, sy·w) -> (B, 3, h, w)``.
+        pairs: validation pairs.
+        scale: the cell's scale.
+        crop_size: LR crop ``(x, y, z)`` in voxels.
+        device: where the network runs.
+    """
+    sx, sy, _ = scale.factors
+    values = []
+    was_training = network.training
+    network.eval()
+    try:
+        for pair in pairs:
+            lr = pair.lr.data
+            size = [min(c, n) for c, n in zip(crop_size, lr.shape)]
+            size[2] -= size[2] % SLAB_DEPTH
+            if size[2] == 0:
+                continue
+            corner = [(n - c) // 2 for n, c in zip(lr.shape, size)]
+            lr_crop = lr[tuple(slice(o, o + c) for o, c in zip(corner, size))]
+            hr_crop = pair.hr.data[tuple(slice(o * f, (o + c) * f) for o, c, f in zip(corner, size, scale.factors))]
+            n_slabs = size[2] // SLAB_DEPTH
+            hr = torch.from_numpy(np.ascontiguousarray(hr_crop))
+            hr = hr.reshape(size[0] * sx, size[1] * sy, n_slabs, hr_slab_depth(scale))
+            with torch.no_grad():
+                out = network(hr.permute(2, 3, 0, 1).contiguous().to(device)).float().cpu()  # (n, 3, x, y)
+            generated = out.permute(2, 3, 0, 1).reshape(size[0], size[1], size[2])
+            values.append(psnr(generated, torch.from_numpy(np.ascontiguousarray(lr_crop))))
+    finally:
+        network.train(was_training)
+    return float(np.mean(values)) if values else float("nan")
+
+
+def clean_lr_volumes(source_hr: Sequence[np.ndarray], scale: Scale) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Plain down-scaling: each source HR volume, cut at its origin to a multiple of the scale, k-space truncated whole.
+
+    The degradation the target LR was made with (:func:`benchmark.protocol.degradations.kspace_truncate`),
+    applied once to whole volumes rather than to patches (no wrap-around at patch borders);
+    (clean LR, HR) patch pairs are then cut at one place of the two (HR corner = LR corner × scale).
+
+    Args:
+        source_hr: ``(X, Y, Z)`` HR volumes.
+        scale: the cell's scale.
+
+    Returns:
+        ``(clean_lr, hr)``: ``(X'/sx, Y'/sy, Z'/sz)`` float32 volumes and the ``(X', Y', Z')`` HR
+        volumes they come from (views of the inputs), index-aligned.
+    """
+    clean, cropped = [], []
+    for volume in source_hr:
+        shape = scale.crop_to_multiple(volume.shape)
+        hr = volume[tuple(slice(0, n) for n in shape)]
+        clean.append(kspace_truncate(hr, scale))
+        cropped.append(hr)
+    return clean, cropped

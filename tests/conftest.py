@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from benchmark.profiles import load_profile
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
+from benchmark.seeding import seed_everything
+from benchmark.trainer import Trainer
 from benchmark.training_data import TrainingData, VolumePair
 from benchmark.volume import Volume
 
@@ -57,3 +63,49 @@ def tiny_run(tmp_path):
         )
 
     return make
+
+
+# ----------------------------------------------------------------- helpers of the method tests
+def seeded_method(factory: Callable[..., Any], run: RunContext, scale: Scale, seed: int = 0) -> Any:
+    """``factory(scale=scale, profile=run.profile)`` right after seeding every generator with ``seed``."""
+    seed_everything(seed)
+    return factory(scale=scale, profile=run.profile)
+
+
+def trainer_for(plan: Any, run: RunContext, steps: int = 1) -> Trainer:
+    """A trainer over ``plan`` for calling ``train_step`` or ``update`` directly, outside ``Trainer.fit``."""
+    trainer = Trainer(plan, run, total_steps=steps)
+    trainer._optimiser_seconds = 0.0  # reset per step by Trainer._one_step, which direct calls bypass
+    return trainer
+
+
+def reached(networks: dict[str, nn.Module], loss: torch.Tensor) -> set[str]:
+    """Names of the networks whose trainable parameters get a non-zero gradient from ``loss`` (graph kept)."""
+    params = [(n, p) for n, net in networks.items() for p in net.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, [p for _, p in params], retain_graph=True, allow_unused=True)
+    return {n for (n, _), g in zip(params, grads) if g is not None and g.abs().sum() > 0}
+
+
+def record_updates(trainer: Trainer, networks: dict[str, nn.Module]) -> list[tuple[str, set[str]]]:
+    """Make ``trainer.update`` record ``(optimiser, networks its loss reaches)`` per call; returns the record."""
+    calls: list[tuple[str, set[str]]] = []
+    update = trainer.update
+
+    def recording_update(name: str, loss: torch.Tensor, retain_graph: bool = False) -> None:
+        calls.append((name, reached(networks, loss)))
+        update(name, loss, retain_graph)
+
+    trainer.update = recording_update  # type: ignore[method-assign]
+    return calls
+
+
+def assert_inference_ignores(method: Any, lr: torch.Tensor, unused: Iterable[str]) -> None:
+    """``method.super_resolve(lr)`` is unchanged, bit for bit, when the ``unused`` networks are all NaN."""
+    expected = method.super_resolve(lr)
+    with torch.no_grad():
+        for name in unused:
+            for p in method.networks[name].parameters():
+                p.fill_(float("nan"))
+    out = method.super_resolve(lr)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)

@@ -1,4 +1,4 @@
-"""L1, SSIM, least-squares GAN and degradation-adaptation losses."""
+"""L1, SSIM, least-squares GAN and degradation-adaptation losses; DASR's frequency filters."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from skimage.metrics import structural_similarity
 
 from methods.losses import (
     degradation_adaptation_loss,
+    gaussian_kernel2d,
+    high_pass,
     l1_loss,
+    low_pass,
     lsgan_discriminator_loss,
     lsgan_generator_loss,
     ssim_loss,
@@ -81,3 +84,15 @@ def test_degradation_adaptation_loss() -> None:
     d = torch.zeros(2, 1, 4, 4, requires_grad=True)
     degradation_adaptation_loss(d, half).backward()
     assert d.grad is not None and bool((d.grad < 0).all())
+
+
+def test_low_pass_keeps_constants_and_high_pass_removes_them() -> None:
+    kernel = gaussian_kernel2d(5)
+    assert kernel.shape == (5, 5)
+    assert torch.isclose(kernel.sum(), torch.tensor(1.0))
+    x = torch.full((2, 3, 8, 8), 0.7)
+    torch.testing.assert_close(low_pass(x), x)
+    assert float(high_pass(x).abs().max()) < 1e-6
+    noise = torch.rand(2, 3, 16, 16)
+    assert low_pass(noise).std() < noise.std()
+    assert low_pass(noise).shape == high_pass(noise).shape == noise.shape

@@ -17,7 +17,9 @@ from methods.networks import (
     VGGDiscriminator,
     auto_n_down,
     count_parameters,
+    downsampling_generator_from_profile,
     pixel_shuffle_2d,
+    slab_discriminator,
     ts_rcan_decoder_from_profile,
     ts_rcan_from_profile,
 )
@@ -153,6 +155,31 @@ def test_discriminator_depth_and_norms() -> None:
     assert disc(torch.rand(1, 6, 128, 128)).shape == (1, 1, 8, 8)
     with pytest.raises(ValueError, match="norm"):
         VGGDiscriminator(3, norm="layer")
+
+
+@pytest.mark.parametrize("profile_name", ["paper", "quick", "tiny"])
+def test_slab_discriminator_depth_follows_the_smaller_patch_side(profile_name: str) -> None:
+    profile = load_profile(profile_name)
+    px, py, _ = profile["lr_patch"]
+    lr = slab_discriminator(profile, 3)
+    assert lr.n_down == auto_n_down(min(px, py)) and lr.body[0].in_channels == 3
+    assert lr.body[0].out_channels == profile["disc_feats"]
+    hr = slab_discriminator(profile, 6, (2, 2))
+    assert hr.n_down == auto_n_down(min(2 * px, 2 * py)) and hr.body[0].in_channels == 6
+    assert slab_discriminator(profile, 3, (3, 2)).n_down == auto_n_down(min(3 * px, 2 * py))
+
+
+@pytest.mark.parametrize("scale", [Scale(2, 2, 2), Scale(2, 2, 1), Scale(3, 2, 1)], ids=str)
+def test_downsampling_generator_shapes_and_its_sampling_skip(scale: Scale) -> None:
+    tiny = load_profile("tiny")
+    hr = torch.rand(2, 3 * scale.sz, 8 * scale.sx, 8 * scale.sy)
+    plain = downsampling_generator_from_profile(tiny, scale)
+    assert not plain.skip and plain(hr).shape == (2, 3, 8, 8)
+    network = downsampling_generator_from_profile(tiny, scale, skip=True)
+    with torch.no_grad():
+        network.decoder.tail.weight.zero_()
+        network.decoder.tail.bias.zero_()
+    torch.testing.assert_close(network(hr), hr[:, :: scale.sz, :: scale.sx, :: scale.sy])
 
 
 def test_a_few_adam_steps_lower_the_loss() -> None:

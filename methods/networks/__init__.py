@@ -1,11 +1,12 @@
-"""Thin-slab networks shared by the learned methods: TS-RCAN, encoders, VGG-style discriminator.
+"""Thin-slab networks shared by the learned methods: TS-RCAN, encoders, HR → LR generator, VGG-style discriminator.
 
 Every network is 2D: a slab of consecutive slices is a stack of channels ``(B, M, h, w)``
 on the LR grid, ``(B, M·sz, sx·h, sy·w)`` on the HR grid; features are ``(B, C, h, w)``.
 """
 
 from methods.networks.channel_attention import RCAB, ChannelAttention, ResidualGroup
-from methods.networks.discriminators import VGGDiscriminator, auto_n_down
+from methods.networks.discriminators import VGGDiscriminator, auto_n_down, slab_discriminator
+from methods.networks.downsampling_generator import DownsamplingGenerator, downsampling_generator_from_profile
 from methods.networks.encoders import DownsamplingEncoder, SlabEncoder
 from methods.networks.parameters import count_parameters
 from methods.networks.ts_rcan import (
@@ -23,6 +24,7 @@ __all__ = [
     "TSRCAN",
     "ChannelAttention",
     "DownsamplingEncoder",
+    "DownsamplingGenerator",
     "InPlaneUpsampler",
     "ResidualGroup",
     "SlabEncoder",
@@ -30,8 +32,10 @@ __all__ = [
     "VGGDiscriminator",
     "auto_n_down",
     "count_parameters",
+    "downsampling_generator_from_profile",
     "pixel_shuffle_2d",
     "scale_factors",
+    "slab_discriminator",
     "ts_rcan_decoder_from_profile",
     "ts_rcan_from_profile",
 ]

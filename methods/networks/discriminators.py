@@ -30,9 +30,12 @@ Adapted:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from benchmark.profiles import Profile
 
 LEAKY_SLOPE = 0.2
 
@@ -99,3 +102,25 @@ class VGGDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
+
+
+def slab_discriminator(profile: Profile, in_channels: int, inplane_scale: Sequence[int] = (1, 1)) -> VGGDiscriminator:
+    """The one discriminator construction of every adversarial method, sized by the profile.
+
+    ``disc_feats`` channels in the first block; the stride-2 stages follow the smaller in-plane
+    side of the patches it judges, ``min(sx·px, sy·py)`` for the LR patch ``(px, py, 3)``.
+    (DASR used to size from ``px`` and ``sx·px`` alone: every profile's ``lr_patch`` is square, so
+    that is the same network whenever ``sx ≤ sy``, which holds for every scale of the paper;
+    only for ``sx > sy`` does its HR discriminator now get the other methods' depth.)
+
+    Args:
+        profile: the run's profile (``lr_patch``, ``disc_feats``).
+        in_channels: 3 for LR slabs, ``3·sz`` for HR slabs, ``C`` for feature maps.
+        inplane_scale: ``(sx, sy)`` for inputs on the HR grid, ``(1, 1)`` (default) on the LR grid.
+
+    Returns:
+        ``(B, in_channels, H, W) -> (B, 1, H', W')`` raw patch scores.
+    """
+    px, py = (int(p) for p in profile["lr_patch"][:2])
+    sx, sy = (int(s) for s in inplane_scale)
+    return VGGDiscriminator(in_channels, int(profile["disc_feats"]), patch_size=min(px * sx, py * sy))
