@@ -9,11 +9,17 @@ import pytest
 import torch
 
 from benchmark.scale import Scale
-from benchmark.seeding import seed_everything
 from benchmark.trainer import Trainer
+from methods.adversarial import frozen
 from methods.cyclegan import CycleGAN, CycleGANPlan
-from methods.frozen import frozen
-from tests.conftest import tiny_training_data
+from tests.conftest import (
+    assert_inference_ignores,
+    reached,
+    record_updates,
+    seeded_method,
+    tiny_training_data,
+    trainer_for,
+)
 
 SCALES = [Scale(2, 2, 2), Scale(2, 2, 1)]
 GENERATORS = {"g_up", "g_down"}
@@ -24,28 +30,13 @@ REACHES = {
     "adv_lr": {"g_down"},
     "cycle_lr": GENERATORS,
     "cycle_hr": GENERATORS,
-    "generator": GENERATORS,
+    "g_total": GENERATORS,
 }
 
 
 def make(run, scale: Scale, seed: int = 0) -> tuple[CycleGAN, CycleGANPlan]:
-    seed_everything(seed)
-    method = CycleGAN(scale=scale, profile=run.profile)
+    method = seeded_method(CycleGAN, run, scale, seed)
     return method, method.make_plan(tiny_training_data(scale), run)  # type: ignore[return-value]
-
-
-def trainer_for(plan: CycleGANPlan, run, steps: int = 1) -> Trainer:
-    trainer = Trainer(plan, run, total_steps=steps)
-    trainer._optimiser_seconds = 0.0  # reset per step by Trainer._one_step, which direct train_step calls bypass
-    return trainer
-
-
-def reached(plan: CycleGANPlan, loss: torch.Tensor) -> set[str]:
-    """Networks whose trainable parameters get a non-zero gradient from ``loss``."""
-    names = [n for n, net in plan.networks.items() if any(p.requires_grad for p in net.parameters())]
-    params = [(n, p) for n in names for p in plan.networks[n].parameters() if p.requires_grad]
-    grads = torch.autograd.grad(loss, [p for _, p in params], retain_graph=True, allow_unused=True)
-    return {n for (n, _), g in zip(params, grads) if g is not None and g.abs().sum() > 0}
 
 
 @pytest.mark.parametrize("scale", SCALES, ids=str)
@@ -72,21 +63,21 @@ def test_every_term_is_finite_and_trains_the_right_networks(tiny_run, scale: Sca
     run = tiny_run(scale)
     _, plan = make(run, scale)
     trainer = trainer_for(plan, run)
-    lr, hr = plan.sample_batch(np.random.default_rng(0))
+    batch = plan.sample_batch(np.random.default_rng(0))
     with frozen(plan.networks["d_hr"], plan.networks["d_lr"]):
-        g_losses, fake_hr, fake_lr = plan.generator_losses(lr, hr, trainer)
+        g_losses, fakes = plan.generator_losses(batch, trainer)
         for name, expected in REACHES.items():
             assert torch.isfinite(g_losses[name]) and g_losses[name] > 0, name
-            assert reached(plan, g_losses[name]) == expected, name
+            assert reached(plan.networks, g_losses[name]) == expected, name
     total = g_losses["adv_hr"] + g_losses["adv_lr"] + 10 * (g_losses["cycle_lr"] + g_losses["cycle_hr"])
-    torch.testing.assert_close(g_losses["generator"], total)
+    torch.testing.assert_close(g_losses["g_total"], total)
 
-    d_losses = plan.discriminator_losses(lr, hr, fake_hr.detach(), fake_lr.detach(), trainer)
-    for name in ("d_hr", "d_lr", "discriminator"):
+    d_losses = plan.discriminator_losses(plan.judgements(batch, fakes, trainer), trainer)
+    for name in ("d_hr", "d_lr", "d_total"):
         assert torch.isfinite(d_losses[name]) and d_losses[name] > 0, name
-    assert reached(plan, d_losses["d_hr"]) == {"d_hr"}
-    assert reached(plan, d_losses["d_lr"]) == {"d_lr"}
-    assert reached(plan, d_losses["discriminator"]) == DISCRIMINATORS
+    assert reached(plan.networks, d_losses["d_hr"]) == {"d_hr"}
+    assert reached(plan.networks, d_losses["d_lr"]) == {"d_lr"}
+    assert reached(plan.networks, d_losses["d_total"]) == DISCRIMINATORS
 
 
 def test_train_step_updates_generators_then_discriminators_only(tiny_run) -> None:
@@ -94,19 +85,12 @@ def test_train_step_updates_generators_then_discriminators_only(tiny_run) -> Non
     run = tiny_run(scale)
     _, plan = make(run, scale)
     trainer = trainer_for(plan, run)
-    calls: list[tuple[str, set[str]]] = []
-    update = trainer.update
-
-    def recording_update(name: str, loss: torch.Tensor, retain_graph: bool = False) -> None:
-        calls.append((name, reached(plan, loss)))
-        update(name, loss, retain_graph)
-
-    trainer.update = recording_update  # type: ignore[method-assign]
+    calls = record_updates(trainer, plan.networks)
     before = {k: v.clone() for k, v in plan.networks["g_up"].state_dict().items()}
     losses = plan.train_step(plan.sample_batch(np.random.default_rng(0)), trainer)
     assert calls == [("generator", GENERATORS), ("discriminator", DISCRIMINATORS)]
     assert all(math.isfinite(v) for v in losses.values())
-    assert set(losses) == {*REACHES, "d_hr", "d_lr", "discriminator"}
+    assert set(losses) == {*REACHES, "d_hr", "d_lr", "d_total"}
     assert any(not torch.equal(v, before[k]) for k, v in plan.networks["g_up"].state_dict().items())
     assert all(p.requires_grad for net in plan.networks.values() for p in net.parameters())  # unfrozen again
     assert plan.networks["pool_hr"].stored == plan.networks["pool_lr"].stored == run.profile["batch_size"]
@@ -118,7 +102,7 @@ def test_a_few_steps_lower_the_generator_loss(tiny_run) -> None:
     _, plan = make(run, scale)
     trainer = trainer_for(plan, run, steps=30)
     trainer.fit()
-    losses = [row["generator"] for row in trainer.history]
+    losses = [row["g_total"] for row in trainer.history]
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
     assert "val_psnr" in trainer.history[-1]
 
@@ -127,14 +111,7 @@ def test_inference_uses_only_the_up_sampling_generator(tiny_run) -> None:
     scale = Scale(2, 2, 2)
     method, _ = make(tiny_run(scale), scale)
     lr = torch.from_numpy(tiny_training_data(scale).validation[0].lr.data)
-    expected = method.super_resolve(lr)
-    with torch.no_grad():
-        for name in ("g_down", "d_hr", "d_lr"):
-            for p in method.networks[name].parameters():
-                p.fill_(float("nan"))
-    out = method.super_resolve(lr)
-    assert torch.isfinite(out).all()
-    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    assert_inference_ignores(method, lr, ("g_down", "d_hr", "d_lr"))
     with torch.no_grad():
         next(method.networks["g_up"].parameters()).fill_(float("nan"))
     assert not torch.isfinite(method.super_resolve(lr)).all()
