@@ -84,20 +84,19 @@ from benchmark.profiles import Profile
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.settings import Setting, boolean, declare, number
-from benchmark.slabs import SLAB_DEPTH
+from benchmark.slabs import SLAB_DEPTH, hr_slab_depth
 from benchmark.trainer import Trainer, TrainingPlan
-from benchmark.training_data import TrainingData, VolumePair
-from methods.frozen import frozen
-from methods.losses import (
-    degradation_adaptation_loss,
-    l1_loss,
-    lsgan_discriminator_loss,
-    lsgan_generator_loss,
-    ssim_loss,
+from benchmark.training_data import TrainingData
+from methods.adversarial import AdversarialPlan, Batch, Judgement
+from methods.losses import degradation_adaptation_loss, l1_loss, lsgan_generator_loss, ssim_loss
+from methods.networks import (
+    SlabEncoder,
+    downsampling_generator_from_profile,
+    slab_discriminator,
+    ts_rcan_decoder_from_profile,
 )
-from methods.networks import DownsamplingEncoder, SlabEncoder, VGGDiscriminator, ts_rcan_decoder_from_profile
 from methods.networks.interpolation_skip import upsample_slab_linear
-from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
+from methods.thin_slab import ThinSlabMethod
 
 GENERATORS = ("downsampling_extractor", "lr_decoder", "lr_encoder", "sr_decoder")
 DISCRIMINATORS = ("lr_discriminator", "feature_discriminator", "hr_discriminator")
@@ -188,39 +187,30 @@ class Paths:
     x_hat_t: torch.Tensor
 
 
-class UDEANPlan:
-    """Training plan: eq. 10 for the four generators, then LSGAN for the active discriminators."""
+class UDEANPlan(AdversarialPlan):
+    """Eq. 10 for the four generators, then LSGAN for the active discriminators, on the shared adversarial plan."""
 
-    def __init__(
-        self,
-        networks: dict[str, nn.Module],
-        data: TrainingData,
-        scale: Scale,
-        profile: Profile,
-        weights: UDEANWeights,
-        device: torch.device,
-    ) -> None:
-        self.networks = networks
-        self.source_hr = [v.data for v in data.source_hr]
-        self.target_lr = [v.data for v in data.target_lr]
-        self.validation: list[VolumePair] = data.validation
-        self.scale, self.profile, self.weights, self.device = scale, profile, weights, device
-        self.sampler = PatchSampler(profile["lr_patch"], scale)
-        global_skip = bool(profile["global_skip"])
-        self.srr = SuperResolutionNetwork(networks["lr_encoder"], networks["sr_decoder"], scale, global_skip)
-        self.hr_consistency_skip = global_skip and bool(profile.get("udean_hr_consistency_skip", True))
-        self.use_lr_d = weights.lambda5 > 0
-        self.use_feature_d = weights.lambda6 > 0
-        self.use_hr_d = "hr_discriminator" in networks and weights.beta > 0
+    def __init__(self, method: UDEAN, data: TrainingData, run: RunContext) -> None:
+        super().__init__(method, data, run)
+        self.weights = method.weights
+        global_skip = bool(self.profile["global_skip"])
+        self.srr = SuperResolutionNetwork(
+            self.networks["lr_encoder"], self.networks["sr_decoder"], self.scale, global_skip
+        )
+        self.sr_network = self.srr
+        self.hr_consistency_skip = global_skip and bool(self.profile.get("udean_hr_consistency_skip", True))
+        self.use_lr_d = self.weights.lambda5 > 0
+        self.use_feature_d = self.weights.lambda6 > 0
+        self.use_hr_d = "hr_discriminator" in self.networks and self.weights.beta > 0
         active = [self.use_lr_d, self.use_feature_d, self.use_hr_d]
         self.active_discriminators = [name for name, on in zip(DISCRIMINATORS, active) if on]
         self.optimised = {"generator": list(GENERATORS)}
         if self.active_discriminators:
             self.optimised["discriminator"] = self.active_discriminators
 
-    def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample_batch(self, rng: np.random.Generator) -> Batch:
         """Independent random patches: source HR ``Y_s (B, 3·sz, sx·px, sy·py)``, target LR ``X_t (B, 3, px, py)``."""
-        n = int(self.profile["batch_size"])
+        n = self.batch_size
         return self.sampler.hr_slabs(self.source_hr, n, rng), self.sampler.lr_slabs(self.target_lr, n, rng)
 
     def forward_paths(self, y_s: torch.Tensor, x_t: torch.Tensor, autocast: Autocast = nullcontext) -> Paths:
@@ -244,51 +234,50 @@ class UDEANPlan:
     def _score(self, name: str, x: torch.Tensor, autocast: Autocast) -> torch.Tensor:
         """Raw scores of discriminator ``name``, float32."""
         with autocast():
-            return self.networks[name](x).float()
+            return self.judge(name, x).float()
 
     def _image_loss(self, x: torch.Tensor, y: torch.Tensor, d_x: torch.Tensor | None) -> torch.Tensor:
         """``L1(x, y) + α·SSIM(x, y) + β·L_adv(x)`` (eq. 4, 6, 7); no adversarial term when ``d_x`` is None."""
         loss = l1_loss(x, y) + self.weights.alpha * ssim_loss(x, y)
         return loss if d_x is None else loss + self.weights.beta * lsgan_generator_loss(d_x)
 
-    def generator_losses(
-        self, y_s: torch.Tensor, x_t: torch.Tensor, autocast: Autocast = nullcontext
-    ) -> tuple[dict[str, torch.Tensor], Paths]:
-        """Every term of eq. 10 and their weighted sum ``"total"``; no gradient reaches a discriminator.
+    def generator_losses(self, batch: Batch, trainer: Trainer) -> tuple[dict[str, torch.Tensor], Paths]:
+        """Every term of eq. 10 and their weighted sum ``g_total`` (the discriminators are frozen by the caller).
 
         Args:
-            y_s: source HR slabs ``Y_s`` ``(B, 3·sz, sx·h, sy·w)`` on the device.
-            x_t: target LR slabs ``X_t`` ``(B, 3, h, w)`` on the device.
-            autocast: mixed-precision context factory (``Trainer.autocast``).
+            batch: ``(y_s, x_t)``, source HR slabs ``Y_s`` ``(B, 3·sz, sx·h, sy·w)`` and target LR
+                slabs ``X_t`` ``(B, 3, h, w)`` on the device.
+            trainer: for :meth:`Trainer.autocast`.
 
         Returns:
-            Scalar losses ``i_cyc, f_cyc, hr_con, lr_con, da, fa, total`` and the paths they came from.
+            Scalar losses ``i_cyc, f_cyc, hr_con, lr_con, da, fa, g_total`` and the paths they came from.
         """
+        y_s, x_t = batch
+        autocast = trainer.autocast
         w = self.weights
         zero = y_s.new_zeros(())
-        with frozen(*(self.networks[name] for name in DISCRIMINATORS if name in self.networks)):
-            p = self.forward_paths(y_s, x_t, autocast)
-            d_y_s_t_s = self._score("hr_discriminator", p.y_s_t_s, autocast) if self.use_hr_d else None
-            d_y_hat_s = self._score("hr_discriminator", p.y_hat_s, autocast) if self.use_hr_d else None
-            use_lr_adv = self.use_lr_d and w.beta > 0
-            d_x_hat_t = self._score("lr_discriminator", p.x_hat_t, autocast) if use_lr_adv else None
-            terms = {
-                "i_cyc": self._image_loss(p.y_s_t_s, p.y_s, d_y_s_t_s),  # eq. 4
-                "f_cyc": l1_loss(p.f_s_t_s, p.f_s),  # eq. 5
-                "hr_con": self._image_loss(p.y_hat_s, p.y_s, d_y_hat_s),  # eq. 6
-                "lr_con": self._image_loss(p.x_hat_t, p.x_t, d_x_hat_t),  # eq. 7
-                "da": zero,  # eq. 8
-                "fa": zero,  # eq. 9
-            }
-            if self.use_lr_d:
-                d_x_s_t = self._score("lr_discriminator", p.x_s_t, autocast)
-                d_x_t = self._score("lr_discriminator", p.x_t, autocast)  # no gradient: data, frozen D
-                terms["da"] = degradation_adaptation_loss(d_x_s_t, d_x_t)
-            if self.use_feature_d:
-                d_f_t = self._score("feature_discriminator", p.f_t, autocast)
-                d_f_s = self._score("feature_discriminator", p.f_s, autocast)
-                terms["fa"] = degradation_adaptation_loss(d_f_t, d_f_s)
-        terms["total"] = (  # eq. 10
+        p = self.forward_paths(y_s, x_t, autocast)
+        d_y_s_t_s = self._score("hr_discriminator", p.y_s_t_s, autocast) if self.use_hr_d else None
+        d_y_hat_s = self._score("hr_discriminator", p.y_hat_s, autocast) if self.use_hr_d else None
+        use_lr_adv = self.use_lr_d and w.beta > 0
+        d_x_hat_t = self._score("lr_discriminator", p.x_hat_t, autocast) if use_lr_adv else None
+        terms = {
+            "i_cyc": self._image_loss(p.y_s_t_s, p.y_s, d_y_s_t_s),  # eq. 4
+            "f_cyc": l1_loss(p.f_s_t_s, p.f_s),  # eq. 5
+            "hr_con": self._image_loss(p.y_hat_s, p.y_s, d_y_hat_s),  # eq. 6
+            "lr_con": self._image_loss(p.x_hat_t, p.x_t, d_x_hat_t),  # eq. 7
+            "da": zero,  # eq. 8
+            "fa": zero,  # eq. 9
+        }
+        if self.use_lr_d:
+            d_x_s_t = self._score("lr_discriminator", p.x_s_t, autocast)
+            d_x_t = self._score("lr_discriminator", p.x_t, autocast)  # no gradient: data, frozen D
+            terms["da"] = degradation_adaptation_loss(d_x_s_t, d_x_t)
+        if self.use_feature_d:
+            d_f_t = self._score("feature_discriminator", p.f_t, autocast)
+            d_f_s = self._score("feature_discriminator", p.f_s, autocast)
+            terms["fa"] = degradation_adaptation_loss(d_f_t, d_f_s)
+        terms["g_total"] = (  # eq. 10
             w.lambda1 * terms["i_cyc"]
             + w.lambda2 * terms["f_cyc"]
             + w.lambda3 * terms["hr_con"]
@@ -298,41 +287,16 @@ class UDEANPlan:
         )
         return terms, p
 
-    def discriminator_losses(self, p: Paths, autocast: Autocast = nullcontext) -> dict[str, torch.Tensor]:
-        """LSGAN losses of the active discriminators on detached samples, and their sum ``"total"``.
-
-        Real / fake: LR discriminator ``X_t`` / ``X_{s→t}``; feature discriminator ``f_t`` / ``f_s``;
-        HR discriminator ``Y_s`` / ``Y_{s→t→s}`` and ``Ŷ_s``.
-        """
-        pairs = {
-            "lr_discriminator": (p.x_t, p.x_s_t),
-            "feature_discriminator": (p.f_t, p.f_s),
-            "hr_discriminator": (p.y_s, torch.cat([p.y_s_t_s, p.y_hat_s])),
+    def judgements(self, batch: Batch, generated: Paths, trainer: Trainer) -> dict[str, Judgement]:
+        """Real / fake of the active discriminators: LR ``X_t`` / ``X_{s→t}``; feature ``f_t`` / ``f_s``;
+        HR ``Y_s`` / ``Y_{s→t→s}`` and ``Ŷ_s``."""
+        p = generated
+        every = {
+            "d_lr": Judgement("lr_discriminator", p.x_t, p.x_s_t),
+            "d_feature": Judgement("feature_discriminator", p.f_t, p.f_s),
+            "d_hr": Judgement("hr_discriminator", p.y_s, torch.cat([p.y_s_t_s, p.y_hat_s])),
         }
-        losses: dict[str, torch.Tensor] = {}
-        for name in self.active_discriminators:
-            real, fake = pairs[name]
-            losses[name] = lsgan_discriminator_loss(
-                self._score(name, real.detach(), autocast), self._score(name, fake.detach(), autocast)
-            )
-        losses["total"] = sum(losses.values(), p.y_s.new_zeros(()))
-        return losses
-
-    def train_step(self, batch: tuple[torch.Tensor, torch.Tensor], trainer: Trainer) -> dict[str, float]:
-        """One generator update (eq. 10), then one discriminator update (LSGAN)."""
-        y_s, x_t = (t.to(self.device, non_blocking=True) for t in batch)
-        terms, paths = self.generator_losses(y_s, x_t, trainer.autocast)
-        trainer.update("generator", terms["total"])
-        record = {("g_total" if k == "total" else k): v.item() for k, v in terms.items()}
-        if self.active_discriminators:
-            d_losses = self.discriminator_losses(paths, trainer.autocast)
-            trainer.update("discriminator", d_losses["total"])
-            record.update({f"d_{k.removesuffix('_discriminator')}": v.item() for k, v in d_losses.items()})
-        return record
-
-    def validate(self) -> dict[str, float]:
-        """PSNR of the SRR network on central crops of the validation pairs."""
-        return validate_network(self.srr, self.validation, self.scale, self.profile, self.device)
+        return {name: j for name, j in every.items() if j.network in self.active_discriminators}
 
 
 @METHODS.register("udean", summary="UDEAN: degradation adaptation in image and feature space (λ5 = λ6 = 0.1).")
@@ -343,24 +307,23 @@ class UDEAN(ThinSlabMethod):
 
     @classmethod
     def build_networks(cls, scale: Scale, profile: Profile) -> dict[str, nn.Module]:
-        sx, sy, sz = scale.factors
-        feats, disc_feats = int(profile["encoder_feats"]), int(profile["disc_feats"])
-        px, py = (int(p) for p in profile["lr_patch"][:2])
-        sr_decoder = ts_rcan_decoder_from_profile(profile, feats, SLAB_DEPTH * sz, (sx, sy))
+        feats = int(profile["encoder_feats"])
+        sr_decoder = ts_rcan_decoder_from_profile(profile, feats, hr_slab_depth(scale), (scale.sx, scale.sy))
         if profile["global_skip"]:  # start the SRR network at linear interpolation, as the shared TS-RCAN does
             nn.init.zeros_(sr_decoder.tail.weight)
             nn.init.zeros_(sr_decoder.tail.bias)
+        # The degradation path is the shared HR → LR generator, kept as two networks: the losses need f_s.
+        degradation = downsampling_generator_from_profile(profile, scale)
         networks: dict[str, nn.Module] = {
-            "downsampling_extractor": DownsamplingEncoder(SLAB_DEPTH * sz, (sx, sy), feats),
-            "lr_decoder": ts_rcan_decoder_from_profile(profile, feats, SLAB_DEPTH, (1, 1)),
+            "downsampling_extractor": degradation.encoder,
+            "lr_decoder": degradation.decoder,
             "lr_encoder": SlabEncoder(SLAB_DEPTH, feats),
             "sr_decoder": sr_decoder,
-            "lr_discriminator": VGGDiscriminator(SLAB_DEPTH, disc_feats, patch_size=min(px, py)),
-            "feature_discriminator": VGGDiscriminator(feats, disc_feats, patch_size=min(px, py)),
+            "lr_discriminator": slab_discriminator(profile, SLAB_DEPTH),
+            "feature_discriminator": slab_discriminator(profile, feats),
         }
         if profile.get("udean_hr_discriminator", False):
-            hr_patch = min(sx * px, sy * py)
-            networks["hr_discriminator"] = VGGDiscriminator(SLAB_DEPTH * sz, disc_feats, patch_size=hr_patch)
+            networks["hr_discriminator"] = slab_discriminator(profile, hr_slab_depth(scale), (scale.sx, scale.sy))
         return networks
 
     @property
@@ -375,7 +338,7 @@ class UDEAN(ThinSlabMethod):
         )
 
     def make_plan(self, data: TrainingData, run: RunContext) -> TrainingPlan:
-        return UDEANPlan(self.networks, data, self.scale, self.profile, self.weights, run.device)
+        return UDEANPlan(self, data, run)
 
 
 @METHODS.register("udean-image-da", summary="UDEAN ablation: degradation adaptation in image space only (λ6 = 0).")
