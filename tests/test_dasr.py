@@ -9,25 +9,16 @@ from torch import nn
 
 from benchmark.profiles import load_profile
 from benchmark.scale import Scale
-from benchmark.seeding import seed_everything
 from benchmark.trainer import Trainer
-from methods.dasr import (
-    DASR,
-    domain_distance_map,
-    downsampling_network,
-    gaussian_kernel2d,
-    high_pass,
-    low_pass,
-    stage_steps,
-)
-from tests.conftest import tiny_training_data
+from methods.adversarial import frozen
+from methods.dasr import DASR, domain_distance_map, stage_steps
+from tests.conftest import assert_inference_ignores, seeded_method, tiny_training_data, trainer_for
 
 SCALES = [Scale(2, 2, 2), Scale(2, 2, 1)]
 
 
 def make_method(scale, run):
-    seed_everything(0)
-    return DASR(scale=scale, profile=run.profile)
+    return seeded_method(DASR, run, scale)
 
 
 def grads(net):
@@ -42,40 +33,28 @@ def no_grads(net):
     return all(g is None for g in grads(net))
 
 
-def to_device(batch):
-    return tuple(t.float() for t in batch)
-
-
-def test_low_pass_keeps_constants_and_high_pass_removes_them():
-    kernel = gaussian_kernel2d(5)
-    assert kernel.shape == (5, 5)
-    assert torch.isclose(kernel.sum(), torch.tensor(1.0))
-    x = torch.full((2, 3, 8, 8), 0.7)
-    torch.testing.assert_close(low_pass(x), x)
-    assert float(high_pass(x).abs().max()) < 1e-6
-    noise = torch.rand(2, 3, 16, 16)
-    assert low_pass(noise).std() < noise.std()
-
-
 @pytest.mark.parametrize("scale", SCALES, ids=str)
 def test_stage1_losses_finite_and_gradients_reach_the_right_networks(scale, tiny_run):
     run = tiny_run(scale)
     method = make_method(scale, run)
-    plan = method.stage1_plan(tiny_training_data(scale))
-    hr, clean, real = plan.sample_batch(np.random.default_rng(0))
+    plan = method.stage1_plan(tiny_training_data(scale), run)
+    trainer = trainer_for(plan, run)
+    batch = plan.sample_batch(np.random.default_rng(0))
+    hr, clean, real = batch
     b = run.profile["batch_size"]
     assert hr.shape == (b, 3 * scale.sz, 8 * scale.sx, 8 * scale.sy)
     assert clean.shape == real.shape == (b, 3, 8, 8)
 
-    terms, fake = plan.generator_losses(hr, clean)
+    with frozen(method.networks["d_lr"]):  # as in the generator update
+        terms, fake = plan.generator_losses(batch, trainer)
     assert fake.shape == clean.shape
     assert all(torch.isfinite(v) for v in terms.values())
-    terms["total"].backward()
+    terms["g_total"].backward()
     assert has_grads(method.networks["down"])
     assert no_grads(method.networks["d_lr"])  # the generator step never feeds the discriminator's optimiser
 
     method.networks["down"].zero_grad(set_to_none=True)
-    d_loss = plan.discriminator_loss(real, fake)
+    d_loss = plan.discriminator_losses(plan.judgements(batch, fake, trainer), trainer)["d_lr"]
     assert torch.isfinite(d_loss)
     d_loss.backward()
     assert has_grads(method.networks["d_lr"])
@@ -88,21 +67,24 @@ def test_stage1_losses_finite_and_gradients_reach_the_right_networks(scale, tiny
 def test_stage2_losses_finite_and_gradients_reach_only_the_sr_side(scale, tiny_run):
     run = tiny_run(scale)
     method = make_method(scale, run)
-    plan = method.stage2_plan(tiny_training_data(scale))
-    hr, real, hr_unpaired = plan.sample_batch(np.random.default_rng(0))
+    plan = method.stage2_plan(tiny_training_data(scale), run)
+    trainer = trainer_for(plan, run)
+    batch = plan.sample_batch(np.random.default_rng(0))
+    hr, _, hr_unpaired = batch
     assert hr.shape == hr_unpaired.shape == (run.profile["batch_size"], 3 * scale.sz, 8 * scale.sx, 8 * scale.sy)
 
-    terms, sr_real = plan.generator_losses(hr, real)
+    with frozen(method.networks["d_hr"]):  # as in the generator update
+        terms, sr_real = plan.generator_losses(batch, trainer)
     assert sr_real.shape == hr.shape
     assert all(torch.isfinite(v) for v in terms.values())
     assert 0 <= float(terms["ddm"]) <= 1
-    terms["total"].backward()
+    terms["g_total"].backward()
     assert has_grads(method.networks["sr"])
     for name in ("d_hr", "down", "d_lr"):
         assert no_grads(method.networks[name])
 
     method.networks["sr"].zero_grad(set_to_none=True)
-    d_loss = plan.discriminator_loss(hr_unpaired, sr_real)
+    d_loss = plan.discriminator_losses(plan.judgements(batch, sr_real, trainer), trainer)["d_hr"]
     assert torch.isfinite(d_loss)
     d_loss.backward()
     assert has_grads(method.networks["d_hr"])
@@ -114,7 +96,7 @@ def test_stage2_never_moves_the_downsampling_network_or_its_discriminator(tiny_r
     scale = Scale(2, 2, 2)
     run = tiny_run(scale, checkpoint_every=100, val_every=100, lr_max=1e-3)
     method = make_method(scale, run)
-    plan = method.stage2_plan(tiny_training_data(scale))
+    plan = method.stage2_plan(tiny_training_data(scale), run)
     frozen = {name: {k: v.clone() for k, v in method.networks[name].state_dict().items()} for name in ("down", "d_lr")}
     moving = {k: v.clone() for k, v in method.networks["sr"].state_dict().items()}
     trainer = Trainer(plan, run, total_steps=3)
@@ -131,9 +113,9 @@ def test_building_the_stage2_plan_leaves_stage1_trainable(tiny_run):
     run = tiny_run(scale, checkpoint_every=100, val_every=100)
     method = make_method(scale, run)
     data = tiny_training_data(scale)
-    method.stage2_plan(data)
+    method.stage2_plan(data, run)
     before = {k: v.clone() for k, v in method.networks["down"].state_dict().items()}
-    Trainer(method.stage1_plan(data), run, total_steps=2).fit()
+    Trainer(method.stage1_plan(data, run), run, total_steps=2).fit()
     assert any(not torch.equal(v, before[k]) for k, v in method.networks["down"].state_dict().items())
 
 
@@ -158,12 +140,12 @@ def test_domain_distance_map_is_the_clamped_score(raw, expected):
 def test_domain_distance_map_shape_and_range_with_the_stage1_discriminator(scale, tiny_run):
     run = tiny_run(scale)
     method = make_method(scale, run)
-    plan = method.stage2_plan(tiny_training_data(scale))
+    plan = method.stage2_plan(tiny_training_data(scale), run)
     hr, _, _ = plan.sample_batch(np.random.default_rng(1))
     with torch.no_grad():
         # Push raw scores around 0.5 so that the clamp does not flatten the map.
         method.networks["d_lr"].body[-1].bias.fill_(0.5)
-    fake, ddm = plan.generated_pairs(hr)
+    fake, ddm = plan.generated_pairs(hr, trainer_for(plan, run))
     assert fake.shape == (hr.shape[0], 3, 8, 8)
     assert ddm.shape == (hr.shape[0], 1, *hr.shape[-2:])
     assert float(ddm.min()) >= 0 and float(ddm.max()) <= 1
@@ -172,10 +154,10 @@ def test_domain_distance_map_shape_and_range_with_the_stage1_discriminator(scale
     assert float(lr_map.min()) >= 0 and float(lr_map.max()) <= 1
 
 
-def fixed_loss(plan, batch):
+def fixed_loss(plan, batch, trainer):
     with torch.no_grad():
-        terms, _ = plan.generator_losses(batch[0], batch[1])
-    return float(terms["total"])
+        terms, _ = plan.generator_losses(batch, trainer)
+    return float(terms["g_total"])
 
 
 @pytest.mark.parametrize("stage", ["stage1", "stage2"])
@@ -184,11 +166,12 @@ def test_a_few_steps_lower_the_generator_loss(stage, tiny_run):
     run = tiny_run(scale, checkpoint_every=100, val_every=100, lr_max=1e-3, batch_size=4)
     method = make_method(scale, run)
     data = tiny_training_data(scale)
-    plan = method.stage1_plan(data) if stage == "stage1" else method.stage2_plan(data)
+    plan = method.stage1_plan(data, run) if stage == "stage1" else method.stage2_plan(data, run)
     batch = plan.sample_batch(np.random.default_rng(123))
-    before = fixed_loss(plan, batch)
-    Trainer(plan, run, total_steps=20).fit()
-    after = fixed_loss(plan, batch)
+    trainer = Trainer(plan, run, total_steps=20)
+    before = fixed_loss(plan, batch, trainer)
+    trainer.fit()
+    after = fixed_loss(plan, batch, trainer)
     assert after < 0.8 * before
 
 
@@ -197,30 +180,15 @@ def test_inference_uses_only_the_sr_network(scale, tiny_run):
     run = tiny_run(scale)
     method = make_method(scale, run)
     lr = torch.from_numpy(tiny_training_data(scale).validation[0].lr.data)
-    before = method.super_resolve(lr)
-    assert before.shape == tuple(n * f for n, f in zip(lr.shape, scale.factors))
-    with torch.no_grad():
-        for name in ("down", "d_lr", "d_hr"):
-            for p in method.networks[name].parameters():
-                p.fill_(float("nan"))
-    after = method.super_resolve(lr)
-    assert torch.isfinite(after).all()
-    torch.testing.assert_close(after, before, rtol=0, atol=0)
+    assert method.super_resolve(lr).shape == tuple(n * f for n, f in zip(lr.shape, scale.factors))
+    assert_inference_ignores(method, lr, ("down", "d_lr", "d_hr"))
 
 
-@pytest.mark.parametrize("scale", [*SCALES, Scale(3, 2, 1)], ids=str)
-def test_downsampling_network_shapes_and_its_decimation_skip(scale):
-    tiny = load_profile("tiny")
-    hr = torch.rand(2, 3 * scale.sz, 8 * scale.sx, 8 * scale.sy)
-    network = downsampling_network(tiny, scale)
-    assert network.skip  # follows global_skip, on in tiny
-    assert network(hr).shape == (2, 3, 8, 8)
-    with torch.no_grad():
-        network.decoder.tail.weight.zero_()
-        network.decoder.tail.bias.zero_()
-    torch.testing.assert_close(network(hr), hr[:, :: scale.sz, :: scale.sx, :: scale.sy])
-    assert not downsampling_network(load_profile("paper"), scale).skip
-    assert not downsampling_network(load_profile("tiny", ["dasr_down_skip=False"]), scale).skip
+def test_the_downsampling_network_skip_follows_dasr_down_skip_then_global_skip():
+    scale = Scale(2, 2, 2)
+    assert DASR.build_networks(scale, load_profile("tiny"))["down"].skip  # follows global_skip, on in tiny
+    assert not DASR.build_networks(scale, load_profile("paper"))["down"].skip
+    assert not DASR.build_networks(scale, load_profile("tiny", ["dasr_down_skip=False"]))["down"].skip
 
 
 def test_stage_steps_split_the_budget():
@@ -246,16 +214,15 @@ def test_fit_runs_both_stages_and_a_killed_run_resumes_to_the_same_weights(tiny_
     # The "kill": stage 1 done, stage 2 stopped after one of its three steps.
     killed_run = dataclasses.replace(run, cell_dir=tmp_path / "killed", checkpoint_dir=tmp_path / "killed" / "ckpt")
     killed = make_method(scale, killed_run)
-    killed.run = killed_run
-    stage1 = dataclasses.replace(
-        killed_run, cell_dir=killed_run.cell_dir / "stage1", checkpoint_dir=killed_run.checkpoint_dir / "stage1"
-    )
-    stage1.cell_dir.mkdir(parents=True)
-    Trainer(killed.stage1_plan(data), stage1, 3).fit()
-    stage2 = dataclasses.replace(
-        killed_run, cell_dir=killed_run.cell_dir / "stage2", checkpoint_dir=killed_run.checkpoint_dir / "stage2"
-    )
-    Trainer(killed.stage2_plan(data), stage2, 3).fit(stop_after=1)
+    stages = killed.stages(6)
+    assert [(stage.folder, stage.steps) for stage in stages] == [("stage1", 3), ("stage2", 3)]
+    for stage, stop_after in zip(stages, (None, 1)):
+        folder = str(stage.folder)
+        stage_run = dataclasses.replace(
+            killed_run, cell_dir=killed_run.cell_dir / folder, checkpoint_dir=killed_run.checkpoint_dir / folder
+        )
+        stage_run.cell_dir.mkdir(parents=True)
+        Trainer(stage.make_plan(data, stage_run), stage_run, stage.steps).fit(stop_after=stop_after)
 
     torch.manual_seed(1234)  # a new process starts with other RNG states and fresh weights
     resumed = DASR(scale=scale, profile=run.profile)
