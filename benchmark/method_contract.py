@@ -13,7 +13,8 @@ and checks one property:
 * :func:`check_resume_after_kill` — a fit killed part way (inside
   :meth:`~benchmark.trainer.Trainer.update`, steps after its last checkpoint lost), then run
   again by a fresh instance with another RNG state, resumes from the checkpoint and ends with
-  exactly the weights of an uninterrupted fit;
+  exactly the weights of an uninterrupted fit (for test-time training, as ZSSR's, the same
+  for a killed ``super_resolve``, which must then give exactly the uninterrupted volume);
 * :func:`check_inference_networks` — ``super_resolve`` runs forward only through modules of the
   declared ``inference_network()`` and changes no weight or buffer of ``networks``;
 * :func:`check_declared_updates` — each ``Trainer.update(optimiser, loss)`` moves only the
@@ -349,10 +350,13 @@ def check_state_round_trip(
 def check_resume_after_kill(
     method: str | type[Method], workdir: Path, scale: Scale = SCALES[0], overrides: Sequence[str] = ()
 ) -> None:
-    """A fit killed after a checkpoint and resumed by a fresh instance (other RNG state) ends as an uninterrupted one.
+    """Training killed after a checkpoint and resumed by a fresh instance (other RNG state) ends as if never killed.
 
-    The kill falls on the first update of the last step that follows a checkpoint by one step
-    (``trainer.step % checkpoint_every == 1``), so the step before it is lost and redone.
+    The training is ``fit``'s; for a method that trains nothing in ``fit`` but trains at test time
+    through the Trainer (ZSSR), it is ``super_resolve``'s, and the resumed instance must also
+    super-resolve to exactly the uninterrupted volume.  The kill falls on the first update of the
+    last step that follows a checkpoint by one step (``trainer.step % checkpoint_every == 1``), so
+    the step before it is lost and redone.
     """
     cell = _cell(method, scale, overrides)
     name = cell.cls.__name__
@@ -361,11 +365,15 @@ def check_resume_after_kill(
     whole = _Steps()
     with _around_updates(lambda trainer, _: whole.begin(trainer)):
         reference = cell.fit(workdir / "uninterrupted")
+        test_time = not whole.steps
+        expected_sr = reference.super_resolve(cell.lr.clone()) if test_time else None
     expected = reference.state_dict()
+    phase = "super_resolve" if test_time else "fit"
     if not whole.steps:
         if not _flat(expected):
             raise NotApplicable(
-                f"{name}.fit leaves no learned state (state_dict() is empty), so a killed fit has nothing to resume"
+                f"{name} trains nothing through the shared Trainer (no Trainer.update in fit or super_resolve) "
+                "and its state_dict() is empty: a kill has nothing to resume"
             )
         raise NotApplicable(
             f"{name}.fit learns state without the shared Trainer (no Trainer.update call), so the contract "
@@ -373,6 +381,7 @@ def check_resume_after_kill(
         )
     after_checkpoint = [i for i, (_, step) in enumerate(whole.steps) if step % every == 1 and step > 1]
     kill_at = after_checkpoint[-1] if after_checkpoint else len(whole.steps) - 1
+    where = f"{phase} step {kill_at + 1} of {len(whole.steps)}"
 
     killed_dir = workdir / "killed"
     killed = _Steps()
@@ -383,29 +392,35 @@ def check_resume_after_kill(
 
     with _around_updates(kill):
         try:
-            cell.fit(killed_dir)
+            first = cell.fit(killed_dir)
+            if test_time:
+                first.super_resolve(cell.lr.clone())
         except _Killed:
             pass
         else:
-            raise AssertionError(f"{name}: the second fit never reached step {kill_at + 1} of {len(whole.steps)}")
+            raise AssertionError(f"{name}: the second run never reached {where}")
     written = [p for p in (killed_dir / "checkpoints").rglob("*") if p.is_file()]
-    assert written, (
-        f"{name}: nothing under run.checkpoint_dir when killed at step {kill_at + 1} of {len(whole.steps)}, "
-        "so a kill loses the whole fit"
-    )
+    assert written, f"{name}: nothing under run.checkpoint_dir when killed at {where}, so a kill loses it all"
 
     resumed = _Steps()
     with _around_updates(lambda trainer, _: resumed.begin(trainer)):
-        method_again = cell.fit(killed_dir, rng_seed=OTHER_SEED)
+        again = cell.fit(killed_dir, rng_seed=OTHER_SEED)
+        sr = again.super_resolve(cell.lr.clone()) if test_time else None
     assert len(resumed.steps) < len(whole.steps), (
-        f"{name}: the fit after the kill ran {len(resumed.steps)} steps, as many as an uninterrupted fit: "
+        f"{name}: the {phase} after the kill ran {len(resumed.steps)} steps, as many as an uninterrupted one: "
         "it started over instead of resuming from the checkpoint"
     )
-    differences = _differences(expected, method_again.state_dict())
+    differences = _differences(expected, again.state_dict())
     assert not differences, (
-        f"{name}: killed at step {kill_at + 1} of {len(whole.steps)} and resumed ({len(resumed.steps)} steps "
-        f"redone), the weights differ from an uninterrupted fit: {_shown(differences)}"
+        f"{name}: killed at {where} and resumed ({len(resumed.steps)} steps redone), the weights differ from "
+        f"an uninterrupted fit: {_shown(differences)}"
     )
+    if expected_sr is not None and sr is not None:
+        difference = _same_volumes(expected_sr, sr)
+        assert not difference, (
+            f"{name}: killed at {where} and resumed ({len(resumed.steps)} steps redone), the SR volume differs "
+            f"from an uninterrupted run's ({difference})"
+        )
 
 
 @_one_thread

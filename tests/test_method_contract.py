@@ -24,26 +24,19 @@ NOT_APPLICABLE: dict[tuple[str, str], str] = {
     ("tricubic", "resume_after_kill"): "tricubic has no training state: fit trains nothing, state_dict() is empty",
     ("tricubic", "inference_networks"): "tricubic has no networks: super_resolve is a cubic-spline interpolation",
     ("tricubic", "declared_updates"): "tricubic never trains: no optimiser, no Trainer.update",
-    ("zssr", "resume_after_kill"): (
-        "ZSSR trains at test time: fit only keeps the run context and state_dict() is empty; each super_resolve "
-        "trains a fresh TS-RCAN on that volume with no checkpoint, so a killed fit has nothing to resume"
-    ),
     ("zssr", "inference_networks"): (
         "ZSSR declares no networks: super_resolve builds and trains a fresh TS-RCAN per volume (test-time "
         "training), so there is no declared inference network and its weights change by design"
-    ),
-    ("zssr", "declared_updates"): (
-        "ZSSR trains with its own Adam loop (methods.zssr.train_on_volume), not Trainer.update, so it has no "
-        "plan.optimised map to hold its updates to"
     ),
 }
 """Built-in ``(method, property)`` pairs the contract cannot apply to, with the precise reason."""
 
 KNOWN_BREACHES: dict[tuple[str, str], str] = {
     ("zssr", "state_round_trip"): (
-        "ZSSR's output depends on run.seed (volume_seed(self.run.seed, lr) seeds the per-volume network and "
-        "patches) but state_dict() is empty: a fresh instance loaded with it has no run and falls back to seed 0, "
-        "so at the cell seed 3 it super-resolves another volume (max |diff| 0.067); only seed-0 cells round-trip"
+        "ZSSR's output depends on run.seed (volume_seed(run.seed, lr) seeds the per-volume network and patches) "
+        "but state_dict() is empty: a fresh instance loaded with it has no run and trains under scratch_run's "
+        "seed 0, so at the cell seed 3 it super-resolves another volume (max |diff| 0.067); only seed-0 cells "
+        "round-trip"
     ),
     ("dasr", "resume_after_kill"): (
         "killed in stage 2 before its first checkpoint, DASR resumes stage 2 from the new instance's freshly "
