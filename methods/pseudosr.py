@@ -16,8 +16,8 @@ Networks (the shared parts, so that only the pipeline differs, UDEAN paper Sec. 
   output when the profile's ``global_skip`` is on (like ``g_clean``; greatlog's translators are
   residual too).
 * ``sr`` = U (clean LR → HR, the SR network): ``ts_rcan_from_profile(profile, scale)``.
-* ``d_x``, ``d_clean``: VGG-style discriminators on LR slabs (D_X, D_{Y↓}); ``d_sr``: on HR slabs
-  (D_U).
+* ``d_x``, ``d_clean``: the shared slab discriminator (:func:`~methods.networks.slab_discriminator`,
+  VGG-style) on LR slabs (D_X, D_{Y↓}); ``d_sr``: on HR slabs (D_U).
 
 Followed from the original (Maeda 2020; unofficial code yoon28/pseudo-sr, greatlog/UnpairedSR):
 
@@ -48,14 +48,16 @@ translators.)
 Adapted to thin-slab MRI, and other choices where the original is open:
 
 * Clean LR: every source HR volume (cropped at its origin to a multiple of the scale, a no-op for
-  the protocol's volumes) is degraded once at fit time, whole, with the k-space truncation; the
+  the protocol's volumes) is degraded once at fit time, whole, with the k-space truncation
+  (:func:`~methods.thin_slab.clean_lr_volumes`, DASR's plain down-scaling too); the
   (Y↓, Y) pairs are then cut at one place of the two volumes (HR corner = LR corner × scale,
   where k-space truncation puts the LR voxels), X patches independently from the target LR.
 * Geometric ensemble: the 8 in-plane flips/rotations of the dihedral group when the LR patch is
   square and sx = sy; otherwise only the 4 that keep both in-plane axes (identity, the two flips,
   the 180° rotation): a 90° rotation would change the patch shape, and with sx ≠ sy it would
   swap axes of different LR resolution, so the rotated slab would not belong to domain X.
-  Transforms act in-plane only (the slices of a slab, its channels, stay in order).
+  Transforms act in-plane only (the slices of a slab, its channels, stay in order); they are the
+  shared :func:`methods.dihedral.geometric_transforms` (ZSSR uses the same group).
 * Noise: one standard Gaussian channel at the LR grid (greatlog's ``noise_nf: 1``; yoon28 up-samples
   an 8×8 noise map with transposed convolutions), drawn with the trainer's seeded generator when
   the batch is sampled.
@@ -65,7 +67,8 @@ Adapted to thin-slab MRI, and other choices where the original is open:
   the detached pseudo-clean LR, then the three discriminators on detached outputs, each with its
   LSGAN loss ``0.5·(mean (D(real) − 1)² + mean D(fake)²)``, unweighted. The fakes for the
   discriminators are those of this iteration, computed before the translators' step (as in both
-  implementations).
+  implementations). The plan is the shared :class:`~methods.adversarial.AdversarialPlan` with
+  its step overridden for the three updates; the discriminator update is the shared one.
 * The shared training set-up: Adam β = (0.9, 0.99), ε = 1e-8, cosine decay ``lr_max → lr_min``,
   one learning rate for every network, the profile's batch (yoon28: β = (0.5, 0.999) for the
   translators, step decays).
@@ -74,7 +77,6 @@ Adapted to thin-slab MRI, and other choices where the original is open:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -83,22 +85,22 @@ from torch import nn
 
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
-from benchmark.protocol.degradations import kspace_truncate
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.settings import Setting, declare, number
+from benchmark.slabs import SLAB_DEPTH, hr_slab_depth
 from benchmark.trainer import Trainer, TrainingPlan
-from benchmark.training_data import TrainingData, VolumePair
-from methods.frozen import frozen
-from methods.losses import l1_loss, lsgan_discriminator_loss, lsgan_generator_loss
-from methods.networks import VGGDiscriminator, ts_rcan_decoder_from_profile, ts_rcan_from_profile
-from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
+from benchmark.training_data import TrainingData
+from methods.adversarial import AdversarialPlan, Batch, Judgement, frozen
+from methods.dihedral import geometric_transforms
+from methods.losses import l1_loss, lsgan_generator_loss
+from methods.networks import slab_discriminator, ts_rcan_decoder_from_profile, ts_rcan_from_profile
+from methods.thin_slab import ThinSlabMethod, clean_lr_volumes
 
 CYCLE_WEIGHT = 1.0
 IDENTITY_WEIGHT = 1.0
 GEOMETRY_WEIGHT = 1.0
 SR_ADV_WEIGHT = 0.1
-SLAB = 3
 NOISE_CHANNELS = 1
 
 declare(
@@ -107,8 +109,6 @@ declare(
     Setting("pseudosr_geometry_weight", number(0), "weight of the geometric-ensemble loss", owner="pseudosr"),
     Setting("pseudosr_sr_adv_weight", number(0), "weight of the SR adversarial loss", owner="pseudosr"),
 )
-
-Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
 class NoisyTranslator(nn.Module):
@@ -148,46 +148,11 @@ class CleanThenUpscale(nn.Module):
         return self.upscaler(self.cleaner(lr))
 
 
-def geometric_transforms(square: bool) -> list[tuple[Transform, Transform]]:
-    """In-plane ``(transform, inverse)`` pairs on ``(B, C, H, W)``, the identity first.
+class PseudoSRPlan(AdversarialPlan):
+    """PseudoSR on the shared adversarial plan: translators, then U, then the three discriminators, every step.
 
-    Args:
-        square: all 8 flips/rotations of the dihedral group (needs ``H == W``); otherwise the
-            4 that keep both axes: identity, flip of W, 180° rotation, flip of H.
-
-    Returns:
-        The pairs; ``inverse(transform(t)) == t``.
-    """
-    turns = (0, 1, 2, 3) if square else (0, 2)
-    pairs: list[tuple[Transform, Transform]] = []
-    for flip in (False, True):
-        for k in turns:
-
-            def forward(t: torch.Tensor, k: int = k, flip: bool = flip) -> torch.Tensor:
-                t = torch.rot90(t, k, dims=(2, 3))
-                return torch.flip(t, dims=(3,)) if flip else t
-
-            def inverse(t: torch.Tensor, k: int = k, flip: bool = flip) -> torch.Tensor:
-                t = torch.flip(t, dims=(3,)) if flip else t
-                return torch.rot90(t, -k, dims=(2, 3))
-
-            pairs.append((forward, inverse))
-    return pairs
-
-
-class PseudoSRPlan:
-    """Training plan of PseudoSR: translators, then U, then the three discriminators, every step.
-
-    Args:
-        networks: ``g_clean``, ``g_degrade``, ``sr``, ``d_x``, ``d_clean``, ``d_sr`` (see :class:`PseudoSR`).
-        target_lr: target LR volumes ``(X/sx, Y/sy, Z/sz)`` (domain X).
-        clean_lr: the source HR volumes degraded by k-space truncation (domain Y↓), index-aligned
-            with ``source_hr``.
-        source_hr: source HR volumes ``(X, Y, Z)`` (domain Y), shapes multiples of the scale.
-        validation: validation pairs for :meth:`validate`.
-        scale: the cell's scale.
-        profile: sizes, batch and the ``pseudosr_*`` weights.
-        device: where the batches go.
+    Its :attr:`source_hr` are the source HR volumes cropped to a multiple of the scale (domain Y)
+    and :attr:`clean_lr` their k-space truncation (domain Y↓), index-aligned.
     """
 
     optimised: ClassVar[dict[str, list[str]]] = {
@@ -196,35 +161,18 @@ class PseudoSRPlan:
         "discriminator": ["d_x", "d_clean", "d_sr"],
     }
 
-    def __init__(
-        self,
-        networks: dict[str, nn.Module],
-        target_lr: list[np.ndarray],
-        clean_lr: list[np.ndarray],
-        source_hr: list[np.ndarray],
-        validation: list[VolumePair],
-        scale: Scale,
-        profile: Profile,
-        device: torch.device,
-    ) -> None:
-        self.networks = networks
-        self.target_lr = target_lr
-        self.clean_lr = clean_lr
-        self.source_hr = source_hr
-        self.validation = validation
-        self.scale = scale
-        self.profile = profile
-        self.device = device
-        self.sampler = PatchSampler(profile["lr_patch"], scale)
-        self.cycle_weight = float(profile.get("pseudosr_cycle_weight", CYCLE_WEIGHT))
-        self.identity_weight = float(profile.get("pseudosr_identity_weight", IDENTITY_WEIGHT))
-        self.geometry_weight = float(profile.get("pseudosr_geometry_weight", GEOMETRY_WEIGHT))
-        self.sr_adv_weight = float(profile.get("pseudosr_sr_adv_weight", SR_ADV_WEIGHT))
+    def __init__(self, method: ThinSlabMethod, data: TrainingData, run: RunContext) -> None:
+        super().__init__(method, data, run)
+        self.clean_lr, self.source_hr = clean_lr_volumes(self.source_hr, self.scale)
+        run.log(f"pseudosr: {len(self.clean_lr)} clean LR volumes made by k-space truncation of the source HR")
+        self.cycle_weight = float(self.profile.get("pseudosr_cycle_weight", CYCLE_WEIGHT))
+        self.identity_weight = float(self.profile.get("pseudosr_identity_weight", IDENTITY_WEIGHT))
+        self.geometry_weight = float(self.profile.get("pseudosr_geometry_weight", GEOMETRY_WEIGHT))
+        self.sr_adv_weight = float(self.profile.get("pseudosr_sr_adv_weight", SR_ADV_WEIGHT))
         px, py, _ = self.sampler.lr_patch
-        self.transforms = geometric_transforms(square=px == py and scale.sx == scale.sy)
-        self.test_path = CleanThenUpscale(networks["g_clean"], networks["sr"])
+        self.transforms = geometric_transforms(square=px == py and self.scale.sx == self.scale.sy)
 
-    def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, ...]:
+    def sample_batch(self, rng: np.random.Generator) -> Batch:
         """One batch on the CPU.
 
         Returns:
@@ -232,31 +180,32 @@ class PseudoSRPlan:
             ``(B, 3, px, py)`` and HR slabs ``(B, 3·sz, sx·px, sy·py)`` cut at one place of a
             (clean LR, source HR) volume pair; noise ``(B, 1, px, py)``, standard Gaussian.
         """
-        n = int(self.profile["batch_size"])
+        n = self.batch_size
         x = self.sampler.lr_slabs(self.target_lr, n, rng)
         y_down, y = self.sampler.paired_slabs(self.clean_lr, self.source_hr, n, rng)
         px, py, _ = self.sampler.lr_patch
         z = torch.from_numpy(rng.standard_normal((n, NOISE_CHANNELS, px, py)).astype(np.float32))
         return x, y_down, y, z
 
-    def translator_losses(
-        self, x: torch.Tensor, y_down: torch.Tensor, z: torch.Tensor, trainer: Trainer
+    def generator_losses(
+        self, batch: Batch, trainer: Trainer
     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Losses of the two translators (float32 scalars) and the outputs the other updates need.
 
         Args:
-            x: real LR slabs ``(B, 3, h, w)``.
-            y_down: clean LR slabs ``(B, 3, h, w)``.
-            z: noise ``(B, 1, h, w)``.
+            batch: ``(x, y_down, y, z)`` of :meth:`sample_batch` on the device: real LR slabs
+                ``(B, 3, h, w)``, clean LR slabs ``(B, 3, h, w)``, HR slabs (unused here), noise
+                ``(B, 1, h, w)``.
             trainer: for :meth:`Trainer.autocast`.
 
         Returns:
             ``(losses, outputs)``: losses ``adv_x``, ``adv_clean``, ``adv_sr``, ``cycle``,
-            ``identity``, ``geometry`` and their weighted sum ``translators``; outputs, float32
+            ``identity``, ``geometry`` and their weighted sum ``g_total``; outputs, float32
             and attached: ``fake_x = G_{Y↓→X}(y↓, z)``, ``pseudo_clean = G_{X→Y↓}(fake_x)``,
             ``clean_x = G_{X→Y↓}(x)`` (all ``(B, 3, h, w)``), ``sr_pseudo = U(pseudo_clean)`` and,
             without a graph, ``sr_x = U(clean_x)`` (both ``(B, 3·sz, sx·h, sy·w)``).
         """
+        x, y_down, _, z = batch
         g_clean, sr = self.networks["g_clean"], self.networks["sr"]
         n = x.shape[0]
         with trainer.autocast():
@@ -271,9 +220,9 @@ class PseudoSRPlan:
             sr_pseudo = sr(pseudo_clean)
             with torch.no_grad():
                 sr_x = sr(clean_x)
-            score_x = self.networks["d_x"](fake_x)
-            score_clean = self.networks["d_clean"](clean_x)
-            score_sr = self.networks["d_sr"](sr_pseudo)
+            score_x = self.judge("d_x", fake_x)
+            score_clean = self.judge("d_clean", clean_x)
+            score_sr = self.judge("d_sr", sr_pseudo)
         losses = {
             "adv_x": lsgan_generator_loss(score_x.float()),
             "adv_clean": lsgan_generator_loss(score_clean.float()),
@@ -282,7 +231,7 @@ class PseudoSRPlan:
             "identity": l1_loss(identity, y_down),
             "geometry": l1_loss(clean_x, ensemble),
         }
-        losses["translators"] = (
+        losses["g_total"] = (
             losses["adv_x"]
             + losses["adv_clean"]
             + self.sr_adv_weight * losses["adv_sr"]
@@ -305,69 +254,28 @@ class PseudoSRPlan:
             out = self.networks["sr"](pseudo_clean.detach())
         return l1_loss(out.float(), y)
 
-    def discriminator_losses(
-        self, x: torch.Tensor, y_down: torch.Tensor, outputs: dict[str, torch.Tensor], trainer: Trainer
-    ) -> dict[str, torch.Tensor]:
-        """LSGAN losses of D_X, D_{Y↓} and D_U on real inputs and detached outputs.
+    def judgements(self, batch: Batch, generated: dict[str, torch.Tensor], trainer: Trainer) -> dict[str, Judgement]:
+        """Real / fake: D_X ``x`` / ``G_{Y↓→X}(y↓, z)``; D_{Y↓} ``y↓`` / ``G_{X→Y↓}(x)``;
+        D_U ``U(G_{X→Y↓}(x))`` / ``U(pseudo-clean)``."""
+        x, y_down, _, _ = batch
+        return {
+            "d_x": Judgement("d_x", x, generated["fake_x"]),
+            "d_clean": Judgement("d_clean", y_down, generated["clean_x"]),
+            "d_sr": Judgement("d_sr", generated["sr_x"], generated["sr_pseudo"]),
+        }
 
-        Args:
-            x: real LR slabs ``(B, 3, h, w)`` (real for D_X).
-            y_down: clean LR slabs ``(B, 3, h, w)`` (real for D_{Y↓}).
-            outputs: as returned by :meth:`translator_losses` (``sr_x`` is real for D_U).
-            trainer: for :meth:`Trainer.autocast`.
-
-        Returns:
-            ``d_x``, ``d_clean``, ``d_sr`` and their sum ``discriminator``, float32 scalars.
-        """
-        fake_x, clean_x = outputs["fake_x"].detach(), outputs["clean_x"].detach()
-        sr_x, sr_pseudo = outputs["sr_x"].detach(), outputs["sr_pseudo"].detach()
-        d_x, d_clean, d_sr = self.networks["d_x"], self.networks["d_clean"], self.networks["d_sr"]
-        with trainer.autocast():
-            scores = {
-                "d_x": (d_x(x), d_x(fake_x)),
-                "d_clean": (d_clean(y_down), d_clean(clean_x)),
-                "d_sr": (d_sr(sr_x), d_sr(sr_pseudo)),
-            }
-        losses = {name: lsgan_discriminator_loss(real.float(), fake.float()) for name, (real, fake) in scores.items()}
-        losses["discriminator"] = losses["d_x"] + losses["d_clean"] + losses["d_sr"]
-        return losses
-
-    def train_step(self, batch: tuple[torch.Tensor, ...], trainer: Trainer) -> dict[str, float]:
+    def train_step(self, batch: Batch, trainer: Trainer) -> dict[str, float]:
         """Translators (discriminators and U frozen), then U, then the discriminators."""
-        x, y_down, y, z = (t.to(self.device, non_blocking=True) for t in batch)
-        discriminators = [self.networks[name] for name in ("d_x", "d_clean", "d_sr")]
+        batch = self.to_device(batch)
+        discriminators = [self.networks[name] for name in self.optimised["discriminator"]]
         with frozen(self.networks["sr"], *discriminators):
-            t_losses, outputs = self.translator_losses(x, y_down, z, trainer)
-            trainer.update("translators", t_losses["translators"])
-        sr_l1 = self.sr_loss(outputs["pseudo_clean"], y, trainer)
+            g_losses, outputs = self.generator_losses(batch, trainer)
+            trainer.update("translators", g_losses["g_total"])
+        sr_l1 = self.sr_loss(outputs["pseudo_clean"], batch[2], trainer)
         trainer.update("sr", sr_l1)
-        d_losses = self.discriminator_losses(x, y_down, outputs, trainer)
-        trainer.update("discriminator", d_losses["discriminator"])
-        return {name: value.item() for name, value in {**t_losses, "sr_l1": sr_l1, **d_losses}.items()}
-
-    def validate(self) -> dict[str, float]:
-        """PSNR of the test-time path ``U(G_{X→Y↓}(x))`` on central crops of the validation pairs."""
-        return validate_network(self.test_path, self.validation, self.scale, self.profile, self.device)
-
-
-def clean_lr_volumes(source_hr: list[np.ndarray], scale: Scale) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Domain Y↓: each source HR volume, cut at its origin to a multiple of the scale, k-space truncated whole.
-
-    Args:
-        source_hr: ``(X, Y, Z)`` HR volumes.
-        scale: the cell's scale.
-
-    Returns:
-        ``(clean_lr, hr)``: ``(X'/sx, Y'/sy, Z'/sz)`` float32 volumes and the ``(X', Y', Z')`` HR
-        volumes they come from (views of the inputs), index-aligned.
-    """
-    clean, cropped = [], []
-    for volume in source_hr:
-        shape = scale.crop_to_multiple(volume.shape)
-        hr = volume[tuple(slice(0, n) for n in shape)]
-        clean.append(kspace_truncate(hr, scale))
-        cropped.append(hr)
-    return clean, cropped
+        d_losses = self.discriminator_losses(self.judgements(batch, outputs, trainer), trainer)
+        trainer.update("discriminator", d_losses["d_total"])
+        return {name: value.item() for name, value in {**g_losses, "sr_l1": sr_l1, **d_losses}.items()}
 
 
 @METHODS.register(
@@ -379,31 +287,18 @@ class PseudoSR(ThinSlabMethod):
 
     @classmethod
     def build_networks(cls, scale: Scale, profile: Profile) -> dict[str, nn.Module]:
-        px, py = (int(p) for p in profile["lr_patch"][:2])
-        feats = int(profile["disc_feats"])
-        translator = ts_rcan_decoder_from_profile(profile, SLAB + NOISE_CHANNELS, SLAB)
+        translator = ts_rcan_decoder_from_profile(profile, SLAB_DEPTH + NOISE_CHANNELS, SLAB_DEPTH)
         return {
             "g_clean": ts_rcan_from_profile(profile, scale, out_scale=(1, 1, 1)),
             "g_degrade": NoisyTranslator(translator, skip=bool(profile.get("global_skip", False))),
             "sr": ts_rcan_from_profile(profile, scale),
-            "d_x": VGGDiscriminator(SLAB, feats, patch_size=min(px, py)),
-            "d_clean": VGGDiscriminator(SLAB, feats, patch_size=min(px, py)),
-            "d_sr": VGGDiscriminator(SLAB * scale.sz, feats, patch_size=min(px * scale.sx, py * scale.sy)),
+            "d_x": slab_discriminator(profile, SLAB_DEPTH),
+            "d_clean": slab_discriminator(profile, SLAB_DEPTH),
+            "d_sr": slab_discriminator(profile, hr_slab_depth(scale), (scale.sx, scale.sy)),
         }
 
     def inference_network(self) -> nn.Module:
         return CleanThenUpscale(self.networks["g_clean"], self.networks["sr"])
 
     def make_plan(self, data: TrainingData, run: RunContext) -> TrainingPlan:
-        clean_lr, source_hr = clean_lr_volumes([v.data for v in data.source_hr], self.scale)
-        run.log(f"pseudosr: {len(clean_lr)} clean LR volumes made by k-space truncation of the source HR")
-        return PseudoSRPlan(
-            self.networks,
-            [v.data for v in data.target_lr],
-            clean_lr,
-            source_hr,
-            data.validation,
-            self.scale,
-            self.profile,
-            run.device,
-        )
+        return PseudoSRPlan(self, data, run)
