@@ -39,10 +39,11 @@ KNOWN_BREACHES: dict[tuple[str, str], str] = {
         "round-trip"
     ),
     ("dasr", "resume_after_kill"): (
-        "killed in stage 2 before its first checkpoint, DASR resumes stage 2 from the new instance's freshly "
-        "initialised sr and d_hr: stage 1's checkpoints hold only down and d_lr, so stage 2's starting weights "
-        "come from whatever RNG state the new process builds them with (d_hr max |diff| 0.27 vs an uninterrupted "
-        "fit); it matches only when the process reseeds exactly as the first one did"
+        "killed in stage 2 (ThinSlabMethod.stages) before its first checkpoint, DASR resumes stage 2 from the new "
+        "instance's freshly initialised sr and d_hr: stage 1's checkpoints hold only its plan's networks (down, "
+        "d_lr), so stage 2's starting weights come from whatever RNG state the new process builds them with (sr "
+        "and d_hr differ from an uninterrupted fit, d_hr by up to 0.27); it matches only when the process reseeds "
+        "exactly as the first one did"
     ),
 }
 """Built-in ``(method, property)`` pairs that break the contract today, with the failing detail."""
