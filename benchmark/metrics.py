@@ -14,14 +14,20 @@ Convention (stated in the README):
 * PSNR = 10·log10(1 / MSE) in dB over the whole volume.
 
 How the 3D SSIM is computed (:func:`ssim3d`): the five images ``x, y, x², y², xy`` are filtered
-along each axis as products with a banded matrix (each row holds the 11 window weights; the
+along each axis as products with a banded matrix (each row holds the 11 window weights: the
 kernel of a 'valid' correlation), in blocks of 32 outputs so that the band stays narrow, which
-runs as dense float64 matrix products (BLAS on CPU, cuBLAS on CUDA). On CPU the volume is
-streamed in slabs of 16 output planes along X so that the working set (~120 MB, against ~1 GB
-for five whole filtered volumes) mostly stays in cache; on CUDA it is one slab. Measured with
-``benchmarks/ssim_speed.py`` on a 160×196×162 pair (2-core Xeon, README "Performance"): about
-0.4× the time of scikit-image's float64 call at one thread (the previous shifted-view filter was
-1.0-2.6×, depending on the load of the machine).
+runs as dense float64 matrix products (BLAS on CPU, cuBLAS on CUDA: CUDA tensors stay on the
+GPU and are computed in float64 too; a test compares both devices to 1e-12 where CUDA is
+present). On CPU the volume is streamed in slabs of output planes along X (16 per torch
+thread), so that the five filtered volumes are never held whole (buffers of ~0.13 GB at 16
+planes for 160×196×162, where the previous filter held ~1 GB); on CUDA it is one slab.
+
+Speed, measured with ``benchmarks/ssim_speed.py`` (160×196×162 float32 pair, medians of 5,
+interleaved with scikit-image's float64 call in one process, on a 2-core Xeon shared with other
+work; README "Performance"): 0.39× scikit-image's time at one torch thread and 0.53× at two
+(load average 3.2). The previous filter (shifted views of the whole stack, float32 weights)
+took 1.54× and 1.47× (load ~6). Other processes on the cores slow the two-thread case most
+(torch's threads wait on each other): ``bench run --threads 1`` suits a busy machine.
 """
 
 from __future__ import annotations
@@ -36,8 +42,13 @@ SSIM_SIGMA = 1.5
 SSIM_WINDOW = 11
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
-SSIM_SLAB_PLANES = 16
-"""Output planes along X per slab on CPU (at least ``SSIM_WINDOW - 1``); measured best of 8, 16, 32."""
+SSIM_SLAB_PLANES_PER_THREAD = 16
+"""Output planes along X per slab on CPU per torch thread, up to :data:`SSIM_SLAB_PLANES_MAX`.
+
+Measured on 160×196×162 (2-core Xeon, busy with other work): at 1 thread 16 planes took 0.34×
+scikit-image's time, 32 planes 0.39×, 64 planes 0.51×; at 2 threads 16 planes 0.98×, 32 planes
+0.72×, 64 planes 0.67× (fewer, larger operations: the threads wait less on each other)."""
+SSIM_SLAB_PLANES_MAX = 64
 SSIM_BAND_BLOCK = 32
 """Outputs per banded matrix product along one axis (the band is ``32 × 42``)."""
 
@@ -114,7 +125,8 @@ def _ssim_slabs(
         x, y: ``(X, Y, Z)`` volumes of one shape and device, every size at least 11, any dtype
             (converted slab by slab: no float64 copy of the whole volumes is made).
         data_range: ``max − min`` of the intensities.
-        slab: output planes per slab (at least 10); None: :data:`SSIM_SLAB_PLANES` on CPU, the
+        slab: output planes per slab (at least 10); None: :data:`SSIM_SLAB_PLANES_PER_THREAD`
+            times ``torch.get_num_threads()`` (at most :data:`SSIM_SLAB_PLANES_MAX`) on CPU, the
             whole volume on other devices.
 
     Yields:
@@ -125,7 +137,10 @@ def _ssim_slabs(
     halo = bands.size - 1
     size_x, size_y, size_z = x.shape
     planes = size_x - halo
-    slab = min(planes, max(halo, slab or (SSIM_SLAB_PLANES if x.device.type == "cpu" else planes)))
+    if slab is None:
+        per_thread = SSIM_SLAB_PLANES_PER_THREAD * torch.get_num_threads()
+        slab = min(per_thread, SSIM_SLAB_PLANES_MAX) if x.device.type == "cpu" else planes
+    slab = min(planes, max(halo, slab))
     inner_y, inner_z = size_y - halo, size_z - halo
     # Per slab, X planes of x, y, x², y², xy, (planes, 5, Y, Z): filtered along Z, then along Y
     # into `window` after the `halo` planes carried over from the previous slab, then along X.

@@ -119,3 +119,18 @@ def test_cuda_ssim_equals_cpu_ssim():
     cpu = ssim3d(torch.tensor(sr), torch.tensor(hr))
     cuda = ssim3d(torch.tensor(sr).cuda(), torch.tensor(hr).cuda())
     assert abs(cuda - cpu) < 1e-12
+
+
+def test_ssim_does_not_depend_on_the_thread_count():
+    # The default slab grows with torch's thread count (4 slabs of 16 planes here at 1 thread, 2 of 32 at 2).
+    sr, hr = random_pair((60, 24, 18), seed=13)
+    previous = torch.get_num_threads()
+    values = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            values.append(ssim3d(torch.tensor(sr), torch.tensor(hr)))
+    finally:
+        torch.set_num_threads(previous)
+    assert abs(values[0] - values[1]) < 1e-12
+    assert abs(values[0] - skimage_ssim(sr, hr)) < 1e-12
