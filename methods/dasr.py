@@ -207,7 +207,9 @@ def domain_distance_map(
 class HighFrequencyPlan(AdversarialPlan):
     """Both stages' discriminators see only the high frequencies ``x − LF(x)`` of what they judge."""
 
-    def __init__(self, method: ThinSlabMethod, data: TrainingData, run: RunContext, networks: tuple[str, ...]) -> None:
+    def __init__(
+        self, method: ThinSlabMethod, data: TrainingData, run: RunContext, networks: tuple[str, ...] | None = None
+    ) -> None:
         super().__init__(method, data, run, networks)
         self.weights = DASRWeights.from_profile(self.profile)
 
@@ -221,7 +223,10 @@ class DownsamplingPlan(HighFrequencyPlan):
     optimised: ClassVar[dict[str, list[str]]] = {"generator": ["down"], "discriminator": ["d_lr"]}
 
     def __init__(self, method: ThinSlabMethod, data: TrainingData, run: RunContext) -> None:
-        super().__init__(method, data, run, ("down", "d_lr"))
+        # Every network is checkpointed (only down and d_lr are optimised): a run killed in stage 2
+        # before its first checkpoint then resumes sr and d_hr from stage 1's last checkpoint, not
+        # from whatever the new process initialises.
+        super().__init__(method, data, run)
         self.clean_lr, self.source_hr = clean_lr_volumes(self.source_hr, self.scale)
 
     def sample_batch(self, rng: np.random.Generator) -> Batch:

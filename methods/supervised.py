@@ -24,6 +24,7 @@ from torch import nn
 
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
+from benchmark.protocol.setting_names import MISALIGNED, SOURCE_HR_SETTINGS
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.settings import Setting, declare, number
@@ -89,7 +90,7 @@ class PairedSlabPlan:
 class SupervisedBase(ThinSlabMethod):
     """TS-RCAN trained on paired patches; subclasses choose the HR volumes of the pairs."""
 
-    settings: ClassVar[tuple[str, ...]] = ("misaligned",)
+    settings: ClassVar[tuple[str, ...]] = (MISALIGNED,)
 
     @classmethod
     def build_networks(cls, scale: Scale, profile: Profile) -> dict[str, nn.Module]:
@@ -151,7 +152,7 @@ class SupervisedAligned(SupervisedBase):
 
     uses_aligned_target_hr = True
     oracle = True
-    settings: ClassVar[tuple[str, ...]] = ("misaligned", "unpaired")
+    settings: ClassVar[tuple[str, ...]] = SOURCE_HR_SETTINGS
 
     def training_pairs(self, data: TrainingData, run: RunContext) -> tuple[list[Volume], list[Volume]]:
         return data.target_lr, data.target_hr

@@ -113,7 +113,7 @@ from benchmark.protocol.patches import crop
 from benchmark.run_context import RunContext
 from benchmark.scale import Scale
 from benchmark.settings import Setting, boolean, choice, declare, integer, number
-from benchmark.slabs import SLAB_DEPTH, super_resolve_slabs, to_slabs
+from benchmark.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
 from benchmark.trainer import CosineDecay, LearningRatePolicy, Trainer
 from benchmark.training_data import TrainingData
 from methods.dihedral import IDENTITY, InPlane, apply, in_plane_transforms, invert
@@ -238,7 +238,7 @@ class SonFatherSampler:
         self.father, self.son, self.scale = father, son, scale
         px, py = (min(int(p), n) for p, n in zip(lr_patch[:2], son.shape[:2]))
         self.patch = (px, py, SLAB_DEPTH)
-        self.father_patch = (px * scale.sx, py * scale.sy, SLAB_DEPTH * scale.sz)
+        self.father_patch = (px * scale.sx, py * scale.sy, hr_slab_depth(scale))
         sx, sy = scale.sx, scale.sy
         # A mirror along an axis of factor s > 1 needs one spare son voxel before the patch.
         self.can_mirror = tuple(
@@ -461,10 +461,10 @@ def volume_run(run: RunContext, index: int, seed: int, profile: Profile | None =
 
 
 @contextmanager
-def scratch_run(profile: Profile, scale: Scale) -> Iterator[RunContext]:
-    """A run context for :meth:`ZSSR.super_resolve` without :meth:`ZSSR.fit`: CPU, seed 0, a temporary folder."""
+def scratch_run(profile: Profile, scale: Scale, seed: int = 0) -> Iterator[RunContext]:
+    """A run context for :meth:`ZSSR.super_resolve` without :meth:`ZSSR.fit`: CPU, ``seed``, a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="zssr-") as folder:
-        yield RunContext(torch.device("cpu"), 0, profile, scale, Path(folder), Path(folder) / "checkpoints")
+        yield RunContext(torch.device("cpu"), seed, profile, scale, Path(folder), Path(folder) / "checkpoints")
 
 
 # ----------------------------------------------------------------------------- inference
@@ -518,6 +518,15 @@ class ZSSR(Method):
         super().__init__(scale, profile)
         self.settings = ZSSRSettings.from_profile(profile)
         self.histories: list[list[float]] = []
+        self.seed = 0  # the cell's seed once fitted or loaded: it seeds every volume's training
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"seed": int}``: ZSSR learns nothing before test time, but its output depends on the cell's seed."""
+        return {"seed": self.run.seed if self.run is not None else self.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the seed of :meth:`state_dict` (an empty state, from before it was saved, means seed 0)."""
+        self.seed = int(state.get("seed", 0))
 
     @classmethod
     def network_parameters(cls, scale: Scale, profile: Profile) -> dict[str, int]:
@@ -540,7 +549,11 @@ class ZSSR(Method):
         """
         lr_array = lr.detach().float().cpu().numpy()
         with ExitStack() as scratch:
-            run = self.run if self.run is not None else scratch.enter_context(scratch_run(self.profile, self.scale))
+            run = (
+                self.run
+                if self.run is not None
+                else scratch.enter_context(scratch_run(self.profile, self.scale, self.seed))
+            )
             seed = volume_seed(run.seed, lr_array)
             father, son = father_and_son(lr_array, self.scale)
             sampler = SonFatherSampler(

@@ -31,21 +31,7 @@ NOT_APPLICABLE: dict[tuple[str, str], str] = {
 }
 """Built-in ``(method, property)`` pairs the contract cannot apply to, with the precise reason."""
 
-KNOWN_BREACHES: dict[tuple[str, str], str] = {
-    ("zssr", "state_round_trip"): (
-        "ZSSR's output depends on run.seed (volume_seed(run.seed, lr) seeds the per-volume network and patches) "
-        "but state_dict() is empty: a fresh instance loaded with it has no run and trains under scratch_run's "
-        "seed 0, so at the cell seed 3 it super-resolves another volume (max |diff| 0.067); only seed-0 cells "
-        "round-trip"
-    ),
-    ("dasr", "resume_after_kill"): (
-        "killed in stage 2 (ThinSlabMethod.stages) before its first checkpoint, DASR resumes stage 2 from the new "
-        "instance's freshly initialised sr and d_hr: stage 1's checkpoints hold only its plan's networks (down, "
-        "d_lr), so stage 2's starting weights come from whatever RNG state the new process builds them with (sr "
-        "and d_hr differ from an uninterrupted fit, d_hr by up to 0.27); it matches only when the process reseeds "
-        "exactly as the first one did"
-    ),
-}
+KNOWN_BREACHES: dict[tuple[str, str], str] = {}
 """Built-in ``(method, property)`` pairs that break the contract today, with the failing detail."""
 
 
