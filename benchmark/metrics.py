@@ -23,11 +23,12 @@ thread), so that the five filtered volumes are never held whole (buffers of ~0.1
 planes for 160×196×162, where the previous filter held ~1 GB); on CUDA it is one slab.
 
 Speed, measured with ``benchmarks/ssim_speed.py`` (160×196×162 float32 pair, medians of 5,
-interleaved with scikit-image's float64 call in one process, on a 2-core Xeon shared with other
-work; README "Performance"): 0.39× scikit-image's time at one torch thread and 0.53× at two
-(load average 3.2). The previous filter (shifted views of the whole stack, float32 weights)
-took 1.54× and 1.47× (load ~6). Other processes on the cores slow the two-thread case most
-(torch's threads wait on each other): ``bench run --threads 1`` suits a busy machine.
+interleaved with scikit-image's float64 call in one process, 2-core Xeon; README
+"Performance"): 0.44× scikit-image's time at one torch thread and 0.24× at two, with the
+machine otherwise idle (load average 1.2); 0.39× and 0.53× while other jobs kept it busy (load
+3.2). The previous filter (shifted views of the whole stack, float32 weights) took 1.47× and
+1.38× (load 1.1). Other processes on the cores slow the two-thread case most (torch's threads
+wait on each other): ``bench run --threads 1`` suits a busy machine.
 """
 
 from __future__ import annotations

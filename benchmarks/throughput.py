@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
+from synthetic_volumes import synthetic_pairs
 
 from benchmark.device import resolve_device
 from benchmark.profiles import load_profile
@@ -31,21 +31,8 @@ from benchmark.scale import Scale
 from benchmark.slabs import super_resolve_slabs
 from benchmark.trainer import Trainer
 from benchmark.training_data import VolumePair
-from benchmark.volume import Volume
 from methods.networks import count_parameters, ts_rcan_from_profile
 from methods.supervised import PairedSlabPlan
-
-
-def synthetic_pairs(hr_shape: tuple[int, int, int], scale: Scale, n: int) -> tuple[list[Volume], list[Volume]]:
-    """``n`` random smooth HR volumes and their LR (average-pooled) versions; only speed matters here."""
-    rng = np.random.default_rng(0)
-    hrs, lrs = [], []
-    for index in range(n):
-        hr = rng.random(hr_shape, dtype=np.float32)
-        lr = hr.reshape(hr_shape[0] // scale.sx, scale.sx, hr_shape[1] // scale.sy, scale.sy, -1, scale.sz)
-        hrs.append(Volume(hr, np.eye(4), f"s{index}"))
-        lrs.append(Volume(lr.mean(axis=(1, 3, 5)).astype(np.float32), np.eye(4), f"s{index}"))
-    return lrs, hrs
 
 
 def matmul_gflops(device: torch.device) -> float:
