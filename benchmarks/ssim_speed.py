@@ -13,11 +13,11 @@ use_sample_covariance=False, data_range=1)``, the call the harness matches, on t
 as float64 arrays (conversion not timed).  For information, scikit-image is also timed on the
 float32 arrays, which it then computes in float32 (5e-10 away at 96×112×96, 1.5e-12 at
 160×196×162 in our runs).  The calls are interleaved, repeat by repeat, so that other load on
-the machine slows all of them alike; the
-table shows medians, the ratio to scikit-image's float64 time (below 1: the harness is faster)
-and the absolute difference of the SSIM values.  scikit-image runs on one thread whatever the
-setting; the harness uses ``torch.get_num_threads()`` threads.  With CUDA, the harness also
-runs on CUDA tensors (synchronised; transfers included).
+the machine slows all of them alike; the table shows medians, the ratio to scikit-image's
+float64 time (below 1: the harness is faster) and the absolute difference of the SSIM values.
+scikit-image runs on one thread whatever the setting; the harness uses
+``torch.get_num_threads()`` threads.  With CUDA, the harness also runs on CUDA tensors
+(synchronised; transfers included).
 """
 
 from __future__ import annotations
