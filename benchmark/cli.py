@@ -11,13 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.cell import Cell
-from benchmark.dataset import default_cache_dir
+from benchmark.data.dataset import default_cache_dir
 from benchmark.device import resolve_device
 from benchmark.errors import BenchError
 from benchmark.folders import existing_folder, writable_folder
 from benchmark.plugins import DATASETS, DEGRADATIONS, METHODS
 from benchmark.profiles import PROFILES, load_profile
+from benchmark.results.cell import Cell
 from benchmark.scale import Scale
 
 app = typer.Typer(
@@ -139,7 +139,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the matrix methods × datasets × scales × settings × seeds; finished cells are skipped."""
-    from benchmark.cell import ProtocolOptions
+    from benchmark.results.cell import ProtocolOptions
     from benchmark.runner import build_matrix, run_matrix
 
     if threads is not None:

@@ -9,9 +9,9 @@ import torch
 
 from benchmark.profiles import Profile
 from benchmark.protocol.setting_names import SOURCE_HR_SETTINGS
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import TrainingData
 from benchmark.scale import Scale
-from benchmark.training_data import TrainingData
+from benchmark.training.run_context import RunContext
 
 
 class Method(ABC):

@@ -11,7 +11,7 @@ and checks one property:
   ``state_dict()``, saved and read back as the runner's ``model.pt`` is, super-resolves to
   exactly the same volume;
 * :func:`check_resume_after_kill` — a fit killed part way (inside
-  :meth:`~benchmark.trainer.Trainer.update`, steps after its last checkpoint lost), then run
+  :meth:`~benchmark.training.trainer.Trainer.update`, steps after its last checkpoint lost), then run
   again by a fresh instance with another RNG state, resumes from the checkpoint and ends with
   exactly the weights of an uninterrupted fit (for test-time training, as ZSSR's, the same
   for a killed ``super_resolve``, which must then give exactly the uninterrupted volume);
@@ -31,7 +31,7 @@ The networks a method declares are found by duck typing, so the core does not im
 ``methods/``: a ``networks`` dict of ``nn.Module`` and an ``inference_network()`` method, as
 :class:`methods.thin_slab.ThinSlabMethod` provides.  Updates are watched, and a fit
 killed, by wrapping ``Trainer.update`` while one check runs, so only training that goes
-through the shared :class:`~benchmark.trainer.Trainer` can be killed and watched.  Checks run
+through the shared :class:`~benchmark.training.trainer.Trainer` can be killed and watched.  Checks run
 with one torch thread (restored after).
 """
 
@@ -50,18 +50,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.dataset import Dataset
+from benchmark.data.dataset import Dataset
+from benchmark.data.volume import Volume
 from benchmark.method import Method
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile, load_profile
 from benchmark.protocol.groups import CellData, build_groups
 from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import TrainingData
 from benchmark.scale import Scale
-from benchmark.seeding import seed_everything
-from benchmark.trainer import Trainer
-from benchmark.training_data import TrainingData
-from benchmark.volume import Volume
+from benchmark.training.run_context import RunContext
+from benchmark.training.seeding import seed_everything
+from benchmark.training.trainer import Trainer
 
 SCALES: tuple[Scale, ...] = (Scale(2, 2, 2), Scale(2, 2, 1))
 """The scales :func:`check_super_resolve_shape` is run at; the other properties use the first."""

@@ -6,7 +6,7 @@ and re-exported here, so a plugin finds every registry in one place.
 
 from __future__ import annotations
 
-from benchmark.dataset import Dataset
+from benchmark.data.dataset import Dataset
 from benchmark.method import Method
 from benchmark.protocol.degradations import DEGRADATIONS, Degradation
 from benchmark.registry import Registry

@@ -4,7 +4,7 @@ Cells are independent and resumable.  A finished cell (an intact ``DONE`` matchi
 configuration, whose input volumes have not changed) is skipped; a cell whose inputs changed
 is rerun with a note; a cell that fails writes ``error.txt`` in its folder and the run goes on
 with the next one, so a failure never loses results already written.  Each cell is run under
-its lock (:mod:`benchmark.cell_lock`), so a second ``bench run`` on the same results folder
+its lock (:mod:`benchmark.results.cell_lock`), so a second ``bench run`` on the same results folder
 skips the cells the first one holds.  A full disk stops the run with one sentence: every
 finished cell is intact, and the next run rebuilds the table.
 """
@@ -24,22 +24,19 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from benchmark.cell import Cell, ProtocolOptions, config_hash
-from benchmark.cell_lock import cell_lock, lock_holder
-from benchmark.dataset import Dataset
+from benchmark.data.dataset import Dataset
 from benchmark.environment import environment_record, harness_commit, same_commit
 from benchmark.errors import BenchError
-from benchmark.figure_slices import figure_slices
-from benchmark.inputs import changed_inputs, input_record
-from benchmark.metrics import METRICS
+from benchmark.evaluation.figure_slices import figure_slices
+from benchmark.evaluation.metrics import METRICS
 from benchmark.plugins import DATASETS, METHODS
 from benchmark.profiles import Profile
 from benchmark.protocol.groups import CellData, build_groups
 from benchmark.protocol.setting_names import NO_SETTING, SOURCE_HR_SETTINGS
-from benchmark.run_context import RunContext
-from benchmark.scale import Scale
-from benchmark.seeding import seed_everything
-from benchmark.store import (
+from benchmark.results.cell import Cell, ProtocolOptions, config_hash
+from benchmark.results.cell_lock import cell_lock, lock_holder
+from benchmark.results.inputs import changed_inputs, input_record
+from benchmark.results.store import (
     CONFIG,
     DONE,
     DamagedCellError,
@@ -52,6 +49,9 @@ from benchmark.store import (
     write_json,
     write_npz,
 )
+from benchmark.scale import Scale
+from benchmark.training.run_context import RunContext
+from benchmark.training.seeding import seed_everything
 
 SETTINGS = SOURCE_HR_SETTINGS  # the settings `bench run --setting` accepts
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
@@ -151,7 +151,7 @@ def run_cell(
     ``config.json`` is written, so a folder never shows one configuration beside another's metrics.
 
     Args:
-        inputs: the record of the cell's input volumes (:func:`benchmark.inputs.input_record`).
+        inputs: the record of the cell's input volumes (:func:`benchmark.results.inputs.input_record`).
         warn: shows a message to the user (also logged in the cell's ``log.txt``).
     """
     cell_dir = cell.folder(runs_dir)

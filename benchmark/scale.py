@@ -31,9 +31,7 @@ class Scale:
         """Parse ``"2x2x1"`` (``×`` also accepted); anything else is a :class:`BenchError`."""
         match = _SCALE_PATTERN.match(text)
         if match is None:
-            raise BenchError(
-                f"scale '{text}' is not of the form SXxSYxSZ with three positive integers, e.g. 2x2x2."
-            )
+            raise BenchError(f"scale '{text}' is not of the form SXxSYxSZ with three positive integers, e.g. 2x2x2.")
         sx, sy, sz = (int(g) for g in match.groups())
         if min(sx, sy, sz) < 1:
             raise BenchError(f"scale '{text}' has a zero factor; every factor must be at least 1.")

@@ -9,7 +9,7 @@ Usage::
 For each LR volume size, the quick-profile TS-RCAN (seeded, untrained: speed and memory only)
 super-resolves a random volume at 2×2×2 in two ways:
 
-* ``tiled``: :func:`benchmark.slabs.super_resolve_slabs`, what every thin-slab method runs: slabs
+* ``tiled``: :func:`benchmark.inference.slabs.super_resolve_slabs`, what every thin-slab method runs: slabs
   of 3 slices advancing one slice, in-plane tiles of the profile's ``infer_tile`` LR voxels
   overlapping by a quarter, ``infer_batch`` tiles per forward pass, Gaussian / slab-centre
   blending into HR accumulators;
@@ -47,10 +47,10 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.device import resolve_device
-from benchmark.inference import tile_starts
+from benchmark.inference.slabs import SLAB_DEPTH, super_resolve_slabs, to_slabs
+from benchmark.inference.tiling import tile_starts
 from benchmark.profiles import load_profile
 from benchmark.scale import Scale
-from benchmark.slabs import SLAB_DEPTH, super_resolve_slabs, to_slabs
 from methods.networks import ts_rcan_from_profile
 
 DEFAULT_SIZES = "128x128x16,192x192x16,128x128x32,128x128x64"

@@ -7,7 +7,7 @@ Usage::
     python benchmarks/ssim_speed.py --shape 260x311x260 --repeats 3 --threads 1
 
 A random float32 pair in ``[0, 1]`` (an HR volume and a noisy copy) is compared by
-:func:`benchmark.metrics.ssim3d` on the float32 tensors, as the runner passes them, and by
+:func:`benchmark.evaluation.metrics.ssim3d` on the float32 tensors, as the runner passes them, and by
 ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False, data_range=1)``, the call the harness matches, on the same volumes
 as float64 arrays (conversion not timed).  For information, scikit-image is also timed on the
@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 from skimage.metrics import structural_similarity
 
-from benchmark.metrics import ssim3d
+from benchmark.evaluation.metrics import ssim3d
 
 
 def volume_pair(shape: tuple[int, int, int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

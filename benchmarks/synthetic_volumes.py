@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmark.data.volume import Volume
 from benchmark.scale import Scale
-from benchmark.volume import Volume
 
 
 def synthetic_pairs(hr_shape: tuple[int, int, int], scale: Scale, n: int) -> tuple[list[Volume], list[Volume]]:

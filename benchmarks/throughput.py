@@ -6,7 +6,7 @@ Usage::
 
 For each profile it trains the supervised TS-RCAN plan (the simplest learned pipeline; every
 method's generator step costs at least this much) on synthetic in-memory volumes through the
-shared :class:`benchmark.trainer.Trainer`, and reports patches per second and the split of the
+shared :class:`benchmark.training.trainer.Trainer`, and reports patches per second and the split of the
 time between data sampling, forward/backward and optimiser steps; then it super-resolves one
 whole volume and reports voxels per second (HR voxels produced).  Also prints parameter counts
 and the measured dense matmul rate of the device, to scale estimates to other hardware.
@@ -25,12 +25,12 @@ from rich.table import Table
 from synthetic_volumes import synthetic_pairs
 
 from benchmark.device import resolve_device
+from benchmark.inference.slabs import super_resolve_slabs
 from benchmark.profiles import load_profile
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import VolumePair
 from benchmark.scale import Scale
-from benchmark.slabs import super_resolve_slabs
-from benchmark.trainer import Trainer
-from benchmark.training_data import VolumePair
+from benchmark.training.run_context import RunContext
+from benchmark.training.trainer import Trainer
 from methods.networks import count_parameters, ts_rcan_from_profile
 from methods.supervised import PairedSlabPlan
 

@@ -14,7 +14,7 @@ steps each:
 
 * ``bare``: the same networks, loss and Adam settings on one fixed batch drawn once by the
   plan: move to the device, forward, loss, ``zero_grad``, backward, ``step``, nothing else;
-* ``harness``: :class:`benchmark.trainer.Trainer` ``fit`` from a fresh checkpoint folder, at the
+* ``harness``: :class:`benchmark.training.trainer.Trainer` ``fit`` from a fresh checkpoint folder, at the
   profile's rates (validation and a checkpoint every ``val_every`` / ``checkpoint_every`` steps,
   and always after the last step), with its learning-rate schedule, gradient scaler, loss
   history and time split; batches sampled by the plan at every step.
@@ -41,10 +41,10 @@ from synthetic_volumes import synthetic_pairs
 
 from benchmark.device import resolve_device
 from benchmark.profiles import Profile, load_profile
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import VolumePair
 from benchmark.scale import Scale
-from benchmark.trainer import Trainer
-from benchmark.training_data import VolumePair
+from benchmark.training.run_context import RunContext
+from benchmark.training.trainer import Trainer
 from methods.losses import l1_loss, ssim_loss
 from methods.networks import ts_rcan_from_profile
 from methods.supervised import PairedSlabPlan

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.dataset import Dataset
+from benchmark.data.dataset import Dataset
 from benchmark.errors import BenchError
 from benchmark.plugins import DATASETS
 from datasets.nifti import NIFTI_SUFFIXES, NiftiFileDataset, require_data_root

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from benchmark.dataset import Dataset, default_cache_dir
+from benchmark.data.dataset import Dataset, default_cache_dir
 from benchmark.plugins import DATASETS
 from datasets.demo_cohort import GENERATOR_VERSION, generate_cohort
 from datasets.nifti import NiftiFileDataset

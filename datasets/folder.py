@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.dataset import Dataset
+from benchmark.data.dataset import Dataset
 from benchmark.errors import BenchError
 from benchmark.plugins import DATASETS
 from datasets.nifti import NiftiFileDataset, nifti_stem, require_data_root

@@ -8,10 +8,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from benchmark.dataset import Dataset
+from benchmark.data.dataset import Dataset
+from benchmark.data.volume import Volume
 from benchmark.errors import BenchError
 from benchmark.folders import path_stat
-from benchmark.volume import Volume
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 _SINGULAR_RATIO = 1e-6  # smallest / largest singular value of the affine's 3 × 3 part below this: singular

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.run_context import RunContext
-from benchmark.trainer import Trainer
-from benchmark.training_data import TrainingData
+from benchmark.protocol.training_data import TrainingData
+from benchmark.training.run_context import RunContext
+from benchmark.training.trainer import Trainer
 from methods.losses import lsgan_discriminator_loss
 from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
 

@@ -52,7 +52,7 @@ Adapted to thin-slab MRI, and choices where the original is open:
 * The pools live in the training plan's ``networks`` (as ``pool_hr`` and ``pool_lr``, buffers,
   no parameters) so checkpoints keep their contents; their random draws use the trainer's seeded
   generator.
-* Mixed precision: forwards under :meth:`benchmark.trainer.Trainer.autocast`, every loss in float32.
+* Mixed precision: forwards under :meth:`benchmark.training.trainer.Trainer.autocast`, every loss in float32.
 """
 
 from __future__ import annotations
@@ -63,14 +63,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import TrainingData
 from benchmark.scale import Scale
 from benchmark.settings import Setting, declare, integer, number
-from benchmark.slabs import SLAB_DEPTH, hr_slab_depth
-from benchmark.trainer import Trainer, TrainingPlan
-from benchmark.training_data import TrainingData
+from benchmark.training.run_context import RunContext
+from benchmark.training.trainer import Trainer, TrainingPlan
 from methods.adversarial import AdversarialPlan, Batch, Judgement
 from methods.image_pool import ImagePool
 from methods.losses import l1_loss, lsgan_generator_loss

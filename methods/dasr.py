@@ -86,7 +86,7 @@ baselines share generators, discriminators and training set-up):
   low-pass pads by edge replication (the original pads the discriminator's filter with zeros
   and the fidelity loss's filter not at all); replication keeps every map the patch's size and
   adds no dark border.
-* Schedule: each stage is one run of the shared :class:`~benchmark.trainer.Trainer`, one
+* Schedule: each stage is one run of the shared :class:`~benchmark.training.trainer.Trainer`, one
   :class:`~methods.thin_slab.TrainingStage` of the base class's ``fit``; both stages are the
   shared :class:`~methods.adversarial.AdversarialPlan` (generator update, then discriminator
   update, the discriminator seeing the high-pass through the plan's input hook) (Adam
@@ -122,14 +122,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import TrainingData
 from benchmark.scale import Scale
 from benchmark.settings import Setting, boolean, declare, integer, number
-from benchmark.slabs import SLAB_DEPTH, hr_slab_depth
-from benchmark.trainer import Trainer
-from benchmark.training_data import TrainingData
+from benchmark.training.run_context import RunContext
+from benchmark.training.trainer import Trainer
 from methods.adversarial import AdversarialPlan, Batch, Judgement
 from methods.losses import LF_KERNEL, high_pass, l1_loss, low_pass, lsgan_generator_loss
 from methods.networks import downsampling_generator_from_profile, slab_discriminator, ts_rcan_from_profile

@@ -72,7 +72,7 @@ Adapted to thin-slab MRI, and other choices where the original is open:
 * The shared training set-up: Adam β = (0.9, 0.99), ε = 1e-8, cosine decay ``lr_max → lr_min``,
   one learning rate for every network, the profile's batch (yoon28: β = (0.5, 0.999) for the
   translators, step decays).
-* Mixed precision: forwards under :meth:`benchmark.trainer.Trainer.autocast`, every loss in float32.
+* Mixed precision: forwards under :meth:`benchmark.training.trainer.Trainer.autocast`, every loss in float32.
 """
 
 from __future__ import annotations
@@ -83,14 +83,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import TrainingData
 from benchmark.scale import Scale
 from benchmark.settings import Setting, declare, number
-from benchmark.slabs import SLAB_DEPTH, hr_slab_depth
-from benchmark.trainer import Trainer, TrainingPlan
-from benchmark.training_data import TrainingData
+from benchmark.training.run_context import RunContext
+from benchmark.training.trainer import Trainer, TrainingPlan
 from methods.adversarial import AdversarialPlan, Batch, Judgement, frozen
 from methods.dihedral import geometric_transforms
 from methods.losses import l1_loss, lsgan_generator_loss

@@ -6,7 +6,7 @@ with SimpleITK: Mattes mutual information (50 bins), a 6-DOF Euler transform sta
 geometric centre, regular-step gradient descent with physical-shift scales, a two-level
 pyramid and seeded random sampling, so a run repeats exactly.
 
-Geometry.  A :class:`~benchmark.volume.Volume` affine maps voxel indices to nibabel world
+Geometry.  A :class:`~benchmark.data.volume.Volume` affine maps voxel indices to nibabel world
 coordinates, RAS+ in mm; ITK's physical space is LPS+, so the first two world coordinates
 change sign (:func:`volume_to_sitk`).  The LR affine is the HR affine with its voxel axes
 multiplied by the scale and no offset (LR voxel ``j`` lies at HR voxel ``j·s``), so both
@@ -24,7 +24,7 @@ import math
 import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the library's conventional alias)
 
-from benchmark.volume import Volume
+from benchmark.data.volume import Volume
 
 LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 """``(4, 4)`` change of world frame between nibabel (RAS+) and ITK (LPS+); its own inverse."""

@@ -22,16 +22,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.data.volume import Volume
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
 from benchmark.protocol.setting_names import MISALIGNED, SOURCE_HR_SETTINGS
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import TrainingData, VolumePair
+from benchmark.results.store import write_json
 from benchmark.scale import Scale
 from benchmark.settings import Setting, declare, number
-from benchmark.store import write_json
-from benchmark.trainer import Trainer, TrainingPlan
-from benchmark.training_data import TrainingData, VolumePair
-from benchmark.volume import Volume
+from benchmark.training.run_context import RunContext
+from benchmark.training.trainer import Trainer, TrainingPlan
 from methods.losses import l1_loss, ssim_loss
 from methods.networks import ts_rcan_from_profile
 from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network

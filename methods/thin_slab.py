@@ -5,13 +5,13 @@ A learned method subclasses :class:`ThinSlabMethod` and supplies three things:
 * :meth:`ThinSlabMethod.build_networks` — every network, by name (sizes from the profile);
 * :meth:`ThinSlabMethod.inference_network` — the slab network used at test time, mapping an
   LR slab ``(B, 3, h, w)`` to an SR slab ``(B, 3·sz, sx·h, sy·w)``;
-* :meth:`ThinSlabMethod.make_plan` — the :class:`benchmark.trainer.TrainingPlan` that does one
+* :meth:`ThinSlabMethod.make_plan` — the :class:`benchmark.training.trainer.TrainingPlan` that does one
   training iteration; or, for a method trained in several stages (DASR),
   :meth:`ThinSlabMethod.stages` — one :class:`TrainingStage` per run of the trainer.
 
 The base class trains the plan (or each stage's plan, in order) with the shared
-:class:`benchmark.trainer.Trainer`, super-resolves whole volumes slab by slab
-(:func:`benchmark.slabs.super_resolve_slabs`), and saves and restores all networks.
+:class:`benchmark.training.trainer.Trainer`, super-resolves whole volumes slab by slab
+(:func:`benchmark.inference.slabs.super_resolve_slabs`), and saves and restores all networks.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.evaluation.metrics import psnr
+from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
 from benchmark.method import Method
-from benchmark.metrics import psnr
 from benchmark.profiles import Profile
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.protocol.patches import crop, hr_patch_size, random_patch_corner
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import TrainingData, VolumePair
 from benchmark.scale import Scale
-from benchmark.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
-from benchmark.trainer import Trainer, TrainingPlan, total_steps
-from benchmark.training_data import TrainingData, VolumePair
+from benchmark.training.run_context import RunContext
+from benchmark.training.trainer import Trainer, TrainingPlan, total_steps
 from methods.networks import count_parameters
 
 

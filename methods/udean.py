@@ -79,14 +79,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import TrainingData
 from benchmark.scale import Scale
 from benchmark.settings import Setting, boolean, declare, number
-from benchmark.slabs import SLAB_DEPTH, hr_slab_depth
-from benchmark.trainer import Trainer, TrainingPlan
-from benchmark.training_data import TrainingData
+from benchmark.training.run_context import RunContext
+from benchmark.training.trainer import Trainer, TrainingPlan
 from methods.adversarial import AdversarialPlan, Batch, Judgement
 from methods.losses import degradation_adaptation_loss, l1_loss, lsgan_generator_loss, ssim_loss
 from methods.networks import (

@@ -58,7 +58,7 @@ Adapted to thin-slab MRI volumes (as the UDEAN paper compares it, Sec. III.B):
   pairs take the father patch ``s − 1`` voxels earlier (son corners start at 1 along that
   axis), and mirrored ensemble outputs are shifted back by ``s − 1`` voxels (the last
   ``s − 1`` voxels repeat the edge) before the median.
-* Optimiser and schedule: the shared :class:`~benchmark.trainer.Trainer` (Adam β = (0.9, 0.99),
+* Optimiser and schedule: the shared :class:`~benchmark.training.trainer.Trainer` (Adam β = (0.9, 0.99),
   ε = 1e-8, the profile's batch) trains each volume's network, by default with ZSSR's own
   policy (:class:`ZSSRRatePolicy`, the trainer's learning-rate hook) rather than the shared
   cosine decay. The shared schedule is defined over a training set's epochs, which ZSSR does not
@@ -105,17 +105,17 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
 from benchmark.method import Method
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.protocol.patches import crop
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import TrainingData
 from benchmark.scale import Scale
 from benchmark.settings import Setting, boolean, choice, declare, integer, number
-from benchmark.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
-from benchmark.trainer import CosineDecay, LearningRatePolicy, Trainer
-from benchmark.training_data import TrainingData
+from benchmark.training.run_context import RunContext
+from benchmark.training.trainer import CosineDecay, LearningRatePolicy, Trainer
 from methods.dihedral import IDENTITY, InPlane, apply, in_plane_transforms, invert
 from methods.losses import l1_loss
 from methods.networks import TSRCAN, count_parameters, ts_rcan_from_profile
@@ -298,7 +298,7 @@ def zssr_network(profile: Profile, scale: Scale, seed: int) -> TSRCAN:
 class ZSSRRatePolicy:
     """ZSSR's adaptive learning rate: divide by 10 when the reconstruction error stops falling.
 
-    A :class:`~benchmark.trainer.LearningRatePolicy`: the rate of iteration ``t`` is decided on
+    A :class:`~benchmark.training.trainer.LearningRatePolicy`: the rate of iteration ``t`` is decided on
     the network as iteration ``t − 1`` left it, in the order of ZSSR's loop: the error is
     measured when ``(t − 1) % TEST_EVERY == 0``, ZSSR's rule applied for iteration ``t − 1``,
     and training ends (``None``) once the rate fell below 9e-6.
@@ -365,7 +365,7 @@ class ZSSRRatePolicy:
 
 
 class SonFatherPlan:
-    """The :class:`~benchmark.trainer.TrainingPlan` of one volume: L1 of SR(son patches) against father patches.
+    """The :class:`~benchmark.training.trainer.TrainingPlan` of one volume: L1 of SR(son patches) vs father patches.
 
     Args:
         network: the volume's SR network (trained in place).

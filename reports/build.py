@@ -15,7 +15,7 @@ import pandas as pd
 
 from benchmark.errors import BenchError
 from benchmark.folders import writable_folder
-from benchmark.results_schema import VARIANT_COLUMNS
+from benchmark.results.schema import VARIANT_COLUMNS
 from reports.degradation_shift import has_degradation_columns, shift_blocks, shift_summary
 from reports.degradation_shift_tables import shift_latex, shift_markdown
 from reports.display import dataset_sort_key, method_sort_key, scale_sort_key, setting_sort_key

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from benchmark.protocol.setting_names import NO_SETTING
-from benchmark.results_schema import CELL_COLUMNS
+from benchmark.results.schema import CELL_COLUMNS
 from reports.display import (
     dataset_sort_key,
     method_sort_key,

@@ -3,10 +3,10 @@
 The reports never import methods or datasets; this module is their only door to the runs.
 
 ``results.csv`` is one long table, one row per (cell, test subject), whose columns and types
-are those of :mod:`benchmark.results_schema`, the schema the runner writes with: at least
-:data:`~benchmark.results_schema.REQUIRED_COLUMNS` and the metrics (and ``oracle``) and, in
+are those of :mod:`benchmark.results.schema`, the schema the runner writes with: at least
+:data:`~benchmark.results.schema.REQUIRED_COLUMNS` and the metrics (and ``oracle``) and, in
 stores written since the degradation options were recorded, the protocol columns
-:data:`~benchmark.results_schema.PROTOCOL_COLUMNS`.
+:data:`~benchmark.results.schema.PROTOCOL_COLUMNS`.
 It is read with pandas' default missing-value markers switched off, because the setting of
 methods that need no source HR is the literal string ``n/a`` (which pandas would otherwise turn
 into NaN).
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import BenchError
-from benchmark.results_schema import (
+from benchmark.results.schema import (
     DEFAULT_DEGRADATION,
     INTEGER_COLUMNS,
     METRIC_COLUMNS,

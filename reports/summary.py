@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.results_schema import CELL_COLUMNS
+from benchmark.results.schema import CELL_COLUMNS
 from reports.results_store import metric_columns
 
 DDOF = 1

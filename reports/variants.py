@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from benchmark.results_schema import DEFAULT_DEGRADATION, TEXT_DEFAULTS, VARIANT_COLUMNS
+from benchmark.results.schema import DEFAULT_DEGRADATION, TEXT_DEFAULTS, VARIANT_COLUMNS
 
 MAX_OVERRIDES_IN_NAME = 40
 

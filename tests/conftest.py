@@ -10,14 +10,14 @@ import pytest
 import torch
 from torch import nn
 
+from benchmark.data.volume import Volume
 from benchmark.profiles import load_profile
 from benchmark.protocol.degradations import kspace_truncate
-from benchmark.run_context import RunContext
+from benchmark.protocol.training_data import TrainingData, VolumePair
 from benchmark.scale import Scale
-from benchmark.seeding import seed_everything
-from benchmark.trainer import Trainer
-from benchmark.training_data import TrainingData, VolumePair
-from benchmark.volume import Volume
+from benchmark.training.run_context import RunContext
+from benchmark.training.seeding import seed_everything
+from benchmark.training.trainer import Trainer
 
 
 def smooth_volume(shape: tuple[int, int, int], seed: int) -> np.ndarray:

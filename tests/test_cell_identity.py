@@ -10,10 +10,10 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from benchmark.cell import Cell, ProtocolOptions
 from benchmark.profiles import load_profile
+from benchmark.results.cell import Cell, ProtocolOptions
+from benchmark.results.store import collect_results
 from benchmark.scale import Scale
-from benchmark.store import collect_results
 from tests.test_cli import bench, write_folder_dataset
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from benchmark.scale import Scale
-from benchmark.trainer import Trainer
+from benchmark.training.trainer import Trainer
 from methods.adversarial import frozen
 from methods.cyclegan import CycleGAN, CycleGANPlan
 from tests.conftest import (

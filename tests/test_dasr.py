@@ -9,7 +9,7 @@ from torch import nn
 
 from benchmark.profiles import load_profile
 from benchmark.scale import Scale
-from benchmark.trainer import Trainer
+from benchmark.training.trainer import Trainer
 from methods.adversarial import frozen
 from methods.dasr import DASR, domain_distance_map, stage_steps
 from tests.conftest import assert_inference_ignores, seeded_method, tiny_training_data, trainer_for

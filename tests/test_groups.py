@@ -10,12 +10,12 @@ import pytest
 from rich.progress import Progress
 from scipy.ndimage import gaussian_filter
 
-from benchmark.dataset import Dataset
+from benchmark.data.dataset import Dataset
+from benchmark.data.volume import Volume
 from benchmark.errors import BenchError
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.protocol.groups import build_groups, crop_to_scale
 from benchmark.scale import Scale
-from benchmark.volume import Volume
 
 SCALE = Scale(2, 2, 2)
 LR_PATCH = (4, 4, 3)  # HR patch (8, 8, 6)

@@ -1,6 +1,6 @@
 import torch
 
-from benchmark.inference import blending_weights, super_resolve_tiled, tile_starts
+from benchmark.inference.tiling import blending_weights, super_resolve_tiled, tile_starts
 from benchmark.scale import Scale
 
 

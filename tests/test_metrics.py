@@ -4,7 +4,7 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from benchmark.metrics import gaussian_kernel1d, psnr, ssim3d, ssim_map3d, ssim_sum3d
+from benchmark.evaluation.metrics import gaussian_kernel1d, psnr, ssim3d, ssim_map3d, ssim_sum3d
 
 
 def pair(shape, noise, seed=0):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import center_of_mass, gaussian_filter
 
+from benchmark.data.volume import Volume
 from benchmark.protocol.misalignment import Misalignment, apply_misalignment, draw_misalignment, misalign
-from benchmark.volume import Volume
 
 RAS = np.eye(4)
 LPS = np.diag([-1.0, -1.0, 1.0, 1.0])

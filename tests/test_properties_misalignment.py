@@ -14,6 +14,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from benchmark.data.volume import Volume
 from benchmark.protocol.misalignment import (
     Misalignment,
     apply_misalignment,
@@ -21,7 +22,6 @@ from benchmark.protocol.misalignment import (
     misalign,
     misalignment_transform,
 )
-from benchmark.volume import Volume
 
 PROPERTY = settings(max_examples=25, deadline=None, derandomize=True, database=None)
 SIGNED = ("rotation_si_deg", "rotation_lr_deg", "translation_si_vox", "translation_lr_vox")

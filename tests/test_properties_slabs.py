@@ -1,7 +1,7 @@
 """Property-based tests of cutting volumes into slabs and tiles and putting them back.
 
-``benchmark.slabs.super_resolve_slabs`` (slabs of 3 slices, in-plane tiles) and the generic
-``benchmark.inference.super_resolve_tiled`` under it are checked with stand-in "networks" whose
+``benchmark.inference.slabs.super_resolve_slabs`` (slabs of 3 slices, in-plane tiles) and the generic
+``benchmark.inference.tiling.super_resolve_tiled`` under it are checked with stand-in "networks" whose
 right answer is known: nearest-neighbour up-sampling, and predictions of each voxel's own
 coordinate.  LR volumes are ``(X/sx, Y/sy, Z/sz)``, SR volumes ``(X, Y, Z)``, voxels.
 """
@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from benchmark.inference import super_resolve_tiled, tile_starts
+from benchmark.inference.slabs import SLAB_DEPTH, from_slabs, super_resolve_slabs, to_slabs
+from benchmark.inference.tiling import super_resolve_tiled, tile_starts
 from benchmark.scale import Scale
-from benchmark.slabs import SLAB_DEPTH, from_slabs, super_resolve_slabs, to_slabs
 
 PROPERTY = settings(max_examples=20, deadline=None, derandomize=True, database=None)
 CPU = torch.device("cpu")

@@ -10,7 +10,7 @@ import torch
 
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.scale import Scale
-from benchmark.trainer import Trainer
+from benchmark.training.trainer import Trainer
 from methods.adversarial import frozen
 from methods.pseudosr import PseudoSR, PseudoSRPlan
 from methods.thin_slab import clean_lr_volumes

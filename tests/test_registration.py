@@ -9,7 +9,7 @@ import pytest
 from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, ornt_transform
 from scipy import ndimage
 
-from benchmark.volume import Volume
+from benchmark.data.volume import Volume
 from methods.registration import rigid_register, sitk_to_array, volume_to_sitk
 
 SHAPE = (48, 56, 40)  # voxels, 1 mm, axes R, A, S

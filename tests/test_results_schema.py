@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark import results_schema as schema
-from benchmark.cell import Cell, ProtocolOptions
 from benchmark.profiles import load_profile
+from benchmark.results import schema as schema
+from benchmark.results.cell import Cell, ProtocolOptions
+from benchmark.results.store import CONFIG, METRICS, collect_results, mark_done, write_csv, write_json
 from benchmark.scale import Scale
-from benchmark.store import CONFIG, METRICS, collect_results, mark_done, write_csv, write_json
 from reports.results_store import metric_columns, read_results
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import benchmark.results.store
 import benchmark.runner
-import benchmark.store
-from benchmark.cell_lock import cell_lock
+from benchmark.results.cell_lock import cell_lock
 from tests.test_cli import assert_one_sentence, bench, write_folder_dataset
 
 
@@ -69,18 +69,18 @@ def _disk_full(path: Path, data: bytes) -> None:
 
 def test_full_disk_writing_results_csv_is_one_sentence_and_keeps_the_cell(monkeypatch, capsys, tmp_path):
     data, runs = write_folder_dataset(tmp_path / "data"), tmp_path / "runs"
-    original = benchmark.store.write_atomic
+    original = benchmark.results.store.write_atomic
 
     def write(path: Path, payload: bytes) -> None:
         (_disk_full if path.name == "results.csv" else original)(path, payload)
 
-    monkeypatch.setattr(benchmark.store, "write_atomic", write)
+    monkeypatch.setattr(benchmark.results.store, "write_atomic", write)
     code, _, err = bench(monkeypatch, capsys, *_args(data, runs))
     assert code == 2
     assert_one_sentence(err)
     assert "disk is full" in err and "results.csv" in err
     assert len(list(runs.rglob("DONE"))) == 1  # the finished cell is kept
-    monkeypatch.setattr(benchmark.store, "write_atomic", original)
+    monkeypatch.setattr(benchmark.results.store, "write_atomic", original)
     code, out, _ = bench(monkeypatch, capsys, *_args(data, runs))
     assert code == 0 and "already done 1" in out
     assert len(pd.read_csv(runs / "results.csv")) == 1
@@ -161,6 +161,7 @@ def test_kills_at_random_moments_end_in_the_uninterrupted_results(tmp_path):
     """SIGKILL a run at random moments, rerun until it finishes: the table equals an uninterrupted run's."""
     data = write_folder_dataset(tmp_path / "data", n=8, shape=(24, 24, 12))
     env = {**os.environ, "BENCH_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+
     def args(runs: Path) -> list[str]:
         return [
             *["run", "--methods", "supervised,tricubic", "--setting", "misaligned", "--scale", "2x2x1,2x2x2"],

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
+from benchmark.inference.slabs import from_slabs, super_resolve_slabs, to_slabs
 from benchmark.scale import Scale
-from benchmark.slabs import from_slabs, super_resolve_slabs, to_slabs
 
 
 class RepeatSlices(nn.Module):
@@ -57,7 +57,7 @@ def test_overlapping_slabs_are_averaged():
 
 
 def test_slab_centre_weights_pick_the_central_slice_interval():
-    from benchmark.slabs import slab_centre_weights
+    from benchmark.inference.slabs import slab_centre_weights
 
     edge = 1e-3
     torch.testing.assert_close(slab_centre_weights(6, 2), torch.tensor([edge, 1, 1, 1, edge, edge]))

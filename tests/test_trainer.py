@@ -2,8 +2,8 @@ import pandas as pd
 import torch
 
 from benchmark.scale import Scale
-from benchmark.seeding import seed_everything
-from benchmark.trainer import CosineDecay, Trainer, cosine_rate
+from benchmark.training.seeding import seed_everything
+from benchmark.training.trainer import CosineDecay, Trainer, cosine_rate
 from methods.networks import ts_rcan_from_profile
 from methods.supervised import PairedSlabPlan
 from tests.conftest import tiny_training_data

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmark.data.volume import Volume
+from benchmark.protocol.training_data import DataAccessError, TrainingData, VolumePair
 from benchmark.scale import Scale
-from benchmark.training_data import DataAccessError, TrainingData, VolumePair
-from benchmark.volume import Volume
 
 SCALE = Scale(2, 2, 2)
 

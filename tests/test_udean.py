@@ -9,7 +9,7 @@ import torch
 from benchmark.plugins import METHODS
 from benchmark.profiles import load_profile
 from benchmark.scale import Scale
-from benchmark.trainer import Trainer
+from benchmark.training.trainer import Trainer
 from methods.adversarial import frozen
 from methods.networks.interpolation_skip import upsample_slab_linear
 from methods.udean import DISCRIMINATORS, GENERATORS, UDEAN, UDEANPlan, UDEANWeights

@@ -13,8 +13,8 @@ from rich.progress import Progress
 from benchmark.errors import BenchError
 from benchmark.profiles import load_profile
 from benchmark.protocol.degradations import kspace_truncate
+from benchmark.protocol.training_data import DataAccessError, TrainingData
 from benchmark.scale import Scale
-from benchmark.training_data import DataAccessError, TrainingData
 from methods import zssr
 from methods.dihedral import in_plane_transforms
 from methods.losses import l1_loss

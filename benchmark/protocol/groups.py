@@ -23,16 +23,16 @@ from typing import Any
 import numpy as np
 from rich.progress import Progress
 
-from benchmark.dataset import Dataset
+from benchmark.data.dataset import Dataset
+from benchmark.data.volume import Volume
 from benchmark.errors import BenchError
 from benchmark.protocol.degradations import DEGRADATIONS
 from benchmark.protocol.misalignment import misalign
 from benchmark.protocol.patches import hr_patch_size
 from benchmark.protocol.setting_names import MISALIGNED, SETTINGS, UNPAIRED
 from benchmark.protocol.splits import source_subjects, split_subjects
+from benchmark.protocol.training_data import TrainingData, VolumePair
 from benchmark.scale import Scale
-from benchmark.training_data import TrainingData, VolumePair
-from benchmark.volume import Volume
 
 _DEGRADE_STREAM = 0
 _MISALIGN_STREAM = 1

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.ndimage import affine_transform
 
-from benchmark.volume import Volume
+from benchmark.data.volume import Volume
 
 
 @dataclass(frozen=True)

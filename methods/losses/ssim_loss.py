@@ -1,6 +1,6 @@
 """SSIM loss on slab batches (UDEAN paper, eq. 2): ``mean |1 − SSIM|``.
 
-The window and constants are the metrics' (:mod:`benchmark.metrics`): separable Gaussian of
+The window and constants are the metrics' (:mod:`benchmark.evaluation.metrics`): separable Gaussian of
 11 taps, σ = 1.5, K1 = 0.01, K2 = 0.03, population covariances; data range 1.
 
 Slab depth: the networks are 2D, so every slice (channel) of a slab ``(B, M, H, W)`` is an
@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmark.metrics import SSIM_SIGMA, SSIM_WINDOW, gaussian_kernel1d, ssim_map
+from benchmark.evaluation.metrics import SSIM_SIGMA, SSIM_WINDOW, gaussian_kernel1d, ssim_map
 
 
 def _filter_axis(images: torch.Tensor, kernel: torch.Tensor, dim: int) -> torch.Tensor:

@@ -6,7 +6,7 @@ import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from benchmark.volume import Volume
+from benchmark.data.volume import Volume
 
 
 def default_cache_dir() -> Path:

@@ -24,7 +24,7 @@ from typing import Any
 from benchmark.profiles import Profile
 from benchmark.protocol.setting_names import NO_SETTING as NO_SETTING  # re-exported for older importers
 from benchmark.protocol.setting_names import setting_file_name
-from benchmark.results_schema import DEFAULT_DEGRADATION, IDENTITY_COLUMNS
+from benchmark.results.schema import DEFAULT_DEGRADATION, IDENTITY_COLUMNS
 from benchmark.scale import Scale
 
 
@@ -112,7 +112,7 @@ class Cell:
         return label
 
     def columns(self) -> dict[str, Any]:
-        """This cell's values of :data:`~benchmark.results_schema.IDENTITY_COLUMNS`, in their order."""
+        """This cell's values of :data:`~benchmark.results.schema.IDENTITY_COLUMNS`, in their order."""
         p = self.protocol
         values = {
             "dataset": self.dataset,

@@ -4,7 +4,7 @@ A slab is ``M = 3`` consecutive slices along the slab axis ``Z`` (the axis whose
 stacked as channels: an LR patch or tile ``(px, py, 3)`` becomes ``(3, px, py)`` and an SR
 slab ``(3·sz, sx·px, sy·py)`` is the HR block ``(sx·px, sy·py, 3·sz)``.  Training patches are
 converted with :func:`to_slabs`; whole volumes are cut into slabs (and in-plane tiles) and put
-back by :func:`benchmark.inference.super_resolve_tiled` with tiles of 3 slices advancing one
+back by :func:`benchmark.inference.tiling.super_resolve_tiled` with tiles of 3 slices advancing one
 slice at a time (:func:`super_resolve_slabs`).  This is the one place where slabs are cut and
 reassembled.
 
@@ -25,7 +25,7 @@ from contextlib import nullcontext
 import torch
 from torch import nn
 
-from benchmark.inference import BlendingWeights, TileFunction, blending_weights, super_resolve_tiled
+from benchmark.inference.tiling import BlendingWeights, TileFunction, blending_weights, super_resolve_tiled
 from benchmark.scale import Scale
 
 SLAB_DEPTH = 3

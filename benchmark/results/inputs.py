@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from benchmark.dataset import Dataset
+from benchmark.data.dataset import Dataset
 
 _CHUNK = 1 << 20
 

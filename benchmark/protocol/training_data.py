@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from benchmark.data.volume import Volume
 from benchmark.errors import BenchError
 from benchmark.scale import Scale
-from benchmark.volume import Volume
 
 
 @dataclass(frozen=True)

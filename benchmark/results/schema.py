@@ -1,7 +1,7 @@
 """The schema of ``results.csv``: its columns, which identify a cell, which are metrics, their types.
 
 ``results.csv`` is one long table, one row per (cell, test subject).  The runner writes it
-(:func:`benchmark.store.collect_results`) and the reports read it
+(:func:`benchmark.results.store.collect_results`) and the reports read it
 (:func:`reports.results_store.read_results`); both take its columns and their types from here,
 so the writer and the reader cannot drift apart.  The reports may import this module: it
 names columns, not methods or datasets.

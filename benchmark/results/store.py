@@ -4,14 +4,14 @@ A cell folder holds ``config.json``, ``environment.json``, ``metrics.csv`` (one 
 subject), ``slices.npz`` (figure slices), optional ``sr/`` volumes, checkpoints, and ``DONE``,
 written last and atomically.  ``DONE`` holds the hash of the configuration the cell finished,
 the SHA-256 and row count of its ``metrics.csv`` and the record of its input volumes
-(:mod:`benchmark.inputs`).
+(:mod:`benchmark.results.inputs`).
 
 Nothing in a cell folder is trusted: :func:`check_finished` accepts a cell only when its
 ``DONE``, ``config.json`` and ``metrics.csv`` agree with each other, and
 :func:`collect_results` skips, with one line each, the cells that do not, so one damaged cell
 never stops the table of the others.  ``results.csv`` at the top of the store is rebuilt from
 every finished cell, one row per (cell, test subject); its columns and their types are those of
-:mod:`benchmark.results_schema`, which the reports read with.
+:mod:`benchmark.results.schema`, which the reports read with.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.cell import config_hash
-from benchmark.results_schema import (
+from benchmark.results.cell import config_hash
+from benchmark.results.schema import (
     COLUMNS,
     CONFIG_HASH,
     DEFAULT_DEGRADATION,
@@ -87,7 +87,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def remove_temporaries(cell_dir: Path) -> list[Path]:
     """Delete the temporary files that killed atomic writes left in a cell folder (``.last.pt.*``, ``.DONE.*``).
 
-    Call it only while holding the cell's lock (:mod:`benchmark.cell_lock`): then no write of
+    Call it only while holding the cell's lock (:mod:`benchmark.results.cell_lock`): then no write of
     this cell is in flight.  Returns the removed paths.
     """
     removed = []
@@ -212,7 +212,7 @@ def recorded_commit(cell_dir: Path) -> str | None:
 
 # --------------------------------------------------------------------------- results table
 def _identity_columns(config: dict[str, Any]) -> dict[str, Any]:
-    """A cell's values of :data:`~benchmark.results_schema.IDENTITY_COLUMNS`, typed as the schema says.
+    """A cell's values of :data:`~benchmark.results.schema.IDENTITY_COLUMNS`, typed as the schema says.
 
     A ``config.json`` written before the protocol was recorded means the default protocol.
     """
@@ -245,7 +245,7 @@ class Collected:
 def collect_results(runs_dir: Path) -> Collected:
     """Rebuild and write ``runs_dir/results.csv`` from every intact finished cell.
 
-    Columns: :data:`~benchmark.results_schema.COLUMNS` (identity and subject, ``ssim``,
+    Columns: :data:`~benchmark.results.schema.COLUMNS` (identity and subject, ``ssim``,
     ``psnr``, ``oracle``, ``config_hash``), any further metric after ``psnr``.  A damaged cell is left out and listed in
     :attr:`Collected.damaged` with the reason; it never stops the others.
 

@@ -35,8 +35,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from benchmark.run_context import RunContext
-from benchmark.store import write_atomic, write_csv
+from benchmark.results.store import write_atomic, write_csv
+from benchmark.training.run_context import RunContext
 
 CHECKPOINT = "last.pt"
 PREVIOUS_CHECKPOINT = "previous.pt"

@@ -1,0 +1,1 @@
+"""Stage 1 of the flow, data: the dataset interface plugins implement, and the volume they return."""
