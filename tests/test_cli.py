@@ -17,7 +17,7 @@ from tests.conftest import smooth_volume
 def bench(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     """Run ``bench *args`` in-process; returns (exit status, stdout, stderr)."""
     monkeypatch.setattr(sys, "argv", ["bench", *args])
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("COLUMNS", "1000")  # one sentence stays one line, however long the tmp path
     with pytest.raises(SystemExit) as info:
         main()
     out, err = capsys.readouterr()
@@ -33,11 +33,13 @@ def write_folder_dataset(root: Path, n: int = 10, shape=(24, 24, 16)) -> Path:
     return root
 
 
-def assert_one_sentence(err: str) -> None:
+def assert_one_sentence(err: str) -> str:
+    """Check that ``err`` is one line ``error: ….`` without a traceback; returns it."""
     assert "Traceback" not in err
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert lines[0].startswith("error:") and lines[0].rstrip().endswith(".")
+    return lines[0]
 
 
 def test_list_shows_methods_and_datasets(monkeypatch, capsys):

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 
-from benchmark.cli import main
 from tests.conftest import smooth_volume
+from tests.test_cli import assert_one_sentence as _one_sentence
+from tests.test_cli import bench
 
 
 def _bench(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
     """Run ``bench *args`` in-process; returns (exit status, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["bench", *args])
-    monkeypatch.setenv("COLUMNS", "1000")  # one sentence must stay one line, however long the tmp path
-    with pytest.raises(SystemExit) as info:
-        main()
-    code = info.value.code
-    return (0 if code is None else int(code)), capsys.readouterr().err
-
-
-def _one_sentence(err: str) -> str:
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error:") and lines[0].rstrip().endswith(".")
-    return lines[0]
+    code, _, err = bench(monkeypatch, capsys, *args)
+    return code, err
 
 
 def _run_args(data_root: Path, runs: Path) -> list[str]:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
 from benchmark.errors import BenchError
 from reports.build import write_reports
 from reports.results_store import read_results
+from tests.test_cli import assert_one_sentence as _one_sentence
+from tests.test_cli import bench
 
 HEADER = "dataset,scale,setting,method,profile,seed,subject,ssim,psnr,oracle\n"
 ROWS = [f"demo,2x2x2,n/a,tricubic,quick,0,s{index:02d},0.8{index},28.{index},False\n" for index in range(3)]
@@ -18,20 +18,8 @@ ROWS = [f"demo,2x2x2,n/a,tricubic,quick,0,s{index:02d},0.8{index},28.{index},Fal
 
 def _bench(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
     """Run ``bench *args`` in-process; returns (exit status, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["bench", *args])
-    monkeypatch.setenv("COLUMNS", "1000")  # one sentence must stay one line, however long the tmp path
-    with pytest.raises(SystemExit) as info:
-        main()
-    code = info.value.code
-    return (0 if code is None else int(code)), capsys.readouterr().err
-
-
-def _one_sentence(err: str) -> str:
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error:") and lines[0].rstrip().endswith(".")
-    return lines[0]
+    code, _, err = bench(monkeypatch, capsys, *args)
+    return code, err
 
 
 def _store(tmp_path: Path, text: str | bytes) -> Path:
