@@ -31,7 +31,7 @@ from benchmark.evaluation.figure_slices import figure_slices
 from benchmark.evaluation.metrics import METRICS
 from benchmark.plugins import DATASETS, METHODS
 from benchmark.profiles import Profile
-from benchmark.protocol.groups import CellData, build_groups
+from benchmark.protocol.groups import CellData, build_groups, cohort
 from benchmark.protocol.setting_names import NO_SETTING, SOURCE_HR_SETTINGS
 from benchmark.results.cell import Cell, ProtocolOptions, config_hash
 from benchmark.results.cell_lock import cell_lock, lock_holder
@@ -227,8 +227,7 @@ class _Inputs:
     hashes: dict[tuple[str, int, int], str] = field(default_factory=dict)
 
     def subjects(self, dataset: str) -> list[str]:
-        names = sorted(self.datasets[dataset].subjects())
-        return names[: self.max_subjects] if self.max_subjects is not None else names
+        return cohort(self.datasets[dataset], self.max_subjects)
 
     def changes(self, cell: Cell, done: dict[str, Any]) -> list[str]:
         recorded = done.get("inputs")

@@ -86,6 +86,12 @@ def _degrade(volume: Volume, scale: Scale, name: str, seed: int) -> Volume:
     return Volume(np.asarray(lr, dtype=np.float32), lr_affine(volume.affine, scale), volume.subject)
 
 
+def cohort(dataset: Dataset, max_subjects: int | None = None) -> list[str]:
+    """The subjects a split is drawn from: all of ``dataset``'s, sorted, or the first ``max_subjects``."""
+    subjects = sorted(dataset.subjects())
+    return subjects[:max_subjects] if max_subjects is not None else subjects
+
+
 def build_groups(
     dataset: Dataset,
     scale: Scale,
@@ -128,9 +134,7 @@ def build_groups(
         raise BenchError(f"unknown setting '{setting}'; known: {', '.join(SETTINGS)}.")
     for name in (train_degradation, test_degradation):
         DEGRADATIONS.factory(name)  # unknown names fail before any volume is loaded
-    subjects = sorted(dataset.subjects())
-    if max_subjects is not None:
-        subjects = subjects[:max_subjects]
+    subjects = cohort(dataset, max_subjects)
     split = split_subjects(subjects, split_seed)
     sources = source_subjects(split, setting)
     min_shape = hr_patch_size(lr_patch, scale)

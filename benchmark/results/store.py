@@ -16,7 +16,6 @@ every finished cell, one row per (cell, test subject); its columns and their typ
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -30,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.results.cell import config_hash
+from benchmark.results.cell_lock import LOCK
+from benchmark.results.inputs import file_sha256
 from benchmark.results.schema import (
     COLUMNS,
     CONFIG_HASH,
@@ -87,14 +88,13 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def remove_temporaries(cell_dir: Path) -> list[Path]:
     """Delete the temporary files that killed atomic writes left in a cell folder (``.last.pt.*``, ``.DONE.*``).
 
-    Call it only while holding the cell's lock (:mod:`benchmark.results.cell_lock`): then no write of
-    this cell is in flight.  Returns the removed paths.
+    Every ``.``-file below the cell is one (:func:`write_atomic` names them so), except the
+    cell's lock.  Call it only while holding that lock (:mod:`benchmark.results.cell_lock`):
+    then no write of this cell is in flight.  Returns the removed paths.
     """
     removed = []
-    targets = (DONE, CONFIG, METRICS, "environment.json", "slices.npz", "losses.csv", "timing.csv", "model.pt")
     for path in sorted(cell_dir.rglob(f"{TEMPORARY_PREFIX}*")):
-        name = path.name[len(TEMPORARY_PREFIX) :]
-        if path.is_file() and any(name.startswith(f"{t}.") for t in (*targets, "last.pt")):
+        if path.is_file() and path.name != LOCK:
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
@@ -106,16 +106,11 @@ def identity_of(config: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config.items() if key not in RECORD_ONLY_KEYS}
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a small file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def mark_done(cell_dir: Path, config: dict[str, Any], extra: dict[str, Any]) -> None:
     """Write the DONE marker last, atomically, with the digest of the cell's ``metrics.csv``."""
     metrics = cell_dir / METRICS
     rows = len(pd.read_csv(metrics, keep_default_na=False))
-    record = {"config_hash": config_hash(config), "metrics_sha256": file_digest(metrics), "metrics_rows": rows}
+    record = {"config_hash": config_hash(config), "metrics_sha256": file_sha256(metrics), "metrics_rows": rows}
     write_json(cell_dir / DONE, {**record, **extra})
 
 
@@ -152,7 +147,7 @@ def _read_metrics(cell_dir: Path, done: dict[str, Any]) -> pd.DataFrame:
     if not path.is_file():
         raise DamagedCellError("metrics.csv is missing")
     recorded = done.get("metrics_sha256")
-    if recorded is not None and file_digest(path) != recorded:
+    if recorded is not None and file_sha256(path) != recorded:
         raise DamagedCellError("metrics.csv differs from the one its DONE marker recorded (cut or edited)")
     try:
         metrics = pd.read_csv(path, keep_default_na=False, dtype={SUBJECT: str})
