@@ -14,14 +14,17 @@ Rules (the paper's Table II, made explicit):
 * Oracle methods (an upper bound, e.g. supervised on perfectly aligned pairs) are marked with
   a dagger and never bold.
 * With p-values, a metric value of a method other than the reference is starred when the
-  reference differs from it at p < :data:`ALPHA` (see
-  :func:`reports.significance.attach_p_values` for rows of setting ``n/a``).
+  reference differs from it at a Holm-adjusted p < :data:`ALPHA`.  The Holm family is every
+  comparison the table marks: each method against the reference in each block where a test
+  was possible, for each metric column shown (:func:`reports.significance.table_family`); the
+  note under the table gives its size.  Rows of setting ``n/a`` take the largest adjusted
+  p-value over their blocks (:func:`reports.significance.attach_p_values`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -33,7 +36,7 @@ from reports.display import (
     scale_sort_key,
     setting_sort_key,
 )
-from reports.significance import MIN_SUBJECTS, attach_p_values
+from reports.significance import HOLM_PREFIX, MIN_SUBJECTS, attach_p_values, family_size, table_family
 
 DECIMALS: dict[str, int] = {"ssim": 4, "psnr": 2}
 DEFAULT_DECIMALS = 4
@@ -88,6 +91,7 @@ class TableRow:
     oracle: bool
     n_subjects: int
     cells: dict[str, MetricCell] = field(default_factory=dict)
+    profile: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def _single_profile(summary: pd.DataFrame) -> None:
 def _row(record: pd.Series, metrics: tuple[str, ...], alpha: float, reference: str) -> TableRow:
     cells = {}
     for metric in metrics:
-        p = record.get(f"p_{metric}", float("nan"))
+        p = record.get(f"{HOLM_PREFIX}{metric}", float("nan"))
         significant = record["method"] != reference and bool(pd.notna(p) and p < alpha)
         cells[metric] = MetricCell(
             mean=float(record.get(f"{metric}_mean", float("nan"))),
@@ -124,6 +128,7 @@ def _row(record: pd.Series, metrics: tuple[str, ...], alpha: float, reference: s
         oracle=bool(record["oracle"]),
         n_subjects=int(record["n_subjects"]),
         cells=cells,
+        profile=str(record.get("profile", "")),
     )
 
 
@@ -149,7 +154,7 @@ def _with_bold(rows: list[TableRow], blocks: list[list[int]], metrics: tuple[str
             metric: MetricCell(cell.mean, cell.std, cell.decimals, metric in bold[i], cell.significant)
             for metric, cell in row.cells.items()
         }
-        out.append(TableRow(row.dataset, row.scale, row.setting, row.method, row.oracle, row.n_subjects, cells))
+        out.append(replace(row, cells=cells))
     return out
 
 
@@ -170,7 +175,8 @@ def table_ii_layout(
         summary: the output of :func:`reports.summary.summarise` for one profile.
         p_values: the output of :func:`reports.significance.paired_tests`, or ``None`` (no stars).
         metrics: metric columns to show, in order.
-        alpha: significance level for the stars.
+        alpha: significance level for the stars, applied to the Holm-adjusted p-values (the
+            family: every p-value of ``p_values`` that the table's rows and ``metrics`` mark).
         reference: the method the p-values compare against (never starred itself).
 
     Returns:
@@ -180,7 +186,7 @@ def table_ii_layout(
         ValueError: when ``summary`` holds more than one profile.
     """
     _single_profile(summary)
-    table = attach_p_values(summary, p_values)
+    table = attach_p_values(summary, p_values, metrics)
     groups = []
     for dataset in ordered(table["dataset"], dataset_sort_key):
         of_dataset = table[table["dataset"] == dataset]
@@ -275,7 +281,9 @@ def table_notes(
         rows: every row of the table.
         markup: the renderer's symbols.
         reference_name: display name of the reference method of the p-values.
-        p_values: the p-value table, or ``None`` when no test was run (no star sentence).
+        p_values: the p-value table, or ``None`` when no test was run (no star sentence); the
+            star sentence gives the size of the Holm family of ``rows`` (the same family as
+            :func:`table_ii_layout`'s).
         shared_rows: ``True`` for Table II (blocks, shared ``n/a`` rows); ``False`` for Table I.
 
     Returns:
@@ -301,14 +309,34 @@ def table_notes(
     if any(row.oracle for row in rows):
         notes.append(f"{markup.dagger} Oracle (upper bound), not ranked.")
     if p_values is not None and reference_name:
-        p_columns = [column for column in p_values.columns if column.startswith("p_")]
-        if p_values.empty or p_values[p_columns].isna().all().all():
+        comparisons = _comparisons(rows, p_values)
+        if comparisons == 0:
             notes.append(
-                f"No significance marks: the paired Wilcoxon test needs at least {MIN_SUBJECTS} test subjects."
+                f"No significance marks: the paired Wilcoxon test needs at least {MIN_SUBJECTS} test subjects "
+                "whose values differ between the two methods."
             )
         else:
             notes.append(
-                f"{markup.star} {reference_name} differs at p {markup.p_lt} {ALPHA:g} "
+                f"{markup.star} {reference_name} differs at p {markup.p_lt} {ALPHA:g}, "
+                f"Holm-corrected across the {comparisons} comparisons of this table "
                 "(paired Wilcoxon signed-rank over test subjects; N/A rows: in every setting)."
             )
     return notes
+
+
+def _comparisons(rows: list[TableRow], p_values: pd.DataFrame) -> int:
+    """Size of the Holm family of a table: the finite p-values its rows and metric columns mark."""
+    if not rows or p_values.empty:
+        return 0
+    shown = pd.DataFrame(
+        {
+            "dataset": [row.dataset for row in rows],
+            "scale": [row.scale for row in rows],
+            "profile": [row.profile for row in rows],
+            "method": [row.method for row in rows],
+            "setting": [row.setting for row in rows],
+        }
+    )
+    keys = p_values[["dataset", "scale", "profile"]].astype(str)
+    p_values = p_values.assign(**{column: keys[column] for column in keys.columns})
+    return family_size(table_family(p_values, shown, tuple(rows[0].cells)))
