@@ -6,18 +6,20 @@ stages, not trained end to end.
 **Stage 1, down-sampling network** ``G_d`` (reference ``ShuhangGu/DASR``, ``codes/DSN``).
 ``G_d`` turns a source HR slab into an LR slab with the target domain's degradation. Its loss
 is ``w_lf · L1(LF(G_d(y)), LF(y↓)) + w_adv · adversarial``, where ``y↓`` is the plain
-down-scaling of ``y`` and LF a Gaussian low-pass; a discriminator ``D_lr`` sees only the high
-frequencies ``x − LF(x)`` of generated LR against real target LR.
+down-scaling of ``y`` and LF a Gaussian low-pass; a per-pixel discriminator ``D_lr`` sees only
+the high frequencies ``x − LF(x)`` of generated LR against real target LR.
 
-**Domain-distance map.** The frozen stage-1 discriminator's output on each generated LR
-patch, spread over the patch; higher means closer to the target domain.
+**Domain-distance map.** The frozen stage-1 discriminator's per-pixel score on each generated
+LR patch, averaged over each pixel's receptive-field window; one weight per LR pixel, higher
+means closer to the target domain.
 
 **Stage 2, SR network** (``codes/SRN/models/DASR_model.py``, ``train_DASR.json``). ``G_d`` and
 ``D_lr`` are frozen. Each batch holds generated LR ``G_d(y)`` paired with ``y`` and real target
 LR ``x``. The losses are a pixel L1 on the generated half weighted by the domain-distance map
-(up-sampled to the HR patch), an unweighted low-frequency L1 on the generated half, and an
-adversarial loss on the high frequencies of ``SR(x)`` against those of real HR patches (an
-HR discriminator ``D_hr`` trained in stage 2, weight 0.01). Inference uses the SR network only.
+(up-sampled bilinearly from the LR to the HR patch), an unweighted low-frequency L1 on the
+generated half, and an adversarial loss on the high frequencies of ``SR(x)`` against those of
+real HR patches (an HR discriminator ``D_hr`` trained in stage 2, weight 0.01). Inference uses
+the SR network only.
 
 Followed from the original:
 
@@ -30,8 +32,28 @@ Followed from the original:
 * The low-pass filter: a normalised 2D Gaussian of ``dasr_lf_kernel = 5`` taps with
   σ = kernel / 6 (``FilterLow(gaussian=True)``), applied in-plane to every slice (channel).
   The high-pass is ``x − LF(x)``.
-* The domain-distance map is used directly as a per-pixel weight of the stage-2 pixel L1,
-  up-sampled bilinearly to the HR patch as the reference does.
+* The stage-1 discriminator is the reference's FSD (``DiscriminatorBasic``, the default
+  ``--discriminator FSD``): three 5×5 convs of stride 1 (``disc_feats``, 2·, 4·``disc_feats``
+  channels: 64/128/256 in the paper profile) with LeakyReLU(0.2), instance norm after the
+  second and third, and a 1×1 conv: one score per LR pixel, the input's height and width
+  (:class:`~methods.networks.pixel_discriminator.PixelDiscriminator`).
+* The domain-distance map: the reference (``create_dataset_modified.py``, ``getWeights``)
+  spreads each score over its receptive field and divides by the number of scores that reach
+  each pixel. For a stride-1 network that is the mean of the scores within the receptive field
+  centred on the pixel, cut at the patch border (:func:`spread_over_receptive_field`, an
+  ``avg_pool2d`` with ``count_include_pad=False``); the window is the network's receptive
+  field, 13 pixels (the reference's ``receptive_cal`` counts four 5×5 layers, 17, where its
+  fourth layer is 1×1). The map is on the LR grid, one weight per LR pixel and slab (its three
+  slices share it, and on the HR grid so do the ``3·sz`` HR slices).
+* The map is used directly as the per-pixel weight of the stage-2 pixel L1, up-sampled from
+  the LR to the HR patch bilinearly with half-pixel centres (``align_corners=False``), as the
+  reference does (``DASR_model.feed_data``: ``F.interpolate(..., mode="bilinear",
+  align_corners=False)``); an HR pixel therefore takes its LR pixel's weight blended with its
+  neighbours', not a copy of it.
+* Each stage trains for the profile's full budget, ``epochs × steps_per_epoch`` steps: the
+  reference trains the down-sampling network (``codes/DSN/train.py``, 400 epochs) and the SR
+  network (``train_DASR.json``, 350 000 iterations) on schedules of their own, so DASR's SR
+  network trains as many steps as every other method's and DASR as a whole twice that.
 * Stage 2's adversarial loss judges only SR of *real* target LR (the reference's
   ``netD_target`` on ``fake_SR_Hf_target``) against unpaired HR patches.
 
@@ -61,11 +83,10 @@ baselines share generators, discriminators and training set-up):
   cuts aligned (HR, clean LR) patch pairs from it (HR corner = LR corner × scale). This is the
   degradation the target LR was actually made with, rather than a patch-wise FFT that would
   add wrap-around at patch borders.
-* Discriminators: the shared slab discriminator (:func:`~methods.networks.slab_discriminator`,
-  a VGG-style patch discriminator) for ``D_lr`` (on LR slabs, 3 channels) and ``D_hr`` (on HR
-  slabs, ``3·sz`` channels). The original stage-1
-  discriminator is a small per-pixel network (three 5×5 convs 64/128/256 with LeakyReLU and
-  batch norm, a 1×1 conv, sigmoid); stage 2 uses a PatchGAN (``discriminator_patch``).
+* Discriminators: ``D_lr`` is the reference's per-pixel FSD (above; on LR slabs, 3 channels,
+  without its sigmoid); ``D_hr`` the shared slab discriminator
+  (:func:`~methods.networks.slab_discriminator`, a VGG-style patch discriminator, on HR slabs,
+  ``3·sz`` channels), where the original stage 2 uses a PatchGAN (``discriminator_patch``).
 * Adversarial losses are least-squares (LSGAN, targets 1 real / 0 fake on raw scores), the
   shared set-up's; the original uses the vanilla GAN (sigmoid + binary cross-entropy) in both
   stages.
@@ -74,13 +95,16 @@ baselines share generators, discriminators and training set-up):
   score clamped to ``[0, 1]``: the LSGAN-optimal discriminator with these targets is
   ``p_real / (p_real + p_generated)``, the same probability the vanilla GAN's sigmoid
   estimates (a sigmoid of the raw score would squash the 0…1 target range into 0.5…0.73).
-  The original spreads each score over its receptive field and averages; we up-sample the
-  clamped score map bilinearly (``align_corners=False``) to the LR or HR patch, a smooth
-  stand-in for the same spreading. The map is computed on the fly for each generated patch
-  (``G_d`` and ``D_lr`` are frozen, so this equals precomputing it as the original does).
-* No perceptual loss in either stage: the original uses LPIPS (or VGG features), which need
-  pretrained ImageNet weights that cannot be downloaded here; the shared VGG discriminator
-  is not a feature extractor. Its weights (0.01 in stage 1, 1 in stage 2) are dropped.
+  The clamp comes before the receptive-field mean. The map is computed on the fly for each
+  generated patch (``G_d`` and ``D_lr`` are frozen); the original computes it once on whole
+  generated images, so near patch borders our windows are cut by the patch, and the instance
+  norm's statistics are the patch's, not the image's.
+* No perceptual loss in either stage: the original uses LPIPS (``--per_type LPIPS``, or VGG
+  features), which needs pretrained ImageNet weights (AlexNet/VGG) that cannot be had offline
+  here; the shared VGG discriminator is not a feature extractor. The weights that would apply
+  are 0.01 in stage 1 (``w_per`` in ``codes/DSN/train.py``) and 1 in stage 2
+  (``feature_weight`` with ``feature_criterion: LPIPS`` in ``train_DASR.json``); both terms
+  are dropped, the other weights unchanged.
 * High frequencies go to the discriminators as ``x − LF(x)``, without the original's
   ``0.5 + 0.5·(x − LF(x))`` rescaling (a fixed affine map the first conv absorbs). The
   low-pass pads by edge replication (the original pads the discriminator's filter with zeros
@@ -91,9 +115,9 @@ baselines share generators, discriminators and training set-up):
   shared :class:`~methods.adversarial.AdversarialPlan` (generator update, then discriminator
   update, the discriminator seeing the high-pass through the plan's input hook) (Adam
   β = (0.9, 0.99), ε = 1e-8, cosine ``lr_max → lr_min`` over the stage's steps; the original
-  stage 1 uses β1 = 0.5 and linear decay, stage 2 1e-5 with steps). The profile's
-  ``epochs × steps_per_epoch`` steps are split: the first ``dasr_stage1_fraction`` (0.5) for
-  stage 1, the rest for stage 2.
+  stage 1 uses β1 = 0.5 and linear decay, stage 2 1e-5 with steps). Each stage runs
+  ``epochs × steps_per_epoch`` steps (above), so a DASR cell takes about twice the training
+  time of a one-stage method.
 * Batches: stage 1 draws ``batch_size`` HR patches (with their clean LR) and ``batch_size``
   target LR patches; stage 2 ``batch_size`` generated pairs, ``batch_size`` target LR patches
   and ``batch_size`` unpaired HR patches for ``D_hr`` (the reference's batch is likewise half
@@ -105,7 +129,7 @@ baselines share generators, discriminators and training set-up):
   HR crop against the validation LR (how well the degradation is learned); stage 2 the SR
   PSNR of :func:`~methods.thin_slab.validate_network`.
 
-Profile keys (defaults): ``dasr_stage1_fraction`` 0.5, ``dasr_lf_kernel`` 5,
+Profile keys (defaults): ``dasr_lf_kernel`` 5,
 ``dasr_stage1_lf_weight`` 1, ``dasr_stage1_adv_weight`` 0.005, ``dasr_pixel_weight`` 1,
 ``dasr_lf_weight`` 1, ``dasr_adv_weight`` 0.01, ``dasr_use_ddm`` True (False: unweighted pixel
 L1, the reference's ``multiweights: false``), ``dasr_down_skip`` = ``global_skip``.
@@ -133,9 +157,9 @@ from benchmark.training.trainer import Trainer
 from methods.adversarial import AdversarialPlan, Batch, Judgement
 from methods.losses import LF_KERNEL, high_pass, l1_loss, low_pass, lsgan_generator_loss
 from methods.networks import downsampling_generator_from_profile, slab_discriminator, ts_rcan_from_profile
+from methods.networks.pixel_discriminator import PixelDiscriminator
 from methods.thin_slab import ThinSlabMethod, TrainingStage, clean_lr_volumes, downsampling_psnr
 
-STAGE1_FRACTION = 0.5
 STAGE1_LF_WEIGHT = 1.0
 STAGE1_ADV_WEIGHT = 0.005
 PIXEL_WEIGHT = 1.0
@@ -150,7 +174,6 @@ declare(
     Setting("dasr_lf_weight", number(0), "stage 2 low-frequency weight", owner="dasr"),
     Setting("dasr_adv_weight", number(0), "stage 2 adversarial weight", owner="dasr"),
     Setting("dasr_use_ddm", boolean(), "weight stage 2 by the domain-distance map", owner="dasr"),
-    Setting("dasr_stage1_fraction", number(0, 1, open_min=True), "share of steps for stage 1", owner="dasr"),
     Setting("dasr_down_skip", boolean(), "down-sampling network adds a sampling skip", owner="dasr"),
 )
 
@@ -181,27 +204,69 @@ class DASRWeights:
         )
 
 
-def domain_distance_map(
-    discriminator: nn.Module, lr_fake: torch.Tensor, size: Sequence[int], lf_kernel: int = LF_KERNEL
-) -> torch.Tensor:
-    """DASR's domain-distance map of generated LR slabs, on a grid of ``size`` pixels.
+def spread_over_receptive_field(scores: torch.Tensor, window: int) -> torch.Tensor:
+    """Each pixel's mean of the per-pixel scores whose ``window × window`` receptive field covers it.
 
-    The stage-1 discriminator scores the high frequencies of each generated LR slab; the raw
-    LSGAN scores (target 1 = real target domain, 0 = generated) are clamped to ``[0, 1]`` and
-    up-sampled bilinearly. Computed without gradients.
+    The reference's ``getWeights`` for a stride-1 discriminator: every score is spread over the
+    square of side ``window`` centred on its pixel, and each pixel divides the sum by the number
+    of scores that reach it (fewer at the border; no padding counted).
 
     Args:
-        discriminator: the stage-1 LR discriminator ``(B, 3, h, w) → (B, 1, h', w')``.
+        scores: ``(B, 1, h, w)`` per-pixel scores.
+        window: odd side of the receptive field; 1 returns ``scores`` unchanged.
+
+    Returns:
+        ``(B, 1, h, w)``.
+    """
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"the receptive-field window must be odd and positive, got {window}")
+    if window == 1:
+        return scores
+    return F.avg_pool2d(scores, window, stride=1, padding=window // 2, count_include_pad=False)
+
+
+def domain_distance_map(
+    discriminator: nn.Module,
+    lr_fake: torch.Tensor,
+    size: Sequence[int] | None = None,
+    lf_kernel: int = LF_KERNEL,
+    window: int = 1,
+) -> torch.Tensor:
+    """DASR's domain-distance map of generated LR slabs: one weight per LR pixel, optionally on the HR grid.
+
+    The per-pixel stage-1 discriminator scores the high frequencies of each generated LR slab;
+    the raw LSGAN scores (target 1 = real target domain, 0 = generated) are clamped to
+    ``[0, 1]``, averaged over each pixel's receptive field
+    (:func:`spread_over_receptive_field`), and, for another ``size``, up-sampled bilinearly
+    with half-pixel centres (``align_corners=False``), as the reference up-samples the LR map
+    to the HR patch. Computed without gradients.
+
+    Args:
+        discriminator: the stage-1 LR discriminator, per pixel: ``(B, 3, h, w) → (B, 1, h, w)``.
         lr_fake: generated LR slabs ``(B, 3, h, w)``.
-        size: ``(H, W)`` of the map: ``(h, w)`` for the LR patch, ``(sx·h, sy·w)`` for the HR patch.
+        size: ``(H, W)`` of the map; None (default) or ``(h, w)``: the LR grid; ``(sx·h, sy·w)``:
+            the HR patch.
         lf_kernel: taps of the Gaussian low-pass.
+        window: the discriminator's receptive field (odd), default 1 (scores as they are).
 
     Returns:
         ``(B, 1, H, W)`` float32 in ``[0, 1]``; higher = closer to the target domain.
+
+    Raises:
+        ValueError: if the discriminator's score map is not ``(B, 1, h, w)``.
     """
     with torch.no_grad():
-        scores = discriminator(high_pass(lr_fake.float(), lf_kernel)).float().clamp(0, 1)
-        return F.interpolate(scores, size=tuple(int(s) for s in size), mode="bilinear", align_corners=False)
+        scores = discriminator(high_pass(lr_fake.float(), lf_kernel)).float()
+        expected = (lr_fake.shape[0], 1, *lr_fake.shape[-2:])
+        if tuple(scores.shape) != expected:
+            raise ValueError(
+                f"the domain-distance map needs one score per LR pixel {expected}, got {tuple(scores.shape)}"
+            )
+        ddm = spread_over_receptive_field(scores.clamp(0, 1), window)
+        size = tuple(int(s) for s in size) if size is not None else tuple(ddm.shape[-2:])
+        if size == tuple(ddm.shape[-2:]):
+            return ddm
+        return F.interpolate(ddm, size=size, mode="bilinear", align_corners=False)
 
 
 class HighFrequencyPlan(AdversarialPlan):
@@ -262,7 +327,8 @@ class SuperResolutionPlan(HighFrequencyPlan):
     """Stage 2: train the SR network (``"sr"``) and the HR discriminator (``"d_hr"``); ``G_d``, ``D_lr`` frozen.
 
     ``G_d`` and ``D_lr`` run without gradients and in whatever mode they are in (neither has
-    batch norm or dropout); building this plan changes nothing in them.
+    batch norm or dropout, and ``D_lr``'s instance norm keeps no running statistics); building
+    this plan changes nothing in them.
     """
 
     optimised: ClassVar[dict[str, list[str]]] = {"generator": ["sr"], "discriminator": ["d_hr"]}
@@ -283,7 +349,8 @@ class SuperResolutionPlan(HighFrequencyPlan):
         """Generated LR ``G_d(hr)`` ``(B, 3, h, w)`` and its domain-distance map on the HR grid ``(B, 1, H, W)``."""
         with torch.no_grad(), trainer.autocast():
             fake = self.down(hr).float()
-        return fake, domain_distance_map(self.d_lr, fake, hr.shape[-2:], self.weights.lf_kernel)
+        window = int(self.d_lr.receptive_field)
+        return fake, domain_distance_map(self.d_lr, fake, hr.shape[-2:], self.weights.lf_kernel, window)
 
     def generator_losses(self, batch: Batch, trainer: Trainer) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The SR network's loss terms on one batch, and ``SR(real)``.
@@ -319,14 +386,6 @@ class SuperResolutionPlan(HighFrequencyPlan):
         return {"d_hr": Judgement("d_hr", batch[2], generated)}
 
 
-def stage_steps(total: int, fraction: float) -> tuple[int, int]:
-    """Split ``total`` steps into (stage 1, stage 2), each at least 1, stage 1 ≈ ``fraction · total``."""
-    if total < 2:
-        raise ValueError(f"DASR needs at least 2 training steps (one per stage), got {total}")
-    first = min(max(round(fraction * total), 1), total - 1)
-    return first, total - first
-
-
 @METHODS.register(
     "dasr",
     summary="DASR (Wei et al., CVPR 2021): learned down-sampling, then domain-distance weighted SR training.",
@@ -336,12 +395,12 @@ class DASR(ThinSlabMethod):
 
     @classmethod
     def build_networks(cls, scale: Scale, profile: Profile) -> dict[str, nn.Module]:
-        """``sr`` (TS-RCAN), ``down`` (``G_d``), ``d_lr`` and ``d_hr`` (slab discriminators)."""
+        """``sr`` (TS-RCAN), ``down`` (``G_d``), ``d_lr`` (per-pixel FSD) and ``d_hr`` (slab discriminator)."""
         down_skip = bool(profile.get("dasr_down_skip", profile.get("global_skip", False)))
         return {
             "sr": ts_rcan_from_profile(profile, scale),
             "down": downsampling_generator_from_profile(profile, scale, skip=down_skip),
-            "d_lr": slab_discriminator(profile, SLAB_DEPTH),
+            "d_lr": PixelDiscriminator(SLAB_DEPTH, int(profile["disc_feats"])),
             "d_hr": slab_discriminator(profile, hr_slab_depth(scale), (scale.sx, scale.sy)),
         }
 
@@ -357,9 +416,8 @@ class DASR(ThinSlabMethod):
         return SuperResolutionPlan(self, data, run)
 
     def stages(self, steps: int) -> list[TrainingStage]:
-        """Stage 1, then stage 2, each with its own folders (``stage1``, ``stage2``)."""
-        first, second = stage_steps(steps, float(self.profile.get("dasr_stage1_fraction", STAGE1_FRACTION)))
+        """Stage 1, then stage 2, each for the whole budget of ``steps``, in folders ``stage1`` and ``stage2``."""
         return [
-            TrainingStage(self.stage1_plan, first, "DASR stage 1 (down-sampling)", folder="stage1"),
-            TrainingStage(self.stage2_plan, second, "DASR stage 2 (SR)", folder="stage2"),
+            TrainingStage(self.stage1_plan, steps, "DASR stage 1 (down-sampling)", folder="stage1"),
+            TrainingStage(self.stage2_plan, steps, "DASR stage 2 (SR)", folder="stage2"),
         ]

@@ -9,9 +9,10 @@ from torch import nn
 
 from benchmark.profiles import load_profile
 from benchmark.scale import Scale
-from benchmark.training.trainer import Trainer
+from benchmark.training.trainer import Trainer, total_steps
 from methods.adversarial import frozen
-from methods.dasr import DASR, domain_distance_map, stage_steps
+from methods.dasr import DASR, domain_distance_map, spread_over_receptive_field
+from methods.networks.pixel_discriminator import PixelDiscriminator
 from tests.conftest import assert_inference_ignores, seeded_method, tiny_training_data, trainer_for
 
 SCALES = [Scale(2, 2, 2), Scale(2, 2, 1)]
@@ -120,20 +121,86 @@ def test_building_the_stage2_plan_leaves_stage1_trainable(tiny_run):
 
 
 class ConstantDiscriminator(nn.Module):
-    def __init__(self, value: float) -> None:
+    def __init__(self, value: float, size: tuple[int, int] | None = None) -> None:
         super().__init__()
-        self.value = value
+        self.value, self.size = value, size
 
     def forward(self, x):
-        return torch.full((x.shape[0], 1, 2, 2), self.value)
+        return torch.full((x.shape[0], 1, *(self.size or x.shape[-2:])), self.value)
+
+
+class FixedScores(nn.Module):
+    """A per-pixel discriminator whose scores are given: ``(B, 3, h, w) → scores``."""
+
+    def __init__(self, scores: torch.Tensor) -> None:
+        super().__init__()
+        self.scores = scores
+
+    def forward(self, x):
+        return self.scores
 
 
 @pytest.mark.parametrize(("raw", "expected"), [(2.0, 1.0), (-0.5, 0.0), (0.3, 0.3)])
 def test_domain_distance_map_is_the_clamped_score(raw, expected):
     fake = torch.rand(3, 3, 8, 8)
-    ddm = domain_distance_map(ConstantDiscriminator(raw), fake, (16, 12))
+    ddm = domain_distance_map(ConstantDiscriminator(raw), fake, (16, 12), window=13)
     assert ddm.shape == (3, 1, 16, 12)
     torch.testing.assert_close(ddm, torch.full_like(ddm, expected))
+
+
+@pytest.mark.parametrize("scale", SCALES, ids=str)
+def test_the_stage1_discriminator_scores_every_lr_pixel(scale, tiny_run):
+    d_lr = make_method(scale, tiny_run(scale)).networks["d_lr"]
+    assert isinstance(d_lr, PixelDiscriminator)
+    assert d_lr.receptive_field == 13
+    for h, w in ((8, 8), (13, 7), (64, 64)):
+        assert d_lr(torch.rand(2, 3, h, w)).shape == (2, 1, h, w)
+    convs = [m for m in PixelDiscriminator(3, 64).modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [  # the reference's FSD at disc_feats 64
+        (64, (5, 5), (1, 1)),
+        (128, (5, 5), (1, 1)),
+        (256, (5, 5), (1, 1)),
+        (1, (1, 1), (1, 1)),
+    ]
+
+
+def test_the_domain_distance_map_is_per_lr_pixel():
+    """One weight per LR pixel: a score map that differs pixel by pixel gives a map that does too."""
+    scores = torch.rand(2, 1, 8, 6)
+    fake = torch.rand(2, 3, 8, 6)
+    ddm = domain_distance_map(FixedScores(scores), fake)
+    assert ddm.shape == (2, 1, 8, 6)
+    torch.testing.assert_close(ddm, scores)
+    with pytest.raises(ValueError, match="one score per LR pixel"):
+        domain_distance_map(ConstantDiscriminator(0.5, (2, 2)), fake)  # a patch map is refused
+
+
+def test_the_domain_distance_map_is_the_mean_over_each_pixels_receptive_field():
+    """The reference's getWeights: each score spread over its window, each pixel divided by the scores reaching it."""
+    scores = torch.rand(1, 1, 9, 7)
+    window = 5
+    expected = torch.zeros_like(scores)
+    count = torch.zeros_like(scores)
+    for i in range(9):
+        for j in range(7):
+            rows = slice(max(0, i - window // 2), i + window // 2 + 1)
+            cols = slice(max(0, j - window // 2), j + window // 2 + 1)
+            expected[..., rows, cols] += scores[..., i, j]
+            count[..., rows, cols] += 1
+    torch.testing.assert_close(spread_over_receptive_field(scores, window), expected / count)
+    torch.testing.assert_close(
+        domain_distance_map(FixedScores(scores), torch.rand(1, 3, 9, 7), window=5), expected / count
+    )
+    assert spread_over_receptive_field(scores, 1) is scores
+    with pytest.raises(ValueError):
+        spread_over_receptive_field(scores, 4)
+
+
+def test_the_hr_map_is_the_lr_map_upsampled_bilinearly_as_the_reference():
+    scores = torch.rand(2, 1, 4, 4)
+    hr = domain_distance_map(FixedScores(scores), torch.rand(2, 3, 4, 4), (8, 8))
+    expected = torch.nn.functional.interpolate(scores, size=(8, 8), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(hr, expected)
 
 
 @pytest.mark.parametrize("scale", SCALES, ids=str)
@@ -142,16 +209,19 @@ def test_domain_distance_map_shape_and_range_with_the_stage1_discriminator(scale
     method = make_method(scale, run)
     plan = method.stage2_plan(tiny_training_data(scale), run)
     hr, _, _ = plan.sample_batch(np.random.default_rng(1))
+    d_lr = method.networks["d_lr"]
     with torch.no_grad():
         # Push raw scores around 0.5 so that the clamp does not flatten the map.
-        method.networks["d_lr"].body[-1].bias.fill_(0.5)
+        d_lr.body[-1].bias.fill_(0.5)
     fake, ddm = plan.generated_pairs(hr, trainer_for(plan, run))
     assert fake.shape == (hr.shape[0], 3, 8, 8)
     assert ddm.shape == (hr.shape[0], 1, *hr.shape[-2:])
     assert float(ddm.min()) >= 0 and float(ddm.max()) <= 1
-    lr_map = domain_distance_map(method.networks["d_lr"], fake, fake.shape[-2:])
+    lr_map = domain_distance_map(d_lr, fake, window=d_lr.receptive_field)
     assert lr_map.shape == (hr.shape[0], 1, 8, 8)
     assert float(lr_map.min()) >= 0 and float(lr_map.max()) <= 1
+    expected = torch.nn.functional.interpolate(lr_map, size=hr.shape[-2:], mode="bilinear", align_corners=False)
+    torch.testing.assert_close(ddm, expected)
 
 
 def fixed_loss(plan, batch, trainer):
@@ -191,13 +261,13 @@ def test_the_downsampling_network_skip_follows_dasr_down_skip_then_global_skip()
     assert not DASR.build_networks(scale, load_profile("tiny", ["dasr_down_skip=False"]))["down"].skip
 
 
-def test_stage_steps_split_the_budget():
-    assert stage_steps(4, 0.5) == (2, 2)
-    assert stage_steps(300, 0.5) == (150, 150)
-    assert stage_steps(10, 0.0) == (1, 9)
-    assert stage_steps(10, 1.0) == (9, 1)
-    with pytest.raises(ValueError):
-        stage_steps(1, 0.5)
+@pytest.mark.parametrize("profile", ["tiny", "quick", "paper"])
+def test_each_stage_trains_for_the_whole_budget(profile):
+    """Like the original's two schedules, and so the SR network trains as many steps as every other method's."""
+    method = DASR(scale=Scale(2, 2, 2), profile=load_profile(profile, ["steps_per_epoch=7"]))
+    budget = total_steps(method.profile)
+    assert [(stage.folder, stage.steps) for stage in method.stages(budget)] == [("stage1", budget), ("stage2", budget)]
+    assert [stage.steps for stage in method.stages(1)] == [1, 1]
 
 
 def test_fit_runs_both_stages_and_a_killed_run_resumes_to_the_same_weights(tiny_run, tmp_path):
@@ -211,11 +281,11 @@ def test_fit_runs_both_stages_and_a_killed_run_resumes_to_the_same_weights(tiny_
         assert (run.checkpoint_dir / stage / "last.pt").is_file()
     expected = uninterrupted.state_dict()
 
-    # The "kill": stage 1 done, stage 2 stopped after one of its three steps.
+    # The "kill": stage 1 done, stage 2 stopped after one of its six steps.
     killed_run = dataclasses.replace(run, cell_dir=tmp_path / "killed", checkpoint_dir=tmp_path / "killed" / "ckpt")
     killed = make_method(scale, killed_run)
     stages = killed.stages(6)
-    assert [(stage.folder, stage.steps) for stage in stages] == [("stage1", 3), ("stage2", 3)]
+    assert [(stage.folder, stage.steps) for stage in stages] == [("stage1", 6), ("stage2", 6)]
     for stage, stop_after in zip(stages, (None, 1)):
         folder = str(stage.folder)
         stage_run = dataclasses.replace(
