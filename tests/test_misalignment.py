@@ -108,19 +108,17 @@ def test_rotation_about_si_keeps_a_rod_along_si(affine):
         assert (change < 0.02) if keeps else (change > 0.05), (axis, change)
 
 
-@pytest.mark.parametrize("affine", [RAS, PIR])
+@pytest.mark.parametrize("affine", [RAS, PIR, LPS])
 def test_translation_and_shrink_move_along_the_named_axes(affine):
     shape = (31, 33, 29)
-    probe = volume_with(np.zeros(shape), affine)
-    si, lr, ap = (probe.anatomical_axis(name) for name in ("SI", "LR", "AP"))
+    ap = volume_with(np.zeros(shape), affine).anatomical_axis("AP")
     centre = [(n - 1) / 2 for n in shape]
 
     volume = volume_with(blob(shape, centre), affine)
     moved = apply_misalignment(volume, movement(volume, translation_si_vox=2.0, translation_lr_vox=-1.5))
-    shift = np.array(center_of_mass(moved.data)) - np.array(centre)
-    expected = np.zeros(3)
-    expected[si], expected[lr] = 2.0, -1.5
-    np.testing.assert_allclose(shift, expected, atol=0.05)
+    # In world mm (RAS): +2 voxels toward superior, 1.5 toward left, whichever way the array axes run.
+    shift_mm = affine[:3, :3] @ (np.array(center_of_mass(moved.data)) - np.array(centre))
+    np.testing.assert_allclose(shift_mm, [-1.5, 0.0, 2.0], atol=0.05)
 
     offset_centre = list(centre)
     offset_centre[ap] += 8
@@ -132,8 +130,8 @@ def test_translation_and_shrink_move_along_the_named_axes(affine):
     np.testing.assert_allclose(np.delete(position, ap), np.delete(np.array(centre), ap), atol=0.05)
 
 
-def test_rotations_are_right_handed_about_every_array_axis():
-    # Regression: about array axis 1 the rotation used to turn the other way (left-handed).
+def test_rotations_are_right_handed_about_every_axis():
+    # Regression: about axis 1 the rotation used to turn the other way (left-handed).
     from benchmark.protocol.misalignment import _rotation_about
 
     for axis in range(3):

@@ -1,8 +1,8 @@
 """Property-based tests of the simulated movement (``benchmark.protocol.misalignment``).
 
 PROTOCOL.md: rotations 0–2° about SI and LR, translations 0–2 voxels along SI and LR, a shrink
-of 0–2 voxels along AP and LR; the array axes of SI, LR, AP come from the affine.  Volumes here
-have random axis orders, flips and voxel sizes (mm).
+of 0–2 voxels along AP and LR, all about the world's anatomical axes (RAS, through the affine).
+Volumes here have random axis orders, flips, voxel sizes (mm) and oblique tilts.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from itertools import permutations
 
 import numpy as np
-import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
 
 from benchmark.data.volume import Volume
 from benchmark.protocol.misalignment import (
@@ -32,8 +32,9 @@ bounds = st.floats(0.0, 5.0)
 
 
 @st.composite
-def affines(draw: st.DrawFn) -> np.ndarray:
-    """``(4, 4)`` voxel-to-world affine: array axes permuted and flipped, voxel sizes 0.5–3 mm."""
+def affines(draw: st.DrawFn, oblique: bool = False) -> np.ndarray:
+    """``(4, 4)`` voxel-to-world affine: array axes permuted and flipped, voxel sizes 0.5–3 mm;
+    ``oblique``: then tilted up to 40° about a random world direction."""
     order = draw(st.sampled_from(list(permutations(range(3)))))
     signs = [draw(st.sampled_from([-1.0, 1.0])) for _ in range(3)]
     sizes = [draw(st.floats(0.5, 3.0)) for _ in range(3)]
@@ -41,24 +42,35 @@ def affines(draw: st.DrawFn) -> np.ndarray:
     affine[:3, :3] = 0.0
     for array_axis, world_axis in enumerate(order):
         affine[world_axis, array_axis] = signs[array_axis] * sizes[array_axis]
+    if oblique:
+        direction = np.array([draw(st.floats(-1.0, 1.0)) for _ in range(3)]) + np.array([0.0, 0.0, 1e-3])
+        tilt = np.deg2rad(draw(st.floats(0.0, 40.0)))
+        affine[:3, :3] = Rotation.from_rotvec(tilt * direction / np.linalg.norm(direction)).as_matrix() @ affine[:3, :3]
     affine[:3, 3] = [draw(st.floats(-50.0, 50.0)) for _ in range(3)]
     return affine
 
 
 @st.composite
-def volumes(draw: st.DrawFn, min_size: int = 6, max_size: int = 12) -> Volume:
-    """A random ``(X, Y, Z)`` float32 volume in ``[0, 1]`` with a random orientation."""
+def volumes(draw: st.DrawFn, min_size: int = 6, max_size: int = 12, oblique: bool = True) -> Volume:
+    """A random ``(X, Y, Z)`` float32 volume in ``[0, 1]`` with a random (by default oblique) orientation."""
     shape = tuple(draw(st.integers(min_size, max_size)) for _ in range(3))
     data = np.random.default_rng(draw(seeds)).random(shape).astype(np.float32)
-    return Volume(data, draw(affines()), draw(st.text(min_size=1, max_size=5)))
+    return Volume(data, draw(affines(oblique=oblique)), draw(st.text(min_size=1, max_size=5)))
 
 
-def shrink_factors(params: Misalignment, shape: tuple[int, int, int]) -> np.ndarray:
-    """Scale factor ``(n - s) / n`` per array axis (1 where nothing shrinks)."""
-    factors = np.ones(3)
-    factors[params.axis_ap] = (shape[params.axis_ap] - params.shrink_ap_vox) / shape[params.axis_ap]
-    factors[params.axis_lr] = (shape[params.axis_lr] - params.shrink_lr_vox) / shape[params.axis_lr]
-    return factors
+def expected_world_movement(params: Misalignment, volume: Volume) -> tuple[np.ndarray, np.ndarray]:
+    """``(L (3, 3), t (3,) mm)`` of ``w' = c + L (w - c) + t`` in world (RAS), written out independently."""
+    shape, sizes = volume.shape, np.linalg.norm(volume.affine[:3, :3], axis=0)
+    shrink_lr = (shape[params.axis_lr] - params.shrink_lr_vox) / shape[params.axis_lr]
+    shrink_ap = (shape[params.axis_ap] - params.shrink_ap_vox) / shape[params.axis_ap]
+    turn = Rotation.from_euler("z", params.rotation_si_deg, degrees=True) * Rotation.from_euler(
+        "x", params.rotation_lr_deg, degrees=True
+    )
+    linear = turn.as_matrix() @ np.diag([shrink_lr, shrink_ap, 1.0])
+    translation = np.array(
+        [params.translation_lr_vox * sizes[params.axis_lr], 0.0, params.translation_si_vox * sizes[params.axis_si]]
+    )
+    return linear, translation
 
 
 @PROPERTY
@@ -83,24 +95,21 @@ def test_default_bounds_are_the_protocol_ranges(volume, seed):
 
 @PROPERTY
 @given(volume=volumes(), seed=seeds)
-def test_transform_is_a_rotation_in_mm_times_the_shrink_and_moves_the_centre_by_the_translation(volume, seed):
-    """``A = D⁻¹ R D S``: ``det A`` is the shrink, ``D A S⁻¹ D⁻¹`` a rotation of at most the two angles."""
+def test_transform_is_the_world_movement_about_the_world_centre(volume, seed):
+    """Output voxel ``y`` pulls from the input voxel whose world point the movement takes to ``y``'s."""
     params = draw_misalignment(volume, np.random.default_rng(seed))
-    voxel_mm = np.linalg.norm(volume.affine[:3, :3], axis=0)
-    matrix, offset = misalignment_transform(params, volume.shape, tuple(voxel_mm.tolist()))
-    forward = np.linalg.inv(matrix)  # input index -> output index, linear part
-    shrink = shrink_factors(params, volume.shape)
-    assert np.linalg.det(forward) == pytest.approx(np.prod(shrink), rel=1e-12)  # volume change = the shrink
-    rotation = np.diag(voxel_mm) @ forward @ np.diag(1 / shrink) @ np.diag(1 / voxel_mm)
-    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)  # no shear in mm
-    angle = np.degrees(np.arccos(np.clip((np.trace(rotation) - 1) / 2, -1.0, 1.0)))
-    assert angle <= abs(params.rotation_si_deg) + abs(params.rotation_lr_deg) + 1e-6
-    # The centre moves by the translation, along SI and LR only.
-    centre = (np.asarray(volume.shape, dtype=float) - 1) / 2
-    translation = np.zeros(3)
-    translation[params.axis_si] = params.translation_si_vox
-    translation[params.axis_lr] = params.translation_lr_vox
-    np.testing.assert_allclose(matrix @ (centre + translation) + offset, centre, atol=1e-9)
+    matrix, offset = misalignment_transform(params, volume.shape, volume.affine)
+    linear, translation = expected_world_movement(params, volume)
+    to_mm, origin = volume.affine[:3, :3], volume.affine[:3, 3]
+    centre = to_mm @ ((np.asarray(volume.shape, dtype=float) - 1) / 2) + origin
+    points = np.random.default_rng(seed).uniform(-5.0, 15.0, size=(3, 8))  # output voxel indices
+    moved_mm = to_mm @ points + origin[:, None]  # where each output voxel is, world mm
+    source_mm = centre[:, None] + np.linalg.solve(linear, moved_mm - translation[:, None] - centre[:, None])
+    expected = np.linalg.solve(to_mm, source_mm - origin[:, None])
+    np.testing.assert_allclose(matrix @ points + offset[:, None], expected, atol=1e-9)
+    # Rigid in mm apart from the shrink: the world linear part is a rotation times the shrink.
+    world = to_mm @ np.linalg.inv(matrix) @ np.linalg.inv(to_mm)
+    np.testing.assert_allclose(world, linear, atol=1e-12)
 
 
 @PROPERTY
@@ -132,13 +141,13 @@ the pull-back offset ``-4e-16``, and the whole ``z = 0`` face of an unmoved volu
 @PROPERTY
 @given(
     shape=st.tuples(*[st.integers(1, 300)] * 3),
-    voxel_mm=st.tuples(*[st.floats(0.1, 10.0)] * 3),
+    affine=st.one_of(affines(), affines(oblique=True)),
     axes=st.permutations([0, 1, 2]),
 )
-@example(shape=(6, 6, 6), voxel_mm=(1.0, 1.0, 1.9), axes=[2, 0, 1])
-def test_no_movement_pulls_back_through_exactly_the_identity(shape, voxel_mm, axes):
+@example(shape=(6, 6, 6), affine=np.diag([1.0, 1.0, 1.9, 1.0]), axes=[2, 0, 1])
+def test_no_movement_pulls_back_through_exactly_the_identity(shape, affine, axes):
     still = Misalignment(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, *axes)
-    matrix, offset = misalignment_transform(still, shape, voxel_mm)
+    matrix, offset = misalignment_transform(still, shape, affine)
     np.testing.assert_array_equal(matrix, np.eye(3))
     np.testing.assert_array_equal(offset, np.zeros(3))
 
