@@ -7,7 +7,8 @@ was published. Every network is 2D over thin slabs (the slab axis Z is channels)
 * LR decoder (TS-RCAN, ×1) ``f (B, C, h, w) → LR slab (B, 3, h, w)``;
 * LR encoder ``LR slab (B, 3, h, w) → f (B, C, h, w)``;
 * SR decoder (TS-RCAN, ×sx×sy, 3·sz slices) ``f (B, C, h, w) → SR slab (B, 3·sz, sx·h, sy·w)``;
-* LR discriminator (LR slabs), feature discriminator (``C``-channel feature maps).
+* LR discriminator (LR slabs), feature discriminator (``C``-channel feature maps), HR discriminator
+  (HR slabs ``(B, 3·sz, sx·h, sy·w)``; eq. 4 and 6, see below); all three the shared VGG-style one.
 
 Paths (names as in the paper): source cycle ``Y_s → f_s → X_{s→t} → f_{s→t→s} → Y_{s→t→s}``;
 source consistency ``Y_s → f_s → Ŷ_s`` (SR decoder on ``f_s``); target consistency
@@ -16,20 +17,24 @@ Loss: eq. 10, ``λ1·L_icyc + λ2·L_fcyc + λ3·L_hrcon + λ4·L_lrcon + λ5·L
 
 Choices where the paper is open:
 
-* **Which discriminator judges the adversarial terms of eq. 4, 6, 7.** The text names only two
-  discriminators (the "identification module": an LR and a feature discriminator), and Fig. 2
-  shows no HR discriminator. So, by default, eq. 7's term ``β·L_adv(X̂_t)`` is judged by the LR
-  discriminator (``X̂_t`` is an LR image and that discriminator knows what target LR looks
-  like), and eq. 4 and 6, whose images are HR slabs no named discriminator can judge, lose
-  their ``β`` term. Profile key ``udean_hr_discriminator = True`` reads eq. 4/6 the other way:
-  an extra VGG discriminator on HR slabs (real ``Y_s``, fake ``Y_{s→t→s}`` and ``Ŷ_s``) judges
-  them. ``L_adv`` is least squares, ``mean (D(x) − 1)²`` (the text's "least square loss"; eq. 3
-  as printed is ``mean |D − 1|``).
-* **The LR discriminator belongs to image-space DA.** It serves eq. 8 and eq. 7's ``β`` term
-  only while ``λ5 > 0``; with ``λ5 = 0`` (``udean-feature-da``) it neither judges nor trains,
-  so image-space adaptation is gone entirely. Likewise the feature discriminator is trained
-  only while ``λ6 > 0``. All discriminators are always built, so the three variants share one
-  checkpoint layout.
+* **Which discriminator judges the adversarial terms of eq. 4, 6, 7.** Eq. 4 and 6 carry
+  ``β·L_adv`` on HR slabs (``Y_{s→t→s}``, ``Ŷ_s``), yet the text names only two discriminators
+  (the "identification module": an LR and a feature discriminator) and Fig. 2 shows no HR one.
+  The equations are the paper's most explicit statement, so by default, in every profile, an
+  HR-slab discriminator (VGG-style like the others; real ``Y_s``, fake ``Y_{s→t→s}`` and ``Ŷ_s``)
+  judges both terms and is trained with the others. Profile key ``udean_hr_discriminator = False``
+  gives the other reading, Fig. 2's: no HR discriminator is built, and eq. 4 and 6 lose their
+  ``β`` term. Eq. 7's ``β·L_adv(X̂_t)`` is judged by the LR discriminator (``X̂_t`` is an LR image
+  and that discriminator knows what target LR looks like). ``L_adv`` is least squares,
+  ``mean (D(x) − 1)²`` (the text's "least square loss"; eq. 3 as printed is ``mean |D − 1|``).
+* **A discriminator trains while it judges a kept term.** The LR discriminator judges eq. 8
+  (``λ5·L_da``) and eq. 7's ``β·L_adv(X̂_t)``, which is part of ``λ4·L_lr_con``; it is trained
+  (on ``X_t`` vs ``X_{s→t}``, as the text says) while either term is on. So ``udean-feature-da``
+  (``λ5 = 0``) removes ``L_da`` and nothing else: eq. 7 keeps its adversarial term and the LR
+  discriminator keeps training. The feature discriminator judges eq. 9 alone and is trained only
+  while ``λ6 > 0`` (not in ``udean-image-da``); the HR discriminator while ``β > 0`` and ``λ1`` or
+  ``λ3`` is. Each ablation's eq. 10 is thus the full model's minus exactly ``λ5·L_da`` or
+  ``λ6·L_fa``. All three variants build the same networks, so they share one checkpoint layout.
 * **Eq. 8–9 are the generators' adversarial objective**, the discriminators are trained with
   LSGAN targets (1 real, 0 fake) on raw scores, alternately: per step one generator update,
   then one discriminator update on the same step's generated samples, detached (as CycleGAN).
@@ -64,7 +69,7 @@ Choices where the paper is open:
 * **Ablations** fix their zeroed weight: a profile key cannot switch it back on.
 
 Profile keys (defaults): ``udean_lambda1`` … ``udean_lambda6`` (1, 0.1, 1, 1, 0.1, 0.1),
-``udean_alpha`` (0.5), ``udean_beta`` (0.01), ``udean_hr_discriminator`` (False),
+``udean_alpha`` (0.5), ``udean_beta`` (0.01), ``udean_hr_discriminator`` (True in every profile),
 ``udean_hr_consistency_skip`` (True; only with ``global_skip``).
 """
 
@@ -132,6 +137,8 @@ declare(
     Setting("udean_hr_consistency_skip", boolean(), "HR consistency path keeps the global skip", owner="udean"),
     Setting("udean_hr_discriminator", boolean(), "HR-slab discriminator judging eq. 4/6 terms", owner="udean"),
 )
+HR_DISCRIMINATOR_DEFAULT = True
+"""``udean_hr_discriminator`` where the profile does not set it: eq. 4 and 6 as printed."""
 
 
 class SuperResolutionNetwork(nn.Module):
@@ -199,9 +206,12 @@ class UDEANPlan(AdversarialPlan):
         )
         self.sr_network = self.srr
         self.hr_consistency_skip = global_skip and bool(self.profile.get("udean_hr_consistency_skip", True))
-        self.use_lr_d = self.weights.lambda5 > 0
-        self.use_feature_d = self.weights.lambda6 > 0
-        self.use_hr_d = "hr_discriminator" in self.networks and self.weights.beta > 0
+        w = self.weights
+        # Each discriminator trains while it judges a term eq. 10 keeps (module doc).
+        self.use_lr_adv = w.beta > 0 and w.lambda4 > 0  # eq. 7's β·L_adv(X̂_t)
+        self.use_lr_d = w.lambda5 > 0 or self.use_lr_adv  # eq. 8, eq. 7
+        self.use_feature_d = w.lambda6 > 0  # eq. 9
+        self.use_hr_d = "hr_discriminator" in self.networks and w.beta > 0 and (w.lambda1 > 0 or w.lambda3 > 0)
         active = [self.use_lr_d, self.use_feature_d, self.use_hr_d]
         self.active_discriminators = [name for name, on in zip(DISCRIMINATORS, active) if on]
         self.optimised = {"generator": list(GENERATORS)}
@@ -259,8 +269,7 @@ class UDEANPlan(AdversarialPlan):
         p = self.forward_paths(y_s, x_t, autocast)
         d_y_s_t_s = self._score("hr_discriminator", p.y_s_t_s, autocast) if self.use_hr_d else None
         d_y_hat_s = self._score("hr_discriminator", p.y_hat_s, autocast) if self.use_hr_d else None
-        use_lr_adv = self.use_lr_d and w.beta > 0
-        d_x_hat_t = self._score("lr_discriminator", p.x_hat_t, autocast) if use_lr_adv else None
+        d_x_hat_t = self._score("lr_discriminator", p.x_hat_t, autocast) if self.use_lr_adv else None
         terms = {
             "i_cyc": self._image_loss(p.y_s_t_s, p.y_s, d_y_s_t_s),  # eq. 4
             "f_cyc": l1_loss(p.f_s_t_s, p.f_s),  # eq. 5
@@ -269,7 +278,7 @@ class UDEANPlan(AdversarialPlan):
             "da": zero,  # eq. 8
             "fa": zero,  # eq. 9
         }
-        if self.use_lr_d:
+        if w.lambda5 > 0:
             d_x_s_t = self._score("lr_discriminator", p.x_s_t, autocast)
             d_x_t = self._score("lr_discriminator", p.x_t, autocast)  # no gradient: data, frozen D
             terms["da"] = degradation_adaptation_loss(d_x_s_t, d_x_t)
@@ -322,7 +331,7 @@ class UDEAN(ThinSlabMethod):
             "lr_discriminator": slab_discriminator(profile, SLAB_DEPTH),
             "feature_discriminator": slab_discriminator(profile, feats),
         }
-        if profile.get("udean_hr_discriminator", False):
+        if profile.get("udean_hr_discriminator", HR_DISCRIMINATOR_DEFAULT):
             networks["hr_discriminator"] = slab_discriminator(profile, hr_slab_depth(scale), (scale.sx, scale.sy))
         return networks
 
@@ -343,13 +352,13 @@ class UDEAN(ThinSlabMethod):
 
 @METHODS.register("udean-image-da", summary="UDEAN ablation: degradation adaptation in image space only (λ6 = 0).")
 class UDEANImageDA(UDEAN):
-    """UDEAN with DA in image space only (LR discriminator; λ6 = 0)."""
+    """UDEAN with DA in image space only (λ6 = 0; the feature discriminator neither judges nor trains)."""
 
     ablated: ClassVar[tuple[str, ...]] = ("lambda6",)
 
 
 @METHODS.register("udean-feature-da", summary="UDEAN ablation: degradation adaptation in feature space only (λ5 = 0).")
 class UDEANFeatureDA(UDEAN):
-    """UDEAN with DA in feature space only (feature discriminator; λ5 = 0)."""
+    """UDEAN with DA in feature space only (λ5 = 0; the LR discriminator still judges eq. 7's ``β·L_adv(X̂_t)``)."""
 
     ablated: ClassVar[tuple[str, ...]] = ("lambda5",)
