@@ -1,7 +1,7 @@
 """Write every report of a results store: tables (LaTeX, Markdown, CSV), paper comparison, figures.
 
-Reports read the results store only (``results.csv`` and the cells' ``slices.npz`` and
-``config.json``); they never import a method or a dataset.
+Reports read the results store only (``results.csv`` and the cells' ``slices.npz``,
+``losses.csv`` and ``config.json``); they never import a method or a dataset.
 """
 
 from __future__ import annotations
@@ -16,17 +16,20 @@ import pandas as pd
 from benchmark.errors import BenchError
 from benchmark.folders import writable_folder
 from benchmark.results.schema import VARIANT_COLUMNS
+from reports.convergence import convergence_latex, convergence_markdown, convergence_table
 from reports.degradation_shift import has_degradation_columns, shift_blocks, shift_summary
 from reports.degradation_shift_tables import shift_latex, shift_markdown
 from reports.display import dataset_sort_key, method_sort_key, scale_sort_key, setting_sort_key
 from reports.error_maps import write_error_maps
 from reports.latex import escape_latex, standalone_document, table_i_latex, table_ii_latex
+from reports.learning_curves import write_learning_curves
 from reports.markdown import escape_markdown, table_i_markdown, table_ii_markdown
 from reports.paper_comparison import compare_with_paper, comparison_markdown, load_paper_tables
 from reports.results_store import read_results
 from reports.significance import attach_p_values, paired_tests
 from reports.summary import summarise
 from reports.table_layout import ABLATION_METHODS, ablation_blocks
+from reports.training_histories import find_training_histories
 from reports.variants import Variant, split_variants
 
 if TYPE_CHECKING:
@@ -159,6 +162,35 @@ def _write_degradation_shift(
     _write(out_dir / f"degradation_shift{suffix}.csv", summary.to_csv(index=False), "csv", written)
 
 
+def _write_training(
+    results: pd.DataFrame,
+    runs_dir: Path,
+    out_dir: Path,
+    profile: str,
+    suffix: str,
+    display_names: Mapping[str, str] | None,
+    written: dict[str, list[Path]],
+) -> None:
+    """Learning curves and the convergence table of one profile, per variant (nothing without training histories)."""
+    histories = find_training_histories(runs_dir, profile)
+    recorded = any(name in results.columns for name in VARIANT_COLUMNS)
+    oracles = frozenset(results.loc[results["oracle"], "method"])
+    for variant, _ in split_variants(results):
+        members = [h for h in histories if h.variant == variant]
+        stem_suffix = suffix + variant.suffix()
+        written["figures"] += write_learning_curves(members, out_dir / "figures", stem_suffix, display_names, oracles)
+        table = convergence_table(members, oracles)
+        if table.empty:
+            continue
+        caption = None if variant.is_default else variant.description()
+        tex = standalone_document(convergence_latex(table, display_names, caption))
+        _write(out_dir / f"convergence{stem_suffix}.tex", tex, "latex", written)
+        markdown = convergence_markdown(table, display_names, caption)
+        _write(out_dir / f"convergence{stem_suffix}.md", markdown, "markdown", written)
+        csv = _with_variant(table, variant, recorded).to_csv(index=False)
+        _write(out_dir / f"convergence{stem_suffix}.csv", csv, "csv", written)
+
+
 def _write_profile(
     results: pd.DataFrame,
     runs_dir: Path,
@@ -177,6 +209,7 @@ def _write_profile(
     _write_degradation_shift(results, out_dir, suffix, display_names, written)
     oracles = frozenset(results.loc[results["oracle"], "method"])
     written["figures"] += write_error_maps(runs_dir, out_dir / "figures", profile, oracles, display_names, suffix)
+    _write_training(results, runs_dir, out_dir, profile, suffix, display_names, written)
 
 
 def write_reports(
@@ -203,7 +236,12 @@ def write_reports(
       degradation) with the change from the matched case (:mod:`reports.degradation_shift`),
       when the store records degradations and some method ran more than one pair; the CSV
       holds every (cell, overrides, pair) of the profile;
-    * ``figures/error_map_<dataset>_<scale>_<setting>_<plane><profile suffix>.png/.pdf``.
+    * ``figures/error_map_<dataset>_<scale>_<setting>_<plane><profile suffix>.png/.pdf``;
+    * ``convergence<suffix>.tex/.md/.csv`` — each learned cell's best and final validation PSNR,
+      tricubic's on the same crops, and where the curve flattened (:mod:`reports.convergence`);
+      ``figures/learning_curves_<dataset>_<scale>_<setting><suffix>.png/.pdf`` and
+      ``figures/adversarial_losses_…`` (:mod:`reports.learning_curves`); per variant, written
+      when the store's cells hold training histories (``losses.csv``).
 
     Profiles: with ``profile`` given, only that profile is reported and file names carry no
     profile suffix.  Otherwise every profile in the results is reported separately (numbers of

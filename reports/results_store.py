@@ -239,6 +239,17 @@ def _cell_from_config(path: Path) -> SliceCell | None:
         return None
 
 
+def finished_cell(folder: Path) -> SliceCell | None:
+    """The identity of the finished cell in ``folder``, read from its ``config.json``.
+
+    ``None`` when the folder has no ``DONE`` marker or an unreadable ``config.json``.  The
+    returned :attr:`SliceCell.path` is the folder's ``slices.npz``, which may be absent.
+    """
+    if not (Path(folder) / "DONE").is_file():
+        return None
+    return _cell_from_config(Path(folder) / "slices.npz")
+
+
 def find_slice_cells(runs_dir: Path) -> list[SliceCell]:
     """Every finished default-variant cell under ``runs_dir`` with ``slices.npz`` and a readable ``config.json``.
 
