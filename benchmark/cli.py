@@ -16,8 +16,10 @@ from benchmark.device import resolve_device
 from benchmark.errors import BenchError
 from benchmark.folders import existing_folder, writable_folder
 from benchmark.plugins import DATASETS, DEGRADATIONS, METHODS
+from benchmark.precision import DEFAULT_PRECISION, REQUESTS, resolve_precision
 from benchmark.profiles import PROFILES, load_profile
 from benchmark.results.cell import Cell
+from benchmark.results.schema import IDENTITY_COLUMNS
 from benchmark.scale import Scale
 
 app = typer.Typer(
@@ -125,6 +127,13 @@ def run(
         Path | None, typer.Option(help="Cache for generated data [default: $BENCH_CACHE or ~/.cache/udean-bench].")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="auto (bf16 autocast on a CUDA GPU that supports it, else fp32), fp32, bf16 (also on the CPU) "
+            "or fp16 (CUDA only, with a loss scaler). Part of each cell's identity; fp32 cells keep their folders."
+        ),
+    ] = "auto",
     threads: Annotated[
         int | None, typer.Option(help="CPU threads for torch [default: torch's choice]; 1 on a shared, busy node.")
     ] = None,
@@ -155,6 +164,10 @@ def run(
     if data_root is not None:
         existing_folder(data_root, "--data-root")
     options = ProtocolOptions(data_root, split_seed, misalign_seed, train_degradation, test_degradation)
+    if precision not in REQUESTS:  # before the device, so a typo is named even where CUDA is missing
+        raise BenchError(f"--precision '{precision}' is not one of {', '.join(REQUESTS)}.")
+    resolved_device = resolve_device(device)
+    resolved_precision = resolve_precision(precision, resolved_device)
     cells = build_matrix(
         METHODS.resolve(methods),
         DATASETS.resolve(dataset),
@@ -163,6 +176,7 @@ def run(
         _seeds(seed),
         chosen_profile,
         options,
+        resolved_precision,
     )
     if list_cells:
         for index, cell in enumerate(cells):
@@ -174,8 +188,10 @@ def run(
         cells = [cells[cell_index]]
     runs_dir = writable_folder(runs_dir, "--runs-dir")
     cache = writable_folder(cache_dir or default_cache_dir(), "--cache-dir")
-    resolved_device = resolve_device(device)
-    console.print(f"{len(cells)} cell(s) on {resolved_device}, profile {chosen_profile.name}, results in {runs_dir}")
+    console.print(
+        f"{len(cells)} cell(s) on {resolved_device} in {resolved_precision}, profile {chosen_profile.name}, "
+        f"results in {runs_dir}"
+    )
     summary = run_matrix(cells, runs_dir, resolved_device, cache, console, save_sr)
     console.print(
         f"done {len(summary.done)}, already done {len(summary.skipped)}, failed {len(summary.failed)}"
@@ -233,12 +249,27 @@ def report(
     for kind, paths in written.items():
         for path in paths:
             console.print(f"{kind:>10}  {path}")
+    console.print(f"precision: {_precisions(runs_dir, profile)}")
     tables = [path for path in written["markdown"] if path.name.startswith("table2")]
     markdown = out_dir / "table2.md"  # the paper's protocol; else the first variant written
     if not markdown.is_file() and tables:
         markdown = tables[0]
     if markdown.is_file():
         console.print(markdown.read_text())
+
+
+def _precisions(runs_dir: Path, profile: str | None) -> str:
+    """The precisions of the reported cells with their counts, e.g. ``fp32 (12 cells), bf16 (3 cells)``."""
+    from reports.results_store import read_results
+    from reports.variants import with_variant_columns
+
+    results = with_variant_columns(read_results(runs_dir))
+    if profile is not None:
+        results = results[results["profile"] == profile]
+    cells = results.drop_duplicates([name for name in IDENTITY_COLUMNS if name in results.columns])
+    counts = cells["precision"].value_counts()
+    order = sorted(counts.index, key=lambda name: (name != DEFAULT_PRECISION, name))
+    return ", ".join(f"{name} ({counts[name]} cell{'s' if counts[name] != 1 else ''})" for name in order)
 
 
 def main() -> None:

@@ -42,8 +42,14 @@ def same_commit(recorded: str | None, current: str | None) -> bool:
     return recorded.removesuffix("-dirty") == current.removesuffix("-dirty")
 
 
-def environment_record(device: torch.device) -> dict[str, Any]:
-    """Python, package versions, git commit, device name and thread count."""
+def environment_record(device: torch.device, precision: str = "fp32") -> dict[str, Any]:
+    """Python, package versions, git commit, device name, thread count and the resolved precision.
+
+    Args:
+        device: the device the cell runs on.
+        precision: the resolved precision (:func:`benchmark.precision.resolve_precision`):
+            ``fp32``, ``bf16`` or ``fp16``.
+    """
     packages = {}
     for name in _PACKAGES:
         try:
@@ -57,6 +63,7 @@ def environment_record(device: torch.device) -> dict[str, Any]:
         "git_commit": harness_commit(),
         "device": str(device),
         "torch_threads": torch.get_num_threads(),
+        "precision": precision,
     }
     if device.type == "cuda":
         record["device_name"] = torch.cuda.get_device_name(device)

@@ -30,6 +30,7 @@ from benchmark.errors import BenchError
 from benchmark.evaluation.figure_slices import figure_slices
 from benchmark.evaluation.metrics import METRICS
 from benchmark.plugins import DATASETS, METHODS
+from benchmark.precision import DEFAULT_PRECISION, Precision, inference_precision
 from benchmark.profiles import Profile
 from benchmark.protocol.groups import CellData, build_groups, cohort
 from benchmark.protocol.setting_names import NO_SETTING, SOURCE_HR_SETTINGS
@@ -84,8 +85,13 @@ def build_matrix(
     seeds: Sequence[int],
     profile: Profile,
     protocol: ProtocolOptions | None = None,
+    precision: Precision = DEFAULT_PRECISION,
 ) -> list[Cell]:
-    """Every cell, ordered so that cells sharing data are adjacent; methods without source HR run once (``n/a``)."""
+    """Every cell, ordered so that cells sharing data are adjacent; methods without source HR run once (``n/a``).
+
+    ``precision`` is the resolved one (:func:`benchmark.precision.resolve_precision`); it is part
+    of every cell's identity.
+    """
     protocol = protocol or ProtocolOptions()
     for setting in settings:
         if setting not in SETTINGS:
@@ -100,7 +106,7 @@ def build_matrix(
                         continue
                     cell_setting = setting if getattr(cls, "uses_source_hr", True) else NO_SETTING
                     for seed in seeds:
-                        cell = Cell(dataset, scale, cell_setting, method, seed, profile, protocol)
+                        cell = Cell(dataset, scale, cell_setting, method, seed, profile, protocol, precision)
                         if cell not in cells:
                             cells.append(cell)
     return cells
@@ -162,7 +168,7 @@ def run_cell(
     cls = METHODS.factory(cell.method)
     identity = cell_identity(cell)
     write_json(cell_dir / CONFIG, {**identity, "data_records": data.records})
-    write_json(cell_dir / "environment.json", environment_record(device))
+    write_json(cell_dir / "environment.json", environment_record(device, cell.precision))
     log_path = cell_dir / "log.txt"
 
     def log(message: str) -> None:
@@ -192,17 +198,18 @@ def run_cell(
         checkpoint_dir=cell_dir / "checkpoints",
         progress=progress,
         log=log,
-        amp=device.type == "cuda",
+        precision=cell.precision,
         config_hash=config_hash({"identity": config_hash(identity), "inputs": digests}),
         warn=warn_user,
     )
     started = time.perf_counter()
-    log(f"fit {cell.label()}")
-    method.fit(view, run)
-    fit_seconds = time.perf_counter() - started
-    torch.save(method.state_dict(), cell_dir / "model.pt")
-    log(f"evaluate on {len(data.test)} test subjects")
-    metrics = evaluate(method, data, cell.scale, cell_dir, save_sr)
+    log(f"fit {cell.label()} in {cell.precision}")
+    with inference_precision(cell.precision):  # validation during fit and the test volumes alike
+        method.fit(view, run)
+        fit_seconds = time.perf_counter() - started
+        torch.save(method.state_dict(), cell_dir / "model.pt")
+        log(f"evaluate on {len(data.test)} test subjects")
+        metrics = evaluate(method, data, cell.scale, cell_dir, save_sr)
     write_csv(cell_dir / "metrics.csv", metrics)
     total_seconds = time.perf_counter() - started
     mark_done(

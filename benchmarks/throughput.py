@@ -26,6 +26,7 @@ from synthetic_volumes import synthetic_pairs
 
 from benchmark.device import resolve_device
 from benchmark.inference.slabs import super_resolve_slabs
+from benchmark.precision import resolve_precision
 from benchmark.profiles import load_profile
 from benchmark.protocol.training_data import VolumePair
 from benchmark.scale import Scale
@@ -60,7 +61,9 @@ def measure(profile_name: str, scale: Scale, steps: int, device: torch.device) -
     network = ts_rcan_from_profile(profile, scale).to(device)
     plan = PairedSlabPlan(network, lrs, hrs, [VolumePair(lrs[0], hrs[0])], scale, profile, device)
     with tempfile.TemporaryDirectory() as folder:
-        run = RunContext(device, 0, profile, scale, Path(folder), Path(folder) / "ckpt", amp=device.type == "cuda")
+        run = RunContext(
+            device, 0, profile, scale, Path(folder), Path(folder) / "ckpt", precision=resolve_precision("auto", device)
+        )
         Trainer(plan, run, total_steps=2).fit()  # warm-up
         trainer = Trainer(plan, run, total_steps=steps)
         trainer.checkpoint_path.unlink(missing_ok=True)

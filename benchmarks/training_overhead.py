@@ -40,6 +40,7 @@ from rich.table import Table
 from synthetic_volumes import synthetic_pairs
 
 from benchmark.device import resolve_device
+from benchmark.precision import resolve_precision
 from benchmark.profiles import Profile, load_profile
 from benchmark.protocol.training_data import VolumePair
 from benchmark.scale import Scale
@@ -86,7 +87,7 @@ def harness_steps(plan: PairedSlabPlan, profile: Profile, scale: Scale, steps: i
             scale=scale,
             cell_dir=Path(folder),
             checkpoint_dir=Path(folder) / "checkpoints",
-            amp=plan.device.type == "cuda",
+            precision=resolve_precision("auto", plan.device),
         )
         trainer = Trainer(plan, run, total_steps=steps)
         started = time.perf_counter()

@@ -19,6 +19,11 @@ per discriminator, what it judges real and fake (:meth:`~AdversarialPlan.judgeme
 with other updates (PseudoSR: translators, then the SR network, then the discriminators)
 overrides :meth:`~AdversarialPlan.train_step` alone and reuses the discriminator update.
 Every step logs ``g_total``, ``d_total`` and the named terms of both.
+
+Precision (:mod:`benchmark.precision`): forwards run under :meth:`Trainer.autocast` (bf16 or
+fp16 when the cell asks for it), every loss is float32, and both updates (and PseudoSR's extra
+ones) go through :meth:`Trainer.update`, so in fp16 the loss scaler scales every backward pass
+and unscales every optimiser step, generators' and discriminators' alike.
 """
 
 from __future__ import annotations

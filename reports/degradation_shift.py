@@ -1,6 +1,6 @@
 """The degradation-shift table: how much a method loses when the test LR is degraded unlike its training LR.
 
-For each dataset × scale × setting (× profile × overrides) the table has one row per method and
+For each dataset × scale × setting (× profile × overrides × precision) the table has one row per method and
 one column per (training degradation → test degradation) pair that ran, holding the mean SSIM
 and PSNR over test subjects.  Statistics follow Table II: each subject's metric is first
 averaged over the runs of its cell (training seeds, split and misalignment seeds), then the
@@ -14,7 +14,7 @@ the matched case did not run; the matched column itself has drop 0.
 Rules of the layout, as in Table II: rows of setting ``n/a`` (tricubic, ZSSR) belong to every
 setting block of their dataset × scale and are listed first; a block is shown only when some
 method in it ran more than one (train, test) pair, since a single pair shifts nothing.  Rows
-of different profile overrides are never mixed: each overrides set has its own blocks.
+of different profile overrides or precisions are never mixed: each (overrides, precision) has its own blocks.
 Stores without the degradation columns give no table.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from benchmark.protocol.setting_names import NO_SETTING
-from benchmark.results.schema import CELL_COLUMNS
+from benchmark.results.schema import CELL_COLUMNS, DEFAULT_PRECISION
 from reports.display import (
     dataset_sort_key,
     method_sort_key,
@@ -40,7 +40,7 @@ from reports.table_layout import DECIMALS, DEFAULT_DECIMALS, MISSING, TABLE_METR
 from reports.variants import degradation_sort_key, with_variant_columns
 
 PAIR_COLUMNS: tuple[str, ...] = ("train_degradation", "test_degradation")
-GROUP_COLUMNS: tuple[str, ...] = (*CELL_COLUMNS, "overrides", *PAIR_COLUMNS)
+GROUP_COLUMNS: tuple[str, ...] = (*CELL_COLUMNS, "overrides", "precision", *PAIR_COLUMNS)
 RUN_COLUMNS: tuple[str, ...] = ("seed", "split_seed", "misalign_seed")
 
 Pair = tuple[str, str]
@@ -52,11 +52,12 @@ def has_degradation_columns(results: pd.DataFrame) -> bool:
 
 
 def shift_summary(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean over test subjects per (cell, overrides, training → test degradation), with the drops.
+    """Mean over test subjects per (cell, overrides, precision, training → test degradation), with the drops.
 
     Args:
         results: the long results table of one profile, with ``train_degradation`` and
-            ``test_degradation`` (``overrides`` optional, empty when absent).
+            ``test_degradation`` (``overrides`` optional, empty when absent; ``precision``
+            optional, fp32 when absent).
 
     Returns:
         One row per :data:`GROUP_COLUMNS` with ``oracle``, ``n_subjects``, ``n_runs`` (distinct
@@ -80,7 +81,7 @@ def shift_summary(results: pd.DataFrame) -> pd.DataFrame:
         summary[f"{metric}_std"] = grouped[metric].std(ddof=DDOF)
     summary = summary.reset_index()
     matched = summary[summary["train_degradation"] == summary["test_degradation"]]
-    match_keys = [*CELL_COLUMNS, "overrides", "test_degradation"]
+    match_keys = [*CELL_COLUMNS, "overrides", "precision", "test_degradation"]
     matched = matched[match_keys + [f"{m}_mean" for m in metrics]].rename(
         columns={f"{m}_mean": f"{m}_matched" for m in metrics}
     )
@@ -127,7 +128,7 @@ class ShiftRow:
 
 @dataclass(frozen=True)
 class ShiftBlock:
-    """One dataset × scale × setting × overrides: the pairs (columns) and methods (rows)."""
+    """One dataset × scale × setting × overrides × precision: the pairs (columns) and methods (rows)."""
 
     dataset: str
     scale: str
@@ -135,6 +136,7 @@ class ShiftBlock:
     overrides: str
     pairs: tuple[Pair, ...]
     rows: tuple[ShiftRow, ...]
+    precision: str = DEFAULT_PRECISION
 
 
 def pair_sort_key(pair: Pair) -> tuple:
@@ -164,7 +166,7 @@ def _rows(records: pd.DataFrame, metrics: tuple[str, ...]) -> list[ShiftRow]:
 
 
 def _scale_blocks(records: pd.DataFrame, metrics: tuple[str, ...]) -> list[ShiftBlock]:
-    """The blocks of one dataset × scale × overrides: one per setting, ``n/a`` rows in each."""
+    """The blocks of one dataset × scale × overrides × precision: one per setting, ``n/a`` rows in each."""
     first = records.iloc[0]
     shared = records[records["setting"] == NO_SETTING]
     settings = [s for s in ordered(records["setting"], setting_sort_key) if s != NO_SETTING]
@@ -176,7 +178,7 @@ def _scale_blocks(records: pd.DataFrame, metrics: tuple[str, ...]) -> list[Shift
             continue  # one pair per method: nothing shifted
         pairs = tuple(sorted({pair for row in rows for pair in row.values}, key=pair_sort_key))
         where = (str(first["dataset"]), str(first["scale"]), str(setting), str(first["overrides"]))
-        blocks.append(ShiftBlock(*where, pairs, tuple(rows)))
+        blocks.append(ShiftBlock(*where, pairs, tuple(rows), precision=str(first["precision"])))
     return blocks
 
 
@@ -189,12 +191,14 @@ def shift_blocks(summary: pd.DataFrame, metrics: tuple[str, ...] = TABLE_METRICS
 
     Returns:
         Blocks where at least one method ran more than one (train, test) pair, ordered by
-        overrides (none first), dataset, scale (larger first) and setting; empty when none.
+        overrides (none first), precision (fp32 first), dataset, scale (larger first) and setting;
+        empty when none.
     """
     metrics = tuple(m for m in metrics if f"{m}_mean" in summary.columns)
     blocks = []
-    for overrides in sorted(summary["overrides"].unique()):
-        of_overrides = summary[summary["overrides"] == overrides]
+    variants = set(zip(summary["overrides"], summary["precision"]))
+    for overrides, precision in sorted(variants, key=lambda v: (v[0], v[1] != DEFAULT_PRECISION, v[1])):
+        of_overrides = summary[(summary["overrides"] == overrides) & (summary["precision"] == precision)]
         for dataset in ordered(of_overrides["dataset"], dataset_sort_key):
             of_dataset = of_overrides[of_overrides["dataset"] == dataset]
             for scale in ordered(of_dataset["scale"], scale_sort_key):

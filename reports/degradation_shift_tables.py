@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from benchmark.results.schema import DEFAULT_PRECISION
 from reports.degradation_shift import Pair, ShiftBlock, ShiftRow, pair_sort_key
 from reports.display import dataset_name, method_name, metric_name, scale_text, setting_name
 from reports.latex import escape_latex
@@ -72,6 +73,8 @@ def shift_markdown(
         heading = escape_markdown(_where(block))
         if block.overrides:
             heading += f", overrides `{block.overrides}`"
+        if block.precision != DEFAULT_PRECISION:
+            heading += f", {block.precision}"
         header = ["Method"] + [
             escape_markdown(f"{metric_name(m)}{_UNITS.get(m, '')}, {train} → {test}")
             for m in metrics
@@ -121,6 +124,8 @@ def shift_latex(
         where = escape_latex(_where(block)).replace("×", r"$\times$")
         if block.overrides:
             where += f", overrides \\texttt{{{escape_latex(block.overrides)}}}"
+        if block.precision != DEFAULT_PRECISION:
+            where += f", {escape_latex(block.precision)}"
         lines.append(f"\\multicolumn{{{n_columns}}}{{l}}{{\\textit{{{where}}}}} \\\\")
         for row in block.rows:
             name = escape_latex(method_name(row.method, display_names)) + (r"$^{\dagger}$" if row.oracle else "")

@@ -15,7 +15,8 @@ One figure per dataset × scale × setting group and plane (axial, sagittal).  L
 
 The slices come from the cells' ``slices.npz`` (the runner cuts them already oriented for
 display); each method's error is taken against the HR slice stored in its own cell.  When a
-method ran with several seeds, the lowest seed's slices are shown.  Rendering uses matplotlib's
+method ran with several seeds, the lowest seed's slices are shown (of its fp32 cells, when it also ran
+in another precision).  Rendering uses matplotlib's
 object interface with the Agg canvas, so no global pyplot state or display is involved.
 """
 
@@ -29,6 +30,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from benchmark.protocol.setting_names import NO_SETTING, setting_file_name
+from benchmark.results.schema import DEFAULT_PRECISION
 from reports.display import (
     dataset_name,
     method_name,
@@ -150,12 +152,17 @@ def _subject(arrays: Mapping[str, np.ndarray]) -> str:
     return str(values[0]) if values.size else "?"
 
 
+def _preference(cell: SliceCell) -> tuple[bool, int]:
+    """Which of a method's cells a figure shows: fp32 before another precision, then the lowest seed."""
+    return (cell.precision != DEFAULT_PRECISION, cell.seed)
+
+
 def _figure_groups(cells: list[SliceCell]) -> dict[tuple[str, str, str], list[SliceCell]]:
-    """Cells per (dataset, scale, setting group), ``n/a`` cells in every group, lowest seed per method."""
+    """Cells per (dataset, scale, setting group), ``n/a`` cells in every group, lowest seed per method (fp32 first)."""
     lowest: dict[tuple[str, str, str, str], SliceCell] = {}
     for cell in cells:
         key = (cell.dataset, cell.scale, cell.setting, cell.method)
-        if key not in lowest or cell.seed < lowest[key].seed:
+        if key not in lowest or _preference(cell) < _preference(lowest[key]):
             lowest[key] = cell
     groups: dict[tuple[str, str, str], list[SliceCell]] = {}
     for dataset, scale in sorted({(c.dataset, c.scale) for c in lowest.values()}):

@@ -32,6 +32,7 @@ import pandas as pd
 from benchmark.errors import BenchError
 from benchmark.results.schema import (
     DEFAULT_DEGRADATION,
+    DEFAULT_PRECISION,
     INTEGER_COLUMNS,
     METRIC_COLUMNS,
     NON_METRIC_COLUMNS,
@@ -200,10 +201,15 @@ class SliceCell:
     train_degradation: str = DEFAULT_DEGRADATION
     test_degradation: str = DEFAULT_DEGRADATION
     overrides: str = ""
+    precision: str = DEFAULT_PRECISION
 
     @property
     def is_default_variant(self) -> bool:
-        """Trained and tested on the default degradation, without ``--set`` overrides (what Table I/II show)."""
+        """Trained and tested on the default degradation, without ``--set`` overrides (what Table I/II show).
+
+        Any precision: a store run on a GPU (bf16) has figures too; where a cell ran in several,
+        the figures prefer fp32 (:func:`reports.error_maps.write_error_maps`).
+        """
         return (self.train_degradation, self.test_degradation, self.overrides) == (
             DEFAULT_DEGRADATION,
             DEFAULT_DEGRADATION,
@@ -234,6 +240,7 @@ def _cell_from_config(path: Path) -> SliceCell | None:
             train_degradation=str((config.get("protocol") or {}).get("train_degradation", DEFAULT_DEGRADATION)),
             test_degradation=str((config.get("protocol") or {}).get("test_degradation", DEFAULT_DEGRADATION)),
             overrides=str(config.get("overrides", "")),
+            precision=str(config.get("precision", DEFAULT_PRECISION)),
         )
     except (json.JSONDecodeError, KeyError, TypeError, ValueError):
         return None

@@ -1,13 +1,15 @@
-"""Protocol variants of a results table: which degradations and profile overrides made a row.
+"""Protocol variants of a results table: which degradations, profile overrides and precision made a row.
 
-A *variant* is ``(train_degradation, test_degradation, overrides)``.  Rows of different
+A *variant* is ``(train_degradation, test_degradation, overrides, precision)``.  Rows of different
 variants are different experiments: averaging them would mix, say, k-space-truncation and
-noisy test inputs into one number.  Tables I and II (and the paper comparison) are therefore
+noisy test inputs, or fp32 and bf16 training, into one number.  Tables I and II (and the paper comparison) are therefore
 written once per variant, never across variants (see :func:`reports.build.write_reports`).
 
-The *default* variant is the paper's protocol with the profile as defined: training and test
-LR by k-space truncation (``kspace``), no ``--set`` override.  Stores written before these
-columns existed hold the default variant only.
+The *default* variant is the paper's protocol with the profile as defined, in float32: training
+and test LR by k-space truncation (``kspace``), no ``--set`` override, ``fp32``.  Stores written
+before these columns existed hold the default variant only.  Another precision (``bf16``, the
+default on most GPUs, or ``fp16``) is a variant of its own: its tables carry ``_bf16`` in their
+names and open with a line naming it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from benchmark.results.schema import DEFAULT_DEGRADATION, TEXT_DEFAULTS, VARIANT_COLUMNS
+from benchmark.results.schema import DEFAULT_DEGRADATION, DEFAULT_PRECISION, TEXT_DEFAULTS, VARIANT_COLUMNS
 
 MAX_OVERRIDES_IN_NAME = 40
 
@@ -34,22 +36,29 @@ def _safe(text: str) -> str:
 
 @dataclass(frozen=True)
 class Variant:
-    """One protocol variant: the degradations of the training target and test LR, and the overrides.
+    """One protocol variant: the degradations of the training target and test LR, the overrides, the precision.
 
     Attributes:
         train_degradation: degradation making the target LR of training, e.g. ``"kspace"``.
         test_degradation: degradation making the validation and test LR.
         overrides: the profile overrides, canonical ``key=value;key=value``, or ``""``.
+        precision: the precision the cells ran in: ``fp32``, ``bf16`` or ``fp16``.
     """
 
     train_degradation: str = DEFAULT_DEGRADATION
     test_degradation: str = DEFAULT_DEGRADATION
     overrides: str = ""
+    precision: str = DEFAULT_PRECISION
 
     @property
     def is_default(self) -> bool:
-        """Whether this is the paper's protocol: ``kspace`` for training and test, no override."""
+        """Whether this is the paper's protocol: ``kspace`` for training and test, no override, fp32."""
         return self == Variant()
+
+    def columns(self) -> dict[str, str]:
+        """The variant as the values of :data:`~benchmark.results.schema.VARIANT_COLUMNS`, e.g. for a CSV table."""
+        values = (self.train_degradation, self.test_degradation, self.overrides, self.precision)
+        return dict(zip(VARIANT_COLUMNS, values, strict=True))
 
     @property
     def paper_degradations(self) -> bool:
@@ -63,8 +72,8 @@ class Variant:
         ``<train>-to-<test>`` otherwise, and left out when both are ``kspace``; overrides are
         written with every run of other characters than ``[A-Za-z0-9._-]`` as ``-``, or as
         ``overrides-<8 hex digits of their SHA-256>`` when longer than
-        :data:`MAX_OVERRIDES_IN_NAME` characters.  Examples: ``_kspace-to-kspace-noise``,
-        ``_elliptical``, ``_epochs-2``.
+        :data:`MAX_OVERRIDES_IN_NAME` characters; a precision other than fp32 comes last.
+        Examples: ``_kspace-to-kspace-noise``, ``_elliptical``, ``_epochs-2``, ``_bf16``.
         """
         parts = []
         if not self.paper_degradations:
@@ -77,12 +86,18 @@ class Variant:
             if len(name) > MAX_OVERRIDES_IN_NAME:
                 name = "overrides-" + hashlib.sha256(self.overrides.encode()).hexdigest()[:8]
             parts.append(name)
+        if self.precision != DEFAULT_PRECISION:
+            parts.append(_safe(self.precision))
         return "".join(f"_{part}" for part in parts)
 
     def description(self) -> str:
-        """One sentence for a table caption, e.g. ``Training LR by kspace, test LR by kspace-noise; no override.``"""
+        """One sentence for a table caption, e.g. ``Training LR by kspace, test LR by kspace-noise; no override.``
+
+        A precision other than fp32 is named last: ``…; no override; bf16 autocast.``
+        """
         overrides = f"overrides {self.overrides}" if self.overrides else "no override"
-        return f"Training LR by {self.train_degradation}, test LR by {self.test_degradation}; {overrides}."
+        precision = f"; {self.precision} autocast" if self.precision != DEFAULT_PRECISION else ""
+        return f"Training LR by {self.train_degradation}, test LR by {self.test_degradation}; {overrides}{precision}."
 
 
 def with_variant_columns(results: pd.DataFrame) -> pd.DataFrame:
@@ -92,7 +107,7 @@ def with_variant_columns(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def split_variants(results: pd.DataFrame) -> list[tuple[Variant, pd.DataFrame]]:
-    """The rows of each variant, the default variant first, then by overrides and degradations (``kspace`` first).
+    """The rows of each variant, the default variant first, then by precision (fp32 first), overrides and degradations.
 
     Args:
         results: the long results table (variant columns optional).
@@ -108,6 +123,8 @@ def split_variants(results: pd.DataFrame) -> list[tuple[Variant, pd.DataFrame]]:
         variants,
         key=lambda v: (
             not v.is_default,
+            v.precision != DEFAULT_PRECISION,
+            v.precision,
             v.overrides,
             degradation_sort_key(v.test_degradation),
             degradation_sort_key(v.train_degradation),
@@ -119,6 +136,7 @@ def split_variants(results: pd.DataFrame) -> list[tuple[Variant, pd.DataFrame]]:
             (keys["train_degradation"] == variant.train_degradation)
             & (keys["test_degradation"] == variant.test_degradation)
             & (keys["overrides"] == variant.overrides)
+            & (keys["precision"] == variant.precision)
         )
         out.append((variant, results[chosen.to_numpy()].reset_index(drop=True)))
     return out

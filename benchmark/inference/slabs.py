@@ -20,12 +20,12 @@ volume's first and last slices, which no slab holds in its centre, are still cov
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import nullcontext
 
 import torch
 from torch import nn
 
 from benchmark.inference.tiling import BlendingWeights, TileFunction, blending_weights, super_resolve_tiled
+from benchmark.precision import Precision, autocast, current_inference_precision
 from benchmark.scale import Scale
 
 SLAB_DEPTH = 3
@@ -69,12 +69,15 @@ def from_slabs(slabs: torch.Tensor) -> torch.Tensor:
     return slabs.permute(0, 2, 3, 1).contiguous()
 
 
-def slab_tile_function(network: nn.Module, amp: bool = False) -> TileFunction:
-    """Wrap a slab network ``(B, M, h, w) → (B, M·sz, sx·h, sy·w)`` as a tile function on ``(B, 1, h, w, M)``."""
+def slab_tile_function(network: nn.Module, precision: Precision = "fp32") -> TileFunction:
+    """Wrap a slab network ``(B, M, h, w) → (B, M·sz, sx·h, sy·w)`` as a tile function on ``(B, 1, h, w, M)``.
+
+    The network runs under the autocast of ``precision`` (none for ``fp32``); its output is cast
+    back to float32.
+    """
 
     def run(tiles: torch.Tensor) -> torch.Tensor:
-        context = torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext()
-        with context:
+        with autocast(precision, tiles.device):
             out = network(to_slabs(tiles[:, 0]))
         return from_slabs(out.float())[:, None]
 
@@ -88,19 +91,25 @@ def super_resolve_slabs(
     tile: int,
     batch_size: int,
     device: torch.device,
+    precision: Precision | None = None,
 ) -> torch.Tensor:
     """Whole-volume SR ``(X/sx, Y/sy, Z/sz)`` → ``(X, Y, Z)`` with a slab network (eval mode, no gradients).
 
     In-plane tiles of ``tile`` LR voxels overlap by a quarter; slabs advance one slice, so
     every HR slice is the weighted mean of up to three slab predictions, those that hold it
     in their centre weighted 1 and the others 10⁻³ (see the module docstring).
+
+    Args:
+        precision: autocast of the network's forward passes; ``None`` takes the cell's (set by
+            the runner with :func:`benchmark.precision.inference_precision`), else what ``auto``
+            means on ``device``.  The SR volume is float32 in every precision.
     """
     was_training = network.training
     network.eval()
     step = max(tile * 3 // 4, 1)
     try:
         return super_resolve_tiled(
-            slab_tile_function(network, amp=device.type == "cuda"),
+            slab_tile_function(network, precision or current_inference_precision(device)),
             lr,
             scale,
             tile=(tile, tile, SLAB_DEPTH),

@@ -8,8 +8,12 @@ differ in any of these never share a folder or a row of ``results.csv``:
 ``runs/<dataset>/<scale>/<setting>/<method>/<profile>/<variant>/seed<k>/``
 
 where ``<variant>`` spells the protocol, e.g. ``kspace_to_kspace_split0_mis0``, with
-``_set-<hash>`` added when ``--set`` overrides change the profile and ``_root-<hash>`` when
-a ``--data-root`` is given (8 hex digits of SHA-256 of the canonical overrides / the path).
+``_set-<hash>`` added when ``--set`` overrides change the profile, ``_root-<hash>`` when
+a ``--data-root`` is given (8 hex digits of SHA-256 of the canonical overrides / the path)
+and ``_<precision>`` (``_bf16``, ``_fp16``) when the cell runs in another precision than fp32
+(:mod:`benchmark.precision`).  The precision is the *resolved* one (``--precision auto`` is bf16
+on most GPUs, fp32 on the CPU); fp32 cells keep the folders and configuration hashes they had
+before precisions were recorded, so their results stay where they are.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.precision import DEFAULT_PRECISION, Precision
 from benchmark.profiles import Profile
 from benchmark.protocol.setting_names import NO_SETTING as NO_SETTING  # re-exported for older importers
 from benchmark.protocol.setting_names import setting_file_name
@@ -76,15 +81,18 @@ class Cell:
     seed: int
     profile: Profile
     protocol: ProtocolOptions = field(default_factory=ProtocolOptions)
+    precision: Precision = DEFAULT_PRECISION
 
     def variant(self) -> str:
-        """Folder name of the protocol and overrides, e.g. ``kspace_to_kspace_split0_mis0_set-1a2b3c4d``."""
+        """Folder name of the protocol, overrides and precision, e.g. ``kspace_to_kspace_split0_mis0_set-1a2b3c4d``."""
         p = self.protocol
         name = f"{p.train_degradation}_to_{p.test_degradation}_split{p.split_seed}_mis{p.misalign_seed}"
         if self.profile.overrides:
             name += f"_set-{_short_hash(self.profile.overrides_text())}"
         if p.data_root:
             name += f"_root-{_short_hash(p.root_text())}"
+        if self.precision != DEFAULT_PRECISION:
+            name += f"_{self.precision}"
         return name
 
     def folder(self, runs_dir: Path) -> Path:
@@ -109,6 +117,8 @@ class Cell:
             label += f" split{p.split_seed} mis{p.misalign_seed}"
         if self.profile.overrides:
             label += f" [{self.profile.overrides_text()}]"
+        if self.precision != DEFAULT_PRECISION:
+            label += f" {self.precision}"
         return label
 
     def columns(self) -> dict[str, Any]:
@@ -126,13 +136,18 @@ class Cell:
             "split_seed": p.split_seed,
             "misalign_seed": p.misalign_seed,
             "data_root": p.root_text(),
+            "precision": self.precision,
             "seed": self.seed,
         }
         return {name: values[name] for name in IDENTITY_COLUMNS}
 
     def config(self) -> dict[str, Any]:
-        """The resolved configuration recorded in the cell folder, protocol and overrides included."""
-        return {
+        """The resolved configuration recorded in the cell folder, protocol and overrides included.
+
+        ``precision`` is recorded only when it is not fp32, so an fp32 cell hashes as it did
+        before precisions were selectable (an absent ``precision`` means fp32).
+        """
+        config = {
             "dataset": self.dataset,
             "scale": str(self.scale),
             "setting": self.setting,
@@ -142,6 +157,9 @@ class Cell:
             "overrides": self.profile.overrides_text(),
             "protocol": self.protocol.record(),
         }
+        if self.precision != DEFAULT_PRECISION:
+            config["precision"] = self.precision
+        return config
 
 
 def config_hash(config: dict[str, Any]) -> str:

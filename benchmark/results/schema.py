@@ -9,7 +9,7 @@ names columns, not methods or datasets.
 Columns, in the order written (``psnr`` is followed by any further metric the runner adds)::
 
     dataset, scale, setting, method, profile, overrides, train_degradation, test_degradation,
-    split_seed, misalign_seed, data_root, seed, subject, ssim, psnr, oracle, config_hash
+    split_seed, misalign_seed, data_root, precision, seed, subject, ssim, psnr, oracle, config_hash
 
 * :data:`IDENTITY_COLUMNS` identify a cell; with ``subject`` they are the key of a row
   (:data:`KEY_COLUMNS`).
@@ -31,11 +31,15 @@ RESULTS_FILE = "results.csv"
 DEFAULT_DEGRADATION = "kspace"
 """The paper's degradation: the protocol's default, and what an empty or absent degradation means."""
 
+DEFAULT_PRECISION = "fp32"
+"""The precision of CPU runs and of every cell recorded before precisions were: what an empty or absent one means."""
+
 CELL_COLUMNS: tuple[str, ...] = ("dataset", "scale", "setting", "method", "profile")
 """What a row of Tables I and II is: a cell without its seeds and protocol variant."""
 
-VARIANT_COLUMNS: tuple[str, ...] = ("train_degradation", "test_degradation", "overrides")
-"""The protocol variant of a row; rows of different variants are never averaged together."""
+VARIANT_COLUMNS: tuple[str, ...] = ("train_degradation", "test_degradation", "overrides", "precision")
+"""The protocol variant of a row (with the precision it ran in); rows of different variants are never averaged
+together."""
 
 IDENTITY_COLUMNS: tuple[str, ...] = (
     "dataset",
@@ -49,6 +53,7 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "split_seed",
     "misalign_seed",
     "data_root",
+    "precision",
     "seed",
 )
 """The columns that identify a cell, in the order written (two cells differing in any never share a row)."""
@@ -83,7 +88,8 @@ TEXT_DEFAULTS: dict[str, str] = {
     "test_degradation": DEFAULT_DEGRADATION,
     "overrides": "",
     "data_root": "",
+    "precision": DEFAULT_PRECISION,
     CONFIG_HASH: "",
 }
 """Text columns that may be empty or absent, and what that means: the default degradation, no
-override, generated data (no data root), an unknown hash."""
+override, generated data (no data root), fp32, an unknown hash."""

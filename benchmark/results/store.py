@@ -35,6 +35,7 @@ from benchmark.results.schema import (
     COLUMNS,
     CONFIG_HASH,
     DEFAULT_DEGRADATION,
+    DEFAULT_PRECISION,
     IDENTITY_COLUMNS,
     INTEGER_COLUMNS,
     KEY_COLUMNS,
@@ -209,7 +210,8 @@ def recorded_commit(cell_dir: Path) -> str | None:
 def _identity_columns(config: dict[str, Any]) -> dict[str, Any]:
     """A cell's values of :data:`~benchmark.results.schema.IDENTITY_COLUMNS`, typed as the schema says.
 
-    A ``config.json`` written before the protocol was recorded means the default protocol.
+    A ``config.json`` written before the protocol was recorded means the default protocol; one
+    without ``precision`` (every fp32 cell) means fp32.
     """
     protocol = config.get("protocol") or {}
     values = {
@@ -224,6 +226,7 @@ def _identity_columns(config: dict[str, Any]) -> dict[str, Any]:
         "split_seed": protocol.get("split_seed", 0),
         "misalign_seed": protocol.get("misalign_seed", 0),
         "data_root": protocol.get("data_root") or "",
+        "precision": config.get("precision", DEFAULT_PRECISION),
         "seed": config["seed"],
     }
     return {name: int(values[name]) if name in INTEGER_COLUMNS else str(values[name]) for name in IDENTITY_COLUMNS}

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from rich.progress import Progress
 
+from benchmark.precision import Precision
 from benchmark.profiles import Profile
 from benchmark.scale import Scale
 
@@ -30,7 +31,8 @@ class RunContext:
         checkpoint_dir: where checkpoints go; a method resumes from the last one found there.
         progress: a rich progress display to add tasks to, or ``None`` (quiet).
         log: one-line messages to the cell's log.
-        amp: use mixed precision (CUDA only).
+        precision: the resolved precision (:func:`benchmark.precision.resolve_precision`): autocast
+            dtype of forward passes, and a loss scaler for ``fp16``.
         config_hash: hash of the cell's configuration and input volumes; checkpoints carry it
             and one written under another hash is refused.
         warn: a message the user should see (a refused or damaged checkpoint); also logged.
@@ -44,6 +46,6 @@ class RunContext:
     checkpoint_dir: Path
     progress: Progress | None = None
     log: Callable[[str], None] = field(default=_no_log)
-    amp: bool = False
+    precision: Precision = "fp32"
     config_hash: str = ""
     warn: Callable[[str], None] = field(default=_no_log)

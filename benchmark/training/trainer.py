@@ -4,8 +4,9 @@ A method describes *what* one training iteration does (:class:`TrainingPlan`); t
 :class:`Trainer` does the rest the same way for everyone: Adam (β = (0.9, 0.99), ε = 1e-8),
 the learning rate of each step from a :class:`LearningRatePolicy` (by default
 :class:`CosineDecay` from ``lr_max`` to ``lr_min`` over all steps; a method may pass its own,
-which may also end training early), mixed precision on CUDA, validation at intervals,
-checkpoints at intervals written atomically, resume from the last checkpoint after a kill
+which may also end training early), the run's precision (:mod:`benchmark.precision`: autocast,
+and a loss scaler in fp16), validation at intervals, checkpoints at intervals written
+atomically, resume from the last checkpoint after a kill
 (weights, optimisers, scaler, step, RNG states, the policy's state and loss history, so a
 resumed run ends with the same weights as an uninterrupted one on the CPU), a rich progress
 bar with the current losses, the loss history in the cell folder, and a split of the time
@@ -25,7 +26,7 @@ import io
 import math
 import time
 from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from benchmark.precision import autocast, needs_loss_scaler
 from benchmark.results.store import write_atomic, write_csv
 from benchmark.training.run_context import RunContext
 
@@ -169,8 +171,9 @@ class Trainer:
         self.lr_max = float(profile["lr_max"])
         self.lr_min = float(profile["lr_min"])
         self.optimisers = self._make_optimisers()
-        self.use_amp = self.run.amp and self.run.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.precision = self.run.precision
+        # A loss scaler only for fp16 (bf16 has float32's range); disabled, it passes losses and steps through.
+        self.scaler = torch.amp.GradScaler(self.run.device.type, enabled=needs_loss_scaler(self.precision))
         self.step = 0
         self._optimiser_seconds = 0.0
         self.rng = np.random.default_rng(self.run.seed)
@@ -197,17 +200,17 @@ class Trainer:
         return self.lr_policy.rate(step, self)
 
     def autocast(self) -> AbstractContextManager[Any]:
-        """Mixed-precision context on CUDA, a no-op on the CPU."""
-        if self.use_amp:
-            return torch.autocast("cuda", dtype=torch.float16)
-        return nullcontext()
+        """Autocast to the run's precision (bf16 or fp16) for forward passes; a no-op in fp32."""
+        return autocast(self.precision, self.run.device)
 
     def update(self, optimiser: str, loss: torch.Tensor, retain_graph: bool = False) -> None:
         """Back-propagate ``loss`` and step optimiser ``optimiser`` (zeroing its gradients first).
 
         Gradients reaching networks of other optimisers are cleared by those optimisers' own
         ``zero_grad`` before their update, so alternating generator and discriminator updates
-        never mix gradients.
+        never mix gradients.  In fp16 the loss is scaled before the backward pass and the step
+        unscales the gradients (skipped when they overflowed); every method's optimiser steps go
+        through here, so the scaler covers all of them.
         """
         opt = self.optimisers[optimiser]
         opt.zero_grad(set_to_none=True)
