@@ -63,11 +63,7 @@ def _with_variant(frame: pd.DataFrame, variant: Variant, recorded: bool) -> pd.D
     """A CSV table with its variant's columns appended, when the store records variants."""
     if not recorded:
         return frame
-    return frame.assign(
-        train_degradation=variant.train_degradation,
-        test_degradation=variant.test_degradation,
-        overrides=variant.overrides,
-    )
+    return frame.assign(**variant.columns())
 
 
 def _latex_with_caption(tabular: str, caption: str | None) -> str:

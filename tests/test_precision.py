@@ -185,6 +185,8 @@ def test_a_bf16_cell_runs_end_to_end_on_the_cpu_and_is_reported_as_such(monkeypa
     assert (report / "table2.md").is_file()  # fp32: the plain names, as before
     caption = (report / "table2_bf16.md").read_text().splitlines()[0]
     assert caption == "*Training LR by kspace, test LR by kspace; no override; bf16 autocast.*"
+    assert set(pd.read_csv(report / "table2_bf16.csv")["precision"]) == {"bf16"}
+    assert set(pd.read_csv(report / "table2.csv")["precision"]) == {"fp32"}
 
 
 def _long_table(precisions: list[str], train: list[str]) -> pd.DataFrame:
