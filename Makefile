@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 RUNS ?= runs
 PROFILE ?= quick
 
-.PHONY: demo test lint env clean
+.PHONY: demo test lint env clean gpu-dry-run
 
 $(BIN)/bench: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: env
 
 lint: env
 	$(BIN)/ruff check .
+
+# The GPU paper-profile script (benchmarks/gpu_paper_run.py) end to end on the CPU: tiny sizes, 5 minutes.
+gpu-dry-run: env
+	$(BIN)/python benchmarks/gpu_paper_run.py --dry-run --minutes 5 --out $(RUNS)/gpu-dry-run --work $(RUNS)/gpu-dry-run-work
 
 clean:
 	rm -rf $(VENV) $(RUNS)
