@@ -39,6 +39,7 @@ from torch import nn
 from benchmark.protocol.training_data import TrainingData
 from benchmark.training.run_context import RunContext
 from benchmark.training.trainer import Trainer
+from methods.adversarial_diagnostics import Float32, probe, probe_batch
 from methods.losses import lsgan_discriminator_loss
 from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
 
@@ -109,6 +110,7 @@ class AdversarialPlan:
         self.device = run.device
         self.sampler = PatchSampler(self.profile["lr_patch"], self.scale)
         self.batch_size = int(self.profile["batch_size"])
+        self._probe_batch: Batch | None = None
 
     # ------------------------------------------------------------ what a method supplies
     def sample_batch(self, rng: np.random.Generator) -> Batch:
@@ -169,6 +171,19 @@ class AdversarialPlan:
             trainer.update("discriminator", d_losses["d_total"])
         return {name: value.item() for name, value in {**g_losses, **d_losses}.items()}
 
+    def probe_judgements(self, batch: Batch, generated: Any) -> dict[str, Judgement]:
+        """What each discriminator judges, for the instruments only: :meth:`judgements` by default; a plan
+        whose :meth:`judgements` changes state (CycleGAN's image pools) gives the same without the change."""
+        return self.judgements(batch, generated, Float32())  # type: ignore[arg-type]
+
+    def probe_statistics(self, batch: Batch, generated: Any) -> dict[str, float]:
+        """Method-specific instruments on the probe batch and what the generators made of it (none by default)."""
+        return {}
+
     def validate(self) -> dict[str, float]:
-        """PSNR of the method's inference network on central crops of the validation pairs."""
-        return validate_network(self.sr_network, self.validation, self.scale, self.profile, self.device)
+        """Validation scores of the inference network (:func:`~methods.thin_slab.validate_network`) and the
+        training instruments of :func:`~methods.adversarial_diagnostics.probe` on a fixed probe batch."""
+        scores = validate_network(self.sr_network, self.validation, self.scale, self.profile, self.device)
+        if self._probe_batch is None:
+            self._probe_batch = probe_batch(self)
+        return {**scores, **probe(self, self._probe_batch)}

@@ -166,6 +166,12 @@ class CycleGANPlan(AdversarialPlan):
         pooled_lr = self.networks["pool_lr"].query(fake_lr, trainer.rng)
         return {"d_hr": Judgement("d_hr", hr, pooled_hr), "d_lr": Judgement("d_lr", lr, pooled_lr)}
 
+    def probe_judgements(self, batch: Batch, generated: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Judgement]:
+        """Real slabs against this batch's fakes, unpooled: the instruments leave the image pools as they are."""
+        lr, hr = batch
+        fake_hr, fake_lr = generated
+        return {"d_hr": Judgement("d_hr", hr, fake_hr), "d_lr": Judgement("d_lr", lr, fake_lr)}
+
 
 @METHODS.register(
     "cyclegan",

@@ -84,6 +84,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.evaluation.metrics import psnr
 from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
@@ -93,6 +94,7 @@ from benchmark.settings import Setting, boolean, declare, number
 from benchmark.training.run_context import RunContext
 from benchmark.training.trainer import Trainer, TrainingPlan
 from methods.adversarial import AdversarialPlan, Batch, Judgement
+from methods.adversarial_diagnostics import high_frequency_energy
 from methods.losses import degradation_adaptation_loss, l1_loss, lsgan_generator_loss, ssim_loss
 from methods.networks import (
     SlabEncoder,
@@ -295,6 +297,19 @@ class UDEANPlan(AdversarialPlan):
             + w.lambda6 * terms["fa"]
         )
         return terms, p
+
+    def probe_statistics(self, batch: Batch, generated: Paths) -> dict[str, float]:
+        """PSNR (dB) of the source cycle ``Y_{s→t→s}`` and of ``Ŷ_s`` against ``Y_s``; mean and
+        high-frequency energy of ``X_{s→t}`` and ``X_t`` (does the fake LR look like the real one?)."""
+        p = generated
+        return {
+            "cycle_psnr": psnr(p.y_s_t_s.detach(), p.y_s),
+            "hr_con_psnr": psnr(p.y_hat_s.detach(), p.y_s),
+            "x_s_t_mean": float(p.x_s_t.mean()),
+            "x_t_mean": float(p.x_t.mean()),
+            "x_s_t_hf": high_frequency_energy(p.x_s_t.detach()),
+            "x_t_hf": high_frequency_energy(p.x_t),
+        }
 
     def judgements(self, batch: Batch, generated: Paths, trainer: Trainer) -> dict[str, Judgement]:
         """Real / fake of the active discriminators: LR ``X_t`` / ``X_{s→t}``; feature ``f_t`` / ``f_s``;
