@@ -331,7 +331,7 @@ def run_matrix(
                         )
                         if not reusable:
                             cached = None  # release the previous group's volumes before loading the next
-                            cached = _build(datasets[cell.dataset], cell, progress)
+                            cached = build_cell_data(datasets[cell.dataset], cell, progress)
                             cached_key = key
                         assert cached is not None
                         _run_one(cell, cached, runs_dir, device, progress, inputs, save_sr, warn, summary)
@@ -341,7 +341,8 @@ def run_matrix(
     return summary
 
 
-def _build(dataset: Dataset, cell: Cell, progress: Progress) -> CellData:
+def build_cell_data(dataset: Dataset, cell: Cell, progress: Progress) -> CellData:
+    """Everything one cell needs from ``dataset`` (training view, test pairs, records), as its protocol says."""
     protocol = cell.protocol
     return build_groups(
         dataset,

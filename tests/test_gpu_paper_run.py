@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,20 +12,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from benchmarks.gpu_run.budget import MethodCost, budget_overrides, longest_first_makespan, plan_steps
+from benchmarks.gpu_run.builtin_plugins import BUILTIN_PLUGINS
+from benchmarks.gpu_run.cell_worker import training_record
+from benchmarks.gpu_run.concurrency_probe import aggregate_levels, choose_concurrency
+from benchmarks.gpu_run.method_steps import step_knobs
+from benchmarks.gpu_run.packing import OUTPUT_NAME, check_outputs
+from benchmarks.gpu_run.source_digest import source_digest
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_paper_run.py"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("gpu_paper_run", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_paper_run"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-script = _load_script()
 
 
 def _environment() -> dict[str, str]:
@@ -44,7 +39,7 @@ def test_dry_run_runs_every_phase_and_packages_at_most_8_files(tmp_path):
     files = sorted(path.name for path in out.iterdir())
     expected = ["results.csv", "cells.csv", "summary.md", "run.json", "log.txt", "report.tar.gz"]
     assert files == sorted([*expected, "learning_curves.png", "error_maps.png"])
-    assert all(script.OUTPUT_NAME.match(name) for name in files)
+    assert all(OUTPUT_NAME.match(name) for name in files)
     assert all((out / name).stat().st_size <= 16 * 2**20 for name in files)
 
     record = json.loads((out / "run.json").read_text())
@@ -59,7 +54,7 @@ def test_dry_run_runs_every_phase_and_packages_at_most_8_files(tmp_path):
     steps = budget["steps"]["supervised-aligned"]
     assert steps == budget["steps"]["zssr"] >= 1 and budget["steps"]["tricubic"] == 0
     assert len(set(budget["overrides"].values())) == 1  # one variant: one report table
-    assert record["harness"]["source_sha256"] == script.source_digest()
+    assert record["harness"]["source_sha256"] == source_digest()
     assert {"cohort", "data", "method_probe", "cells", "report"} <= set(record["phases_s"])
 
     cells = pd.read_csv(out / "cells.csv", keep_default_na=False)
@@ -88,7 +83,7 @@ def test_dry_run_runs_every_phase_and_packages_at_most_8_files(tmp_path):
 def test_builtin_plugins_are_the_entry_points_of_pyproject():
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert sorted(project["entry-points"]["bench.plugins"].values()) == sorted(script.BUILTIN_PLUGINS)
+    assert sorted(project["entry-points"]["bench.plugins"].values()) == sorted(BUILTIN_PLUGINS)
 
 
 def test_methods_register_without_installed_entry_points():
@@ -110,51 +105,67 @@ def test_methods_register_without_installed_entry_points():
     assert done.stdout.split() == [str(len(METHODS.names())), "True", "True"]
 
 
+def test_script_runs_from_the_repository_root_without_the_install():
+    """As on the GPU machine: no editable install, the script's folder first on ``sys.path``, the root after it."""
+    code = (
+        "import runpy, sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+        "sys.path_hooks[:] = [h for h in sys.path_hooks if 'editable' not in repr(h).lower()]\n"
+        "sys.path_importer_cache.clear()\n"
+        f"sys.path[:0] = [{str(SCRIPT.parent)!r}, {str(ROOT)!r}]\n"
+        f"sys.argv = [{str(SCRIPT)!r}, '--source-digest']\n"
+        f"runpy.run_path({str(SCRIPT)!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd="/", env=_environment(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == source_digest()
+
+
 def test_concurrency_is_the_smallest_level_near_the_best():
     rows = [
         {"level": 1, "steps": 10, "seconds": 1.0},
         *({"level": 2, "steps": 9, "seconds": 1.0} for _ in range(2)),
         *({"level": 4, "steps": 5, "seconds": 1.0} for _ in range(4)),
     ]
-    table = script.aggregate_levels(rows, batch_size=8)
+    table = aggregate_levels(rows, batch_size=8)
     assert [row["aggregate_steps_per_s"] for row in table] == [10, 18, 20]
     assert table[2]["aggregate_patches_per_s"] == 160
     assert table[1]["s_per_step_per_process"] == pytest.approx(1 / 9)
-    assert script.choose_concurrency(table) == 4
-    assert script.choose_concurrency(table, tolerance=0.2) == 2
-    assert script.choose_concurrency([]) == 1
+    assert choose_concurrency(table) == 4
+    assert choose_concurrency(table, tolerance=0.2) == 2
+    assert choose_concurrency([]) == 1
 
 
 def test_longest_first_schedule():
-    assert script.longest_first_makespan([5, 4, 3, 3, 3], 2) == 10  # longest first: 5+3 | 4+3+3 (the best is 9)
-    assert script.longest_first_makespan([], 3) == 0
+    assert longest_first_makespan([5, 4, 3, 3, 3], 2) == 10  # longest first: 5+3 | 4+3+3 (the best is 9)
+    assert longest_first_makespan([], 3) == 0
 
 
 def test_equal_steps_fit_the_window_and_stop_at_the_profile_budget():
     costs = {
-        "tricubic": script.MethodCost(overhead_s=2, step_s=0),
-        "fast": script.MethodCost(overhead_s=5, step_s=0.01),
-        "slow": script.MethodCost(overhead_s=5, step_s=0.04),
+        "tricubic": MethodCost(overhead_s=2, step_s=0),
+        "fast": MethodCost(overhead_s=5, step_s=0.01),
+        "slow": MethodCost(overhead_s=5, step_s=0.04),
     }
     cells = ["tricubic", "fast", "fast", "slow", "slow"]
-    steps, makespan = script.plan_steps(costs, cells, 2, 100.0, "steps", 1, 10_000)
+    steps, makespan = plan_steps(costs, cells, 2, 100.0, "steps", 1, 10_000)
     assert steps["tricubic"] == 0 and steps["fast"] == steps["slow"]
     assert makespan <= 100
-    more, _ = script.plan_steps(costs, cells, 2, 100.0, "steps", 1, steps["fast"] + 1)
+    more, _ = plan_steps(costs, cells, 2, 100.0, "steps", 1, steps["fast"] + 1)
     assert more == steps  # the cap was not binding
-    next_makespan = script.longest_first_makespan(
+    next_makespan = longest_first_makespan(
         [costs[m].overhead_s + (steps["fast"] + 1) * costs[m].step_s * (m != "tricubic") for m in cells], 2
     )
     assert next_makespan > 100  # the largest N that fits
-    capped, _ = script.plan_steps(costs, cells, 2, 100.0, "steps", 1, 50)
+    capped, _ = plan_steps(costs, cells, 2, 100.0, "steps", 1, 50)
     assert capped == {"tricubic": 0, "fast": 50, "slow": 50}
-    starved, over = script.plan_steps(costs, cells, 1, 1.0, "steps", 3, 50)
+    starved, over = plan_steps(costs, cells, 1, 1.0, "steps", 3, 50)
     assert starved["fast"] == 3 and over > 1.0
 
 
 def test_equal_time_gives_each_method_the_same_seconds():
-    costs = {"fast": script.MethodCost(overhead_s=1, step_s=0.01), "slow": script.MethodCost(overhead_s=1, step_s=0.04)}
-    steps, makespan = script.plan_steps(costs, ["fast", "slow"], 2, 41.0, "time", 1, 10**6)
+    costs = {"fast": MethodCost(overhead_s=1, step_s=0.01), "slow": MethodCost(overhead_s=1, step_s=0.04)}
+    steps, makespan = plan_steps(costs, ["fast", "slow"], 2, 41.0, "time", 1, 10**6)
     assert steps["fast"] == pytest.approx(4 * steps["slow"], rel=0.01)
     assert steps["slow"] == pytest.approx(1000, rel=0.01)
     assert makespan <= 41.0
@@ -163,14 +174,14 @@ def test_equal_time_gives_each_method_the_same_seconds():
 def test_budget_overrides_are_valid_profile_settings():
     from benchmark.profiles import load_profile
 
-    overrides = script.budget_overrides(300, ["steps_per_epoch", "zssr_steps"], 15)
+    overrides = budget_overrides(300, ["steps_per_epoch", "zssr_steps"], 15)
     profile = load_profile("paper", overrides)
     assert (profile["epochs"], profile["steps_per_epoch"], profile["zssr_steps"]) == (1, 300, 300)
     assert (profile["val_every"], profile["checkpoint_every"]) == (20, 300)
 
 
 def test_step_keys_of_the_builtin_methods():
-    knobs = script.step_knobs(["tricubic", "supervised", "dasr", "zssr"])
+    knobs = step_knobs(["tricubic", "supervised", "dasr", "zssr"])
     assert knobs == {"tricubic": None, "supervised": "steps_per_epoch", "dasr": "steps_per_epoch", "zssr": "zssr_steps"}
 
 
@@ -178,8 +189,8 @@ def test_training_record_sums_every_timing_file(tmp_path):
     pd.DataFrame([{"steps": 4, "total_s": 2.0}]).to_csv(tmp_path / "timing.csv", index=False)
     (tmp_path / "stage2").mkdir()
     pd.DataFrame([{"steps": 6, "total_s": 1.0}]).to_csv(tmp_path / "stage2" / "timing.csv", index=False)
-    assert script.training_record(tmp_path) == (10, 3.0)
-    assert script.training_record(tmp_path / "absent") == (0, 0.0)
+    assert training_record(tmp_path) == (10, 3.0)
+    assert training_record(tmp_path / "absent") == (0, 0.0)
 
 
 def test_outputs_over_the_device_limits_are_named(tmp_path):
@@ -190,6 +201,6 @@ def test_outputs_over_the_device_limits_are_named(tmp_path):
         written.append(path)
     odd = tmp_path / "bad name.txt"
     odd.write_text("x")
-    problems = script.check_outputs(tmp_path, [*written, odd])
+    problems = check_outputs(tmp_path, [*written, odd])
     assert any("more than 8" in problem for problem in problems)
     assert any("bad name.txt" in problem for problem in problems)
