@@ -47,10 +47,17 @@ class DownsamplingGenerator(nn.Module):
 
     def forward(self, hr: torch.Tensor) -> torch.Tensor:
         out = self.decoder(self.encoder(hr))
-        if self.skip:
-            sx, sy, sz = self.factors
-            out = out + hr[:, ::sz, ::sx, ::sy]
-        return out
+        return out + sample_slab(hr, self.factors) if self.skip else out
+
+
+def sample_slab(hr: torch.Tensor, factors: tuple[int, int, int]) -> torch.Tensor:
+    """The sampling skip: HR slabs ``(B, 3·sz, sx·h, sy·w)`` decimated to ``(B, 3, h, w)``.
+
+    LR voxel ``j`` takes HR voxel ``s·j`` on every axis (every ``sz``-th slice), the grid of the
+    k-space truncation (LR voxel ``j`` sits at HR position ``j·s``).
+    """
+    sx, sy, sz = factors
+    return hr[:, ::sz, ::sx, ::sy]
 
 
 def downsampling_generator_from_profile(profile: Profile, scale: Scale, skip: bool = False) -> DownsamplingGenerator:
