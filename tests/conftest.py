@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -18,6 +19,7 @@ from benchmark.scale import Scale
 from benchmark.training.run_context import RunContext
 from benchmark.training.seeding import seed_everything
 from benchmark.training.trainer import Trainer
+from methods.thin_slab import validate_network
 
 
 def smooth_volume(shape: tuple[int, int, int], seed: int) -> np.ndarray:
@@ -109,3 +111,16 @@ def assert_inference_ignores(method: Any, lr: torch.Tensor, unused: Iterable[str
     out = method.super_resolve(lr)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+def validation_from_interpolation_start(
+    factory: Callable[..., Any], run: RunContext, scale: Scale
+) -> tuple[float, list[float]]:
+    """Validation PSNR (dB) of a seeded method before training, and at every validation of a
+    ``fit`` on :func:`tiny_training_data` of 32×32×12 volumes (the regression check of issue 14)."""
+    method = seeded_method(factory, run, scale)
+    data = tiny_training_data(scale, shape=(32, 32, 12))
+    start = validate_network(method.inference_network(), data.validation, scale, run.profile, run.device)["psnr"]
+    method.fit(data, run)
+    history = pd.read_csv(run.cell_dir / "losses.csv").dropna(subset=["val_psnr"])
+    return start, history["val_psnr"].tolist()
