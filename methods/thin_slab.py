@@ -91,7 +91,8 @@ class ThinSlabMethod(Method):
         return {name: count_parameters(net) for name, net in cls.build_networks(scale, profile).items()}
 
     def fit(self, data: TrainingData, run: RunContext) -> None:
-        """Train each of :meth:`stages` in turn with the shared trainer, ``epochs × steps_per_epoch`` steps in all."""
+        """Train each of :meth:`stages` in turn with the shared trainer; :meth:`stages` gets the budget,
+        ``epochs × steps_per_epoch`` steps, and gives each stage its own steps (DASR: the whole budget each)."""
         super().fit(data, run)
         for net in self.networks.values():
             net.to(run.device)
@@ -228,18 +229,6 @@ def validation_scores(
         )
         scores.append(crop_scores(sr, hr_crop))
     return _means(scores)
-
-
-def validation_psnr(
-    network: nn.Module,
-    pairs: Sequence[VolumePair],
-    scale: Scale,
-    crop_size: Sequence[int],
-    batch_size: int,
-    device: torch.device,
-) -> float:
-    """Mean PSNR (dB) of a slab network on a central LR crop ``crop_size`` (voxels) of each validation pair."""
-    return validation_scores(network, pairs, scale, crop_size, batch_size, device)["psnr"]
 
 
 def tricubic_validation(
