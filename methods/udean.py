@@ -110,7 +110,7 @@ from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
 from benchmark.protocol.training_data import TrainingData
 from benchmark.scale import Scale
-from benchmark.settings import Setting, boolean, declare, number
+from benchmark.settings import Setting, boolean, choice, declare, number
 from benchmark.training.run_context import RunContext
 from benchmark.training.trainer import Trainer, TrainingPlan
 from methods.adversarial import AdversarialPlan, Batch, Judgement
@@ -123,6 +123,7 @@ from methods.networks import (
     ts_rcan_decoder_from_profile,
 )
 from methods.networks.downsampling_generator import sample_slab
+from methods.networks.encoders import he_initialise
 from methods.networks.interpolation_skip import upsample_slab_linear
 from methods.thin_slab import ThinSlabMethod
 
@@ -160,8 +161,12 @@ declare(
     Setting("udean_hr_consistency_skip", boolean(), "HR consistency path keeps the global skip", owner="udean"),
     Setting("udean_down_skip", boolean(), "X_{s→t} adds the decimated Y_s (default: global_skip)", owner="udean"),
     Setting("udean_lr_consistency_skip", boolean(), "X̂_t adds X_t (only with udean_down_skip)", owner="udean"),
+    Setting("udean_encoder_init", choice("he", "pytorch"), "initialisation of the two encoders", owner="udean"),
+    Setting("udean_feature_gradient_penalty", number(0), "γ, feature discriminator gradient penalty", owner="udean"),
     Setting("udean_hr_discriminator", boolean(), "HR-slab discriminator judging eq. 4/6 terms", owner="udean"),
 )
+FEATURE_GRADIENT_PENALTY_DEFAULT = 0.1
+"""``udean_feature_gradient_penalty`` γ where the profile does not set it (module doc, issue 14)."""
 HR_DISCRIMINATOR_DEFAULT = True
 """``udean_hr_discriminator`` where the profile does not set it: eq. 4 and 6 as printed."""
 
@@ -327,6 +332,23 @@ class UDEANPlan(AdversarialPlan):
         )
         return terms, p
 
+    def discriminator_losses(self, judgements: dict[str, Judgement], trainer: Trainer) -> dict[str, torch.Tensor]:
+        """The shared LSGAN losses, plus ``γ/2·(E‖∇D(f_t)‖² + E‖∇D(f_s)‖²)`` on the feature discriminator."""
+        losses = super().discriminator_losses(judgements, trainer)
+        gamma = float(self.profile.get("udean_feature_gradient_penalty", FEATURE_GRADIENT_PENALTY_DEFAULT))
+        if gamma > 0 and "d_feature" in judgements:
+            j = judgements["d_feature"]
+            penalty = j.real.new_zeros(())
+            for features in (j.real, j.fake):
+                f = features.detach().requires_grad_(True)
+                with trainer.autocast():
+                    score = self.judge(j.network, f).float()
+                (grad,) = torch.autograd.grad(score.sum(), f, create_graph=True)
+                penalty = penalty + grad.float().pow(2).flatten(1).sum(1).mean()
+            losses["d_feature_penalty"] = 0.5 * gamma * penalty
+            losses["d_total"] = losses["d_total"] + losses["d_feature_penalty"]
+        return losses
+
     def probe_statistics(self, batch: Batch, generated: Paths) -> dict[str, float]:
         """PSNR (dB) of the source cycle ``Y_{s→t→s}`` and of ``Ŷ_s`` against ``Y_s``; mean of ``Y_s``;
         mean and high-frequency energy of ``X_{s→t}`` and ``X_t`` (does the fake LR look like the real
@@ -369,10 +391,17 @@ class UDEAN(ThinSlabMethod):
             nn.init.zeros_(sr_decoder.tail.bias)
         # The degradation path is the shared HR → LR generator, kept as two networks: the losses need f_s.
         degradation = downsampling_generator_from_profile(profile, scale)
+        if profile.get("udean_encoder_init", "he") == "he":
+            he_initialise(degradation.encoder)
+        if profile.get("udean_down_skip", profile["global_skip"]):  # start X_{s→t} at plain sampling exactly
+            nn.init.zeros_(degradation.decoder.tail.weight)
+            nn.init.zeros_(degradation.decoder.tail.bias)
         networks: dict[str, nn.Module] = {
             "downsampling_extractor": degradation.encoder,
             "lr_decoder": degradation.decoder,
-            "lr_encoder": SlabEncoder(SLAB_DEPTH, feats),
+            "lr_encoder": SlabEncoder(SLAB_DEPTH, feats)
+            if profile.get("udean_encoder_init", "he") != "he"
+            else he_initialise(SlabEncoder(SLAB_DEPTH, feats)),
             "sr_decoder": sr_decoder,
             "lr_discriminator": slab_discriminator(profile, SLAB_DEPTH),
             "feature_discriminator": slab_discriminator(profile, feats),

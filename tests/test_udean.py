@@ -14,7 +14,14 @@ from methods.adversarial import frozen
 from methods.losses import lsgan_generator_loss
 from methods.networks.downsampling_generator import sample_slab
 from methods.networks.interpolation_skip import upsample_slab_linear
-from methods.udean import DISCRIMINATORS, GENERATORS, UDEAN, UDEANPlan, UDEANWeights
+from methods.udean import (
+    DISCRIMINATORS,
+    FEATURE_GRADIENT_PENALTY_DEFAULT,
+    GENERATORS,
+    UDEAN,
+    UDEANPlan,
+    UDEANWeights,
+)
 from tests.conftest import (
     assert_inference_ignores,
     reached,
@@ -124,6 +131,7 @@ def test_every_term_is_finite_and_trains_the_right_networks(tiny_run, scale, ove
     run = tiny_run(scale, **overrides)
     _, plan = make("udean", run, scale)
     plan.networks["sr_decoder"].tail.reset_parameters()  # zero with the skip: no gradient through it at step 0
+    plan.networks["lr_decoder"].tail.reset_parameters()  # zero with the sampling skip, likewise
     terms, paths = generator_losses(plan, batch(plan), run)
     for name in TERMS:
         assert torch.isfinite(terms[name]) and terms[name] > 0, name
@@ -131,7 +139,7 @@ def test_every_term_is_finite_and_trains_the_right_networks(tiny_run, scale, ove
     assert reached(plan.networks, terms["g_total"]) == set(GENERATORS)
     trainer = trainer_for(plan, run)
     d_losses = plan.discriminator_losses(plan.judgements(batch(plan), paths, trainer), trainer)
-    assert set(d_losses) == {"d_lr", "d_feature", "d_hr", "d_total"}
+    assert set(d_losses) == {"d_lr", "d_feature", "d_feature_penalty", "d_hr", "d_total"}
     for name, network in (
         ("d_lr", "lr_discriminator"),
         ("d_feature", "feature_discriminator"),
@@ -334,3 +342,95 @@ def test_training_keeps_the_inference_path_near_its_interpolation_start(tiny_run
     run = tiny_run(scale, steps_per_epoch=30, val_every=10, lr_max=5e-4)
     start, curve = validation_from_interpolation_start(UDEAN, run, scale)
     assert min(curve) > start - 0.5, (start, curve)
+
+
+# ------------------------------------------------- issue 14: the feature space eq. 5 and 9 act on
+@pytest.mark.parametrize("profile", ["tiny", "quick"])
+def test_untrained_encoders_give_features_that_carry_the_image(profile: str) -> None:
+    """The features ``f_s`` and ``f_t`` of untrained encoders vary over the image as the input does.
+    With PyTorch's default initialisation six conv layers shrank the signal to a spatial standard
+    deviation of 0.005 (quick, inputs of std 0.29), under the biases: near-constant features, which
+    a feature discriminator cannot tell apart and eq. 9 cannot align (issue 14)."""
+    scale = SCALES[0]
+    torch.manual_seed(0)
+    method = UDEAN(scale=scale, profile=load_profile(profile))
+    y_s, x_t = torch.rand(2, 6, 32, 32), torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        for features in (method.networks["downsampling_extractor"](y_s), method.networks["lr_encoder"](x_t)):
+            assert float(features.std(dim=(2, 3)).mean()) > 0.05
+    torch.manual_seed(0)
+    default = UDEAN(scale=scale, profile=load_profile(profile, ["udean_encoder_init=pytorch"]))
+    with torch.no_grad():
+        assert float(default.networks["lr_encoder"](x_t).std(dim=(2, 3)).mean()) < 0.05
+
+
+def test_the_degradation_path_starts_at_plain_sampling_exactly(tiny_run) -> None:
+    """With the sampling skip, the LR decoder's last conv starts at zero: ``X_{s→t}`` of an untrained
+    UDEAN is the decimated ``Y_s``, whatever the features are."""
+    scale = SCALES[0]
+    run = tiny_run(scale)
+    plan = seeded_method(UDEAN, run, scale).make_plan(tiny_training_data(scale), run)
+    y_s, x_t = plan.sample_batch(np.random.default_rng(0))
+    with torch.no_grad():
+        torch.testing.assert_close(plan.forward_paths(y_s, x_t).x_s_t, sample_slab(y_s, scale.factors), rtol=0, atol=0)
+
+
+def _feature_penalty(plan: UDEANPlan, features: torch.Tensor) -> torch.Tensor:
+    """``E‖∇_f D_fa(f)‖²`` over the batch, computed here independently of the plan."""
+    f = features.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(plan.networks["feature_discriminator"](f).sum(), f)
+    return grad.pow(2).flatten(1).sum(1).mean()
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5])
+def test_the_feature_discriminator_loss_adds_the_gradient_penalty(tiny_run, gamma: float) -> None:
+    """``d_feature_penalty = γ/2·(E‖∇D(f_t)‖² + E‖∇D(f_s)‖²)``, added to ``d_total``; absent at γ = 0."""
+    scale = SCALES[0]
+    run = tiny_run(scale, udean_feature_gradient_penalty=gamma)
+    _, plan = make("udean", run, scale)
+    b = plan.to_device(batch(plan))
+    trainer = trainer_for(plan, run)
+    _, paths = generator_losses(plan, b, run)
+    judgements = plan.judgements(b, paths, trainer)
+    losses = plan.discriminator_losses(judgements, trainer)
+    if gamma == 0:
+        assert "d_feature_penalty" not in losses
+        return
+    expected = 0.5 * gamma * (_feature_penalty(plan, paths.f_t) + _feature_penalty(plan, paths.f_s))
+    torch.testing.assert_close(losses["d_feature_penalty"], expected)
+    rest = sum(value for name, value in losses.items() if name not in ("d_total", "d_feature_penalty"))
+    torch.testing.assert_close(losses["d_total"], rest + expected)
+
+
+def test_the_gradient_penalty_bounds_the_feature_discriminators_input_gradient() -> None:
+    """The failure of issue 14: a feature discriminator trained on two feature distributions grows
+    input gradients that, through eq. 9, outweighed every other term of eq. 10 (``val_grad_fa`` up to
+    211 against 0.1–3). Trained the same way with the penalty, its input gradient stays a fraction of
+    that, and it still tells a shifted distribution apart."""
+    from methods.losses import lsgan_discriminator_loss
+    from methods.networks import slab_discriminator
+
+    profile = load_profile("tiny")
+    results = {}
+    for gamma in (0.0, FEATURE_GRADIENT_PENALTY_DEFAULT):
+        torch.manual_seed(0)
+        d = slab_discriminator(profile, 8)
+        optimiser = torch.optim.Adam(d.parameters(), lr=5e-4, betas=(0.9, 0.99))
+        for _ in range(60):
+            real, fake = torch.randn(4, 8, 16, 16) * 0.3, torch.randn(4, 8, 16, 16) * 0.3 + 0.5
+            loss = lsgan_discriminator_loss(d(real), d(fake))
+            penalty = sum(
+                torch.autograd.grad(d(f).sum(), f, create_graph=True)[0].pow(2).flatten(1).sum(1).mean()
+                for f in (real.requires_grad_(True), fake.requires_grad_(True))
+            )
+            optimiser.zero_grad()
+            (loss + 0.5 * gamma * penalty).backward()
+            optimiser.step()
+        real, fake = torch.randn(8, 8, 16, 16) * 0.3, torch.randn(8, 8, 16, 16) * 0.3 + 0.5
+        f = torch.cat([real, fake]).requires_grad_(True)
+        (grad,) = torch.autograd.grad(d(f).sum(), f)
+        with torch.no_grad():
+            results[gamma] = (grad.flatten(1).norm(dim=1).mean().item(), (d(real).mean() - d(fake).mean()).item())
+    penalised = results[FEATURE_GRADIENT_PENALTY_DEFAULT]
+    assert penalised[0] < 0.5 * results[0.0][0], results
+    assert penalised[1] > 0.1, results  # it still discriminates

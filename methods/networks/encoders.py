@@ -105,3 +105,13 @@ class DownsamplingEncoder(nn.Module):
         if x.shape[-2] % sx or x.shape[-1] % sy:
             raise ValueError(f"HR slab of in-plane size {tuple(x.shape[-2:])} is not a multiple of {sx}x{sy}")
         return self.body(x)
+
+
+def he_initialise(encoder: nn.Module) -> nn.Module:
+    """He (Kaiming) normal initialisation for LeakyReLU(0.2) of every conv of ``encoder``, biases 0; in place."""
+    for module in encoder.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, a=LEAKY_SLOPE, mode="fan_in", nonlinearity="leaky_relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return encoder
