@@ -83,6 +83,27 @@ Choices where the paper is open:
   seed): with the sampling skip alone validation PSNR swung between 28.3 and 29.3 dB over 800
   steps (start 29.0); with both skips it stayed at 29.3 dB for 1,000 steps, and ``grad_lr_con``
   fell from 4.5–19.7 to 0.5–1.5.
+* **The encoders start with He initialisation** (profile key ``udean_encoder_init``, ``he``; the
+  paper gives none): Kaiming-normal weights for LeakyReLU(0.2), zero biases. Under PyTorch's
+  default, six conv layers shrank the input: on demo patches the features ``f_s`` and ``f_t`` of
+  the quick profile had a spatial std of 0.005 and 0.006 under mean magnitudes of 0.057 and 0.038,
+  so they were nearly constant and carried little of the image (He: 0.32 and 0.26). With the sampling
+  skip the LR decoder's last conv starts at zero, so ``X_{s→t}`` starts at plain sampling exactly,
+  whatever the features (it was 0.024 away under the default, and would be 0.42 away with He features).
+* **The feature discriminator is trained with a gradient penalty** (profile key
+  ``udean_feature_gradient_penalty``, γ = 0.1): its LSGAN loss adds
+  ``γ/2·(E‖∇_f D_fa(f_t)‖² + E‖∇_f D_fa(f_s)‖²)``, the R1 penalty (Mescheder et al., ICML 2018) on the
+  real features and the same on the fake. The paper fixes λ6 = 0.1 for eq. 9 but not the smoothness
+  of ``D_fa``, and eq. 9 reaches the encoders only through ``∇_f D_fa``. Measured on the demo (quick,
+  2×2×2, misaligned, 3,000-step schedule, one seed; ``docs/results/cpu/issue14-probes``): without the
+  penalty the feature discriminator's mean scores sat near 0.5 on both domains, yet the gradient of
+  eq. 9 reached 5–47 (unweighted, L2 over the generators) against 0.1–1.3 for every other term, so
+  with λ6 = 0.1 it set the direction of every Adam step of both encoders, and validation PSNR stayed
+  within 0.1 dB of its start (29.35 dB) for 1,300 steps. With λ6 = 0.01 instead, or with eq. 9
+  removed, UDEAN learned. With γ = 0.1 the gradient of eq. 9 fell below 0.01 and validation rose from
+  step 600; a discriminator trained with γ = 0.1 on two 64-channel feature distributions (std 0.3)
+  whose means differ by 0.2 still scores them 0.84 and 0.18 (γ = 1: 0.58 and 0.40), so eq. 9 still
+  acts where the features differ. ``udean_feature_gradient_penalty=0`` restores the plain LSGAN loss.
 * **Sampling**: each batch is ``B`` random source HR patches and ``B`` random target LR patches
   drawn independently; nothing assumes the two are aligned.
 * **Ablations** fix their zeroed weight: a profile key cannot switch it back on.
@@ -90,7 +111,8 @@ Choices where the paper is open:
 Profile keys (defaults): ``udean_lambda1`` … ``udean_lambda6`` (1, 0.1, 1, 1, 0.1, 0.1),
 ``udean_alpha`` (0.5), ``udean_beta`` (0.01), ``udean_hr_discriminator`` (True in every profile),
 ``udean_hr_consistency_skip`` (True; only with ``global_skip``), ``udean_down_skip``
-(``global_skip``), ``udean_lr_consistency_skip`` (True; only with ``udean_down_skip``).
+(``global_skip``), ``udean_lr_consistency_skip`` (True; only with ``udean_down_skip``),
+``udean_encoder_init`` (``he``), ``udean_feature_gradient_penalty`` (0.1).
 """
 
 from __future__ import annotations
