@@ -11,7 +11,11 @@ common fields, the :class:`~methods.thin_slab.PatchSampler`, moving batches to t
    ``0.5·(mean (D(real) − 1)² + mean D(fake)²)`` on detached samples, forwards under the
    trainer's autocast, each discriminator's loss in float32, their sum ``d_total``;
 3. shows each discriminator what :meth:`AdversarialPlan.discriminator_input` makes of a
-   sample (the sample itself by default; DASR's high frequencies).
+   sample (the sample itself by default; DASR's high frequencies);
+4. adds, for each discriminator named in :attr:`AdversarialPlan.gradient_penalties`, the
+   gradient penalty ``γ/2·(E‖∇D(real)‖² + E‖∇D(fake)‖²)`` (R1 and R2,
+   :func:`~methods.losses.gradient_penalty`) to its loss, logged as ``<judgement>_penalty``. A
+   plan sets it from its own profile key; none is penalised by default.
 
 A method's plan supplies its batches (:meth:`~AdversarialPlan.sample_batch`), its generator
 losses (:meth:`~AdversarialPlan.generator_losses`: a dict with ``g_total`` and named terms) and,
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -40,7 +45,7 @@ from benchmark.protocol.training_data import TrainingData
 from benchmark.training.run_context import RunContext
 from benchmark.training.trainer import Trainer
 from methods.adversarial_diagnostics import Float32, probe, probe_batch
-from methods.losses import lsgan_discriminator_loss
+from methods.losses import gradient_penalty, lsgan_discriminator_loss
 from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
 
 Batch = tuple[torch.Tensor, ...]
@@ -92,9 +97,11 @@ class AdversarialPlan:
 
     Attributes:
         optimised: set by each plan, ``{"generator": [...], "discriminator": [...]}``.
+        gradient_penalties: discriminator name → γ of its gradient penalty; empty by default.
     """
 
     optimised: dict[str, list[str]]
+    gradient_penalties: dict[str, float]
 
     def __init__(
         self, method: ThinSlabMethod, data: TrainingData, run: RunContext, networks: tuple[str, ...] | None = None
@@ -111,6 +118,7 @@ class AdversarialPlan:
         self.sampler = PatchSampler(self.profile["lr_patch"], self.scale)
         self.batch_size = int(self.profile["batch_size"])
         self._probe_batch: Batch | None = None
+        self.gradient_penalties = {}
 
     # ------------------------------------------------------------ what a method supplies
     def sample_batch(self, rng: np.random.Generator) -> Batch:
@@ -136,14 +144,16 @@ class AdversarialPlan:
         return self.networks[network](self.discriminator_input(x))
 
     def discriminator_losses(self, judgements: dict[str, Judgement], trainer: Trainer) -> dict[str, torch.Tensor]:
-        """LSGAN loss of each discriminator on detached real and fake samples, and their sum ``d_total``.
+        """LSGAN loss of each discriminator on detached real and fake samples, the gradient penalties of
+        :attr:`gradient_penalties`, and their sum ``d_total``.
 
         Args:
             judgements: as returned by :meth:`judgements`.
             trainer: for :meth:`Trainer.autocast`.
 
         Returns:
-            One float32 scalar per judgement, by its name, and ``d_total``; empty without judgements.
+            One float32 scalar per judgement, by its name, ``<name>_penalty`` per penalised one, and
+            ``d_total``; empty without judgements.
         """
         if not judgements:
             return {}
@@ -154,6 +164,14 @@ class AdversarialPlan:
             }
         losses = {name: lsgan_discriminator_loss(real.float(), fake.float()) for name, (real, fake) in scores.items()}
         losses["d_total"] = sum(losses.values(), next(iter(losses.values())).new_zeros(()))
+        for name, j in judgements.items():
+            gamma = self.gradient_penalties.get(j.network, 0.0)
+            if gamma > 0:
+                score = partial(self.judge, j.network)
+                with trainer.autocast():
+                    penalty = gradient_penalty(score, j.real) + gradient_penalty(score, j.fake)
+                losses[f"{name}_penalty"] = 0.5 * gamma * penalty
+                losses["d_total"] = losses["d_total"] + losses[f"{name}_penalty"]
         return losses
 
     def to_device(self, batch: Batch) -> Batch:

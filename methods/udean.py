@@ -268,6 +268,9 @@ class UDEANPlan(AdversarialPlan):
         self.use_hr_d = "hr_discriminator" in self.networks and w.beta > 0 and (w.lambda1 > 0 or w.lambda3 > 0)
         active = [self.use_lr_d, self.use_feature_d, self.use_hr_d]
         self.active_discriminators = [name for name, on in zip(DISCRIMINATORS, active) if on]
+        gamma = float(self.profile.get("udean_feature_gradient_penalty", FEATURE_GRADIENT_PENALTY_DEFAULT))
+        if self.use_feature_d and gamma > 0:  # module doc: eq. 9's gradient needs a smooth D_fa
+            self.gradient_penalties["feature_discriminator"] = gamma
         self.optimised = {"generator": list(GENERATORS)}
         if self.active_discriminators:
             self.optimised["discriminator"] = self.active_discriminators
@@ -353,23 +356,6 @@ class UDEANPlan(AdversarialPlan):
             + w.lambda6 * terms["fa"]
         )
         return terms, p
-
-    def discriminator_losses(self, judgements: dict[str, Judgement], trainer: Trainer) -> dict[str, torch.Tensor]:
-        """The shared LSGAN losses, plus ``γ/2·(E‖∇D(f_t)‖² + E‖∇D(f_s)‖²)`` on the feature discriminator."""
-        losses = super().discriminator_losses(judgements, trainer)
-        gamma = float(self.profile.get("udean_feature_gradient_penalty", FEATURE_GRADIENT_PENALTY_DEFAULT))
-        if gamma > 0 and "d_feature" in judgements:
-            j = judgements["d_feature"]
-            penalty = j.real.new_zeros(())
-            for features in (j.real, j.fake):
-                f = features.detach().requires_grad_(True)
-                with trainer.autocast():
-                    score = self.judge(j.network, f).float()
-                (grad,) = torch.autograd.grad(score.sum(), f, create_graph=True)
-                penalty = penalty + grad.float().pow(2).flatten(1).sum(1).mean()
-            losses["d_feature_penalty"] = 0.5 * gamma * penalty
-            losses["d_total"] = losses["d_total"] + losses["d_feature_penalty"]
-        return losses
 
     def probe_statistics(self, batch: Batch, generated: Paths) -> dict[str, float]:
         """PSNR (dB) of the source cycle ``Y_{s→t→s}`` and of ``Ŷ_s`` against ``Y_s``; mean of ``Y_s``;
