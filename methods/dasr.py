@@ -175,7 +175,12 @@ declare(
     Setting("dasr_adv_weight", number(0), "stage 2 adversarial weight", owner="dasr"),
     Setting("dasr_use_ddm", boolean(), "weight stage 2 by the domain-distance map", owner="dasr"),
     Setting("dasr_down_skip", boolean(), "down-sampling network adds a sampling skip", owner="dasr"),
+    Setting("dasr_hr_gradient_penalty", number(0), "γ, stage-2 HR discriminator gradient penalty", owner="dasr"),
 )
+
+
+HR_GRADIENT_PENALTY_DEFAULT = 0.0
+"""``dasr_hr_gradient_penalty`` where the profile does not set it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -337,6 +342,9 @@ class SuperResolutionPlan(HighFrequencyPlan):
         super().__init__(method, data, run, ("sr", "d_hr"))
         # Frozen: they run only under no_grad here and belong to no optimiser of this plan.
         self.down, self.d_lr = method.networks["down"], method.networks["d_lr"]
+        gamma = float(self.profile.get("dasr_hr_gradient_penalty", HR_GRADIENT_PENALTY_DEFAULT))
+        if gamma > 0:
+            self.gradient_penalties["d_hr"] = gamma
 
     def sample_batch(self, rng: np.random.Generator) -> Batch:
         """Source HR slabs ``(B, 3·sz, H, W)`` to degrade, target LR ``(B, 3, h, w)``, unpaired HR slabs."""
