@@ -300,3 +300,37 @@ def test_fit_runs_both_stages_and_a_killed_run_resumes_to_the_same_weights(tiny_
     for name, state in resumed.state_dict().items():
         for key, value in state.items():
             torch.testing.assert_close(value, expected[name][key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.5])
+def test_stage2_hr_discriminator_gradient_penalty(gamma, tiny_run):
+    """``dasr_hr_gradient_penalty`` γ adds ``γ/2·(E‖∇D(real)‖² + E‖∇D(fake)‖²)`` to ``D_hr``'s loss, on
+    what ``D_hr`` sees (the high frequencies), and trains only ``D_hr``; absent at γ = 0."""
+    from methods.losses import high_pass
+
+    scale = SCALES[0]
+    run = tiny_run(scale, dasr_hr_gradient_penalty=gamma)
+    method = make_method(scale, run)
+    plan = method.stage2_plan(tiny_training_data(scale), run)
+    trainer = trainer_for(plan, run)
+    batch = plan.sample_batch(np.random.default_rng(0))
+    with frozen(method.networks["d_hr"]):
+        _, sr_real = plan.generator_losses(batch, trainer)
+    losses = plan.discriminator_losses(plan.judgements(batch, sr_real, trainer), trainer)
+    if gamma == 0:
+        assert set(losses) == {"d_hr", "d_total"}
+        return
+    d_hr = method.networks["d_hr"]
+
+    def penalty(x):
+        x = x.detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(d_hr(high_pass(x, plan.weights.lf_kernel)).sum(), x)
+        return grad.pow(2).flatten(1).sum(1).mean()
+
+    expected = 0.5 * gamma * (penalty(batch[2]) + penalty(sr_real))
+    torch.testing.assert_close(losses["d_hr_penalty"], expected)
+    torch.testing.assert_close(losses["d_total"], losses["d_hr"] + expected)
+    losses["d_total"].backward()
+    assert has_grads(d_hr)
+    for name in ("sr", "down", "d_lr"):
+        assert no_grads(method.networks[name])
