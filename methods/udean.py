@@ -187,10 +187,17 @@ declare(
     Setting("udean_feature_gradient_penalty", number(0), "γ, feature discriminator gradient penalty", owner="udean"),
     Setting("udean_hr_discriminator", boolean(), "HR-slab discriminator judging eq. 4/6 terms", owner="udean"),
 )
+ENCODER_INIT_DEFAULT = "he"
+"""``udean_encoder_init`` where the profile does not set it (module doc, issue 14)."""
 FEATURE_GRADIENT_PENALTY_DEFAULT = 0.1
 """``udean_feature_gradient_penalty`` γ where the profile does not set it (module doc, issue 14)."""
 HR_DISCRIMINATOR_DEFAULT = True
 """``udean_hr_discriminator`` where the profile does not set it: eq. 4 and 6 as printed."""
+
+
+def starts_at_sampling(profile: Profile) -> bool:
+    """Whether ``X_{s→t}`` adds the decimated ``Y_s`` (``udean_down_skip``, by default ``global_skip``)."""
+    return bool(profile.get("udean_down_skip", profile["global_skip"]))
 
 
 class SuperResolutionNetwork(nn.Module):
@@ -258,7 +265,7 @@ class UDEANPlan(AdversarialPlan):
         )
         self.sr_network = self.srr
         self.hr_consistency_skip = global_skip and bool(self.profile.get("udean_hr_consistency_skip", True))
-        self.down_skip = bool(self.profile.get("udean_down_skip", global_skip))
+        self.down_skip = starts_at_sampling(self.profile)
         self.lr_consistency_skip = self.down_skip and bool(self.profile.get("udean_lr_consistency_skip", True))
         w = self.weights
         # Each discriminator trains while it judges a term eq. 10 keeps (module doc).
@@ -395,21 +402,21 @@ class UDEAN(ThinSlabMethod):
         feats = int(profile["encoder_feats"])
         sr_decoder = ts_rcan_decoder_from_profile(profile, feats, hr_slab_depth(scale), (scale.sx, scale.sy))
         if profile["global_skip"]:  # start the SRR network at linear interpolation, as the shared TS-RCAN does
-            nn.init.zeros_(sr_decoder.tail.weight)
-            nn.init.zeros_(sr_decoder.tail.bias)
+            sr_decoder.start_at_zero()
         # The degradation path is the shared HR → LR generator, kept as two networks: the losses need f_s.
         degradation = downsampling_generator_from_profile(profile, scale)
-        if profile.get("udean_encoder_init", "he") == "he":
+        he = profile.get("udean_encoder_init", ENCODER_INIT_DEFAULT) == "he"
+        if he:
             he_initialise(degradation.encoder)
-        if profile.get("udean_down_skip", profile["global_skip"]):  # start X_{s→t} at plain sampling exactly
-            nn.init.zeros_(degradation.decoder.tail.weight)
-            nn.init.zeros_(degradation.decoder.tail.bias)
+        if starts_at_sampling(profile):  # X_{s→t} starts at plain sampling exactly
+            degradation.decoder.start_at_zero()
+        lr_encoder = SlabEncoder(SLAB_DEPTH, feats)
+        if he:
+            he_initialise(lr_encoder)
         networks: dict[str, nn.Module] = {
             "downsampling_extractor": degradation.encoder,
             "lr_decoder": degradation.decoder,
-            "lr_encoder": SlabEncoder(SLAB_DEPTH, feats)
-            if profile.get("udean_encoder_init", "he") != "he"
-            else he_initialise(SlabEncoder(SLAB_DEPTH, feats)),
+            "lr_encoder": lr_encoder,
             "sr_decoder": sr_decoder,
             "lr_discriminator": slab_discriminator(profile, SLAB_DEPTH),
             "feature_discriminator": slab_discriminator(profile, feats),

@@ -389,8 +389,7 @@ def zssr_network(profile: Profile, scale: Scale, seed: int, learn_residual: bool
         torch.manual_seed(seed)
         network = TSRCAN(SLAB_DEPTH, scale.factors, **sizes, global_skip=False)
     if learn_residual:
-        torch.nn.init.zeros_(network.tail.weight)
-        torch.nn.init.zeros_(network.tail.bias)
+        network.start_at_zero()
     return network
 
 

@@ -108,6 +108,13 @@ class TSRCANDecoder(nn.Module):
         self.upsample: nn.Module = nn.Identity() if sx == sy == 1 else InPlaneUpsampler(n_feats, sx, sy)
         self.tail = conv3x3(n_feats, out_slices)
 
+    def start_at_zero(self) -> TSRCANDecoder:
+        """Zero the last conv, so the untrained decoder outputs 0 and a skip added to it is the whole
+        starting output (the body then learns a residual); in place."""
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+        return self
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.head(x)
         features = features + self.body(features)
@@ -142,10 +149,8 @@ class TSRCAN(TSRCANDecoder):
         super().__init__(in_slices, in_slices * sz, (sx, sy), n_resgroups, n_rcab, n_feats, reduction)
         self.scale = (sx, sy, sz)
         self.global_skip = global_skip
-        if global_skip:
-            # Start exactly at linear interpolation: the body then learns only the residual.
-            nn.init.zeros_(self.tail.weight)
-            nn.init.zeros_(self.tail.bias)
+        if global_skip:  # start exactly at linear interpolation: the body then learns only the residual
+            self.start_at_zero()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = super().forward(x)

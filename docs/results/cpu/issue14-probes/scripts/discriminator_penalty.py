@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from benchmark.profiles import load_profile
-from methods.losses.adversarial import lsgan_discriminator_loss
+from methods.losses import gradient_penalty, lsgan_discriminator_loss
 from methods.networks import slab_discriminator
 
 torch.set_num_threads(1)
@@ -23,10 +23,7 @@ for gamma in (0.0, 0.1, 1.0):
         for _ in range(150):
             real = torch.randn(4, 64, 32, 32) * 0.3
             fake = torch.randn(4, 64, 32, 32) * 0.3 + shift
-            penalty = sum(
-                torch.autograd.grad(d(f).sum(), f, create_graph=True)[0].pow(2).flatten(1).sum(1).mean()
-                for f in (real.requires_grad_(True), fake.requires_grad_(True))
-            )
+            penalty = gradient_penalty(d, real) + gradient_penalty(d, fake)
             optimiser.zero_grad()
             (lsgan_discriminator_loss(d(real), d(fake)) + 0.5 * gamma * penalty).backward()
             optimiser.step()
