@@ -1,4 +1,4 @@
-"""The ``bench`` command line: ``list``, ``run``, ``report``."""
+"""The ``bench`` command line: ``list``, ``run``, ``status``, ``report``, ``infer``."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.data.dataset import default_cache_dir
 from benchmark.device import resolve_device
 from benchmark.errors import BenchError
-from benchmark.folders import existing_folder, writable_folder
+from benchmark.execution.request import split_list
 from benchmark.plugins import DATASETS, DEGRADATIONS, METHODS
-from benchmark.precision import DEFAULT_PRECISION, REQUESTS, resolve_precision
+from benchmark.precision import DEFAULT_PRECISION
 from benchmark.profiles import PROFILES, load_profile
 from benchmark.results.cell import Cell
 from benchmark.results.schema import IDENTITY_COLUMNS
@@ -32,15 +31,7 @@ console = Console()
 error_console = Console(stderr=True, soft_wrap=True)
 
 
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _seeds(text: str) -> list[int]:
-    try:
-        return [int(part) for part in _split(text)]
-    except ValueError:
-        raise BenchError(f"seeds '{text}' must be comma-separated integers, e.g. 0,1,2.") from None
+EXECUTORS = ("inline", "local", "slurm")
 
 
 @app.command("list")
@@ -146,53 +137,124 @@ def run(
     cell_index: Annotated[
         int | None, typer.Option(help="Run only the cell with this index (e.g. $SLURM_ARRAY_TASK_ID).")
     ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="inline: cells one after another in this process; local: a queue over --gpus or --workers "
+            "subprocesses; slurm: one job array through submitit."
+        ),
+    ] = "inline",
+    gpus: Annotated[str | None, typer.Option(help="local: GPUs to run cells on, one cell each, e.g. 0,1.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="local: CPU processes running cells at once [default: 2 without GPUs].")
+    ] = None,
+    slurm_config: Annotated[
+        Path | None, typer.Option(help="slurm: TOML or JSON file of Slurm options (the command line wins).")
+    ] = None,
+    slurm_partition: Annotated[str | None, typer.Option(help="slurm: partition.")] = None,
+    slurm_time: Annotated[int | None, typer.Option(help="slurm: minutes per task [240].")] = None,
+    slurm_gpus_per_task: Annotated[int | None, typer.Option(help="slurm: GPUs per task [1].")] = None,
+    slurm_cpus_per_task: Annotated[int | None, typer.Option(help="slurm: CPU cores per task.")] = None,
+    slurm_mem_gb: Annotated[int | None, typer.Option(help="slurm: memory per task in GiB.")] = None,
+    slurm_parallelism: Annotated[int | None, typer.Option(help="slurm: array tasks running at once [32].")] = None,
+    slurm_requeues: Annotated[
+        int | None, typer.Option(help="slurm: requeues after a timeout or pre-emption [3].")
+    ] = None,
+    slurm_option: Annotated[
+        list[str] | None, typer.Option(help="slurm: another sbatch option key=value, e.g. account=my-lab (repeatable).")
+    ] = None,
+    slurm_cluster: Annotated[
+        str | None, typer.Option(help="slurm: 'slurm', or 'local' to run the array with submitit on this machine.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option(help="slurm: wait for the array to end and print the outcome of each cell.")
+    ] = False,
 ) -> None:
     """Run the matrix methods × datasets × scales × settings × seeds; finished cells are skipped."""
-    from benchmark.results.cell import ProtocolOptions
-    from benchmark.runner import build_matrix, run_matrix
+    from benchmark.execution.manifest import write_manifest
+    from benchmark.execution.request import RunRequest
 
-    if threads is not None:
-        if threads < 1:
-            raise BenchError(f"--threads must be at least 1, got {threads}.")
-        torch.set_num_threads(threads)
-    for name, value in (("--split-seed", split_seed), ("--misalign-seed", misalign_seed)):
-        if value < 0:
-            raise BenchError(f"{name} must be 0 or more, got {value}.")
-    chosen_profile = load_profile(profile, set_ or [])
-    for name in (train_degradation, test_degradation):
-        DEGRADATIONS.factory(name)
-    if data_root is not None:
-        existing_folder(data_root, "--data-root")
-    options = ProtocolOptions(data_root, split_seed, misalign_seed, train_degradation, test_degradation)
-    if precision not in REQUESTS:  # before the device, so a typo is named even where CUDA is missing
-        raise BenchError(f"--precision '{precision}' is not one of {', '.join(REQUESTS)}.")
-    resolved_device = resolve_device(device)
-    resolved_precision = resolve_precision(precision, resolved_device)
-    cells = build_matrix(
-        METHODS.resolve(methods),
-        DATASETS.resolve(dataset),
-        [Scale.parse(text) for text in _split(scale)],
-        _split(setting),
-        _seeds(seed),
-        chosen_profile,
-        options,
-        resolved_precision,
+    if executor not in EXECUTORS:
+        raise BenchError(f"--executor '{executor}' is not one of {', '.join(EXECUTORS)}.")
+    request = RunRequest(
+        methods=methods,
+        dataset=dataset,
+        scale=scale,
+        setting=setting,
+        seed=seed,
+        profile=profile,
+        overrides=tuple(set_ or ()),
+        data_root=str(data_root) if data_root is not None else None,
+        runs_dir=str(runs_dir),
+        cache_dir=str(cache_dir) if cache_dir is not None else None,
+        device=device,
+        precision=precision,
+        threads=threads,
+        split_seed=split_seed,
+        misalign_seed=misalign_seed,
+        train_degradation=train_degradation,
+        test_degradation=test_degradation,
+        save_sr=save_sr,
     )
+    request.check_threads()
+    if executor != "local" and (gpus is not None or workers is not None):
+        raise BenchError("--gpus and --workers belong to --executor local.")
+    slurm = None
+    if executor == "slurm":
+        from benchmark.execution.slurm_array import planned_device, slurm_options
+
+        given = {
+            "partition": slurm_partition,
+            "time": slurm_time,
+            "gpus_per_task": slurm_gpus_per_task,
+            "cpus_per_task": slurm_cpus_per_task,
+            "mem_gb": slurm_mem_gb,
+            "array_parallelism": slurm_parallelism,
+            "requeues": slurm_requeues,
+            "cluster": slurm_cluster,
+        }
+        slurm = slurm_options(slurm_config, given, slurm_option or [])
+        here = resolve_device(device) if slurm.cluster == "local" else torch.device("cpu")
+        matrix = request.matrix(make_folders=not list_cells, planned_device=planned_device(slurm, here))
+    else:
+        matrix = request.matrix(make_folders=not list_cells)
+    cells = matrix.cells
     if list_cells:
         for index, cell in enumerate(cells):
             console.print(f"{index}\t{cell.label()}")
         return
     if cell_index is not None:
+        if executor != "inline":
+            raise BenchError("--cell-index runs one cell in this process; use it with --executor inline.")
         if not 0 <= cell_index < len(cells):
             raise BenchError(f"cell index {cell_index} is outside 0..{len(cells) - 1} of this matrix.")
         cells = [cells[cell_index]]
-    runs_dir = writable_folder(runs_dir, "--runs-dir")
-    cache = writable_folder(cache_dir or default_cache_dir(), "--cache-dir")
+    if threads is not None and executor == "inline":
+        torch.set_num_threads(threads)
+    runs_dir = matrix.runs_dir
+    write_manifest(runs_dir, matrix.cells, executor, sys.argv)
     console.print(
-        f"{len(cells)} cell(s) on {resolved_device} in {resolved_precision}, profile {chosen_profile.name}, "
-        f"results in {runs_dir}"
+        f"{len(cells)} cell(s) on {matrix.device} in {matrix.precision}, profile {profile}, "
+        f"executor {executor}, results in {runs_dir}"
     )
-    summary = run_matrix(cells, runs_dir, resolved_device, cache, console, save_sr)
+    if executor == "local":
+        from benchmark.execution.local_queue import local_slots, run_local
+
+        slots = local_slots(gpus, workers, matrix.device.type)
+        summary = run_local(request, matrix, slots, console)
+    elif executor == "slurm":
+        from benchmark.execution.slurm_array import submit_array
+
+        assert slurm is not None
+        job_ids, summary = submit_array(request, matrix, slurm, console, wait)
+        write_manifest(runs_dir, matrix.cells, executor, sys.argv, job_ids)
+        if job_ids and not wait:
+            console.print(f"follow it with `bench status --runs-dir {runs_dir}`; `bench report` once it has ended.")
+            return
+    else:
+        from benchmark.runner import run_matrix
+
+        summary = run_matrix(cells, runs_dir, matrix.device, matrix.cache_dir, console, save_sr)
     console.print(
         f"done {len(summary.done)}, already done {len(summary.skipped)}, failed {len(summary.failed)}"
         + (f", held by another bench run {len(summary.busy)}" if summary.busy else "")
@@ -256,6 +318,51 @@ def report(
         markdown = tables[0]
     if markdown.is_file():
         console.print(markdown.read_text())
+
+
+@app.command()
+def status(
+    runs_dir: Annotated[Path, typer.Option(help="Results store written by `bench run`.")] = Path("runs"),
+    state: Annotated[str | None, typer.Option(help="Show only cells in these states, e.g. failed,running.")] = None,
+) -> None:
+    """Show every cell of the results folder: done, running, failed (with its error's last line) or pending."""
+    import stat
+
+    from benchmark.execution.matrix_status import matrix_status, wall_time_text
+    from benchmark.folders import path_stat
+    from benchmark.results.cell_state import STATES
+
+    found = path_stat(runs_dir, "--runs-dir")
+    if found is None:
+        raise BenchError(f"results folder '{runs_dir}' does not exist; run `bench run` first.")
+    if not stat.S_ISDIR(found.st_mode):
+        raise BenchError(f"--runs-dir {runs_dir} is a file, not a results folder; give the folder `bench run` wrote.")
+    wanted = set(split_list(state)) if state is not None else set(STATES)
+    unknown = sorted(wanted - set(STATES))
+    if unknown:
+        raise BenchError(f"--state {', '.join(unknown)} is not one of {', '.join(STATES)}.")
+    rows = matrix_status(runs_dir)
+    if not rows:
+        console.print(f"no cells in {runs_dir} yet; `bench run` records its matrix there when it starts.")
+        return
+    colours = {"done": "green", "running": "cyan", "failed": "red", "pending": "yellow"}
+    table = Table(title=f"cells in {runs_dir}", header_style="bold")
+    for column in ("cell", "state", "wall time", "executor", "detail"):
+        table.add_column(column)
+    for row in rows:
+        if row.state.state not in wanted:
+            continue
+        detail = row.state.reason
+        if row.state.state == "pending" and row.state.started_checkpoint:
+            detail = "interrupted; resumes from its checkpoint"
+        executor = row.executor + (f" job {row.job_id}" if row.job_id else "")
+        colour = colours[row.state.state]
+        table.add_row(
+            row.label, f"[{colour}]{row.state.state}[/{colour}]", wall_time_text(row.state.seconds), executor, detail
+        )
+    console.print(table)
+    counts = {name: sum(row.state.state == name for row in rows) for name in STATES}
+    console.print(", ".join(f"{name} {count}" for name, count in counts.items()) + f" (of {len(rows)} cells)")
 
 
 def _precisions(runs_dir: Path, profile: str | None) -> str:

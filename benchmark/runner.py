@@ -57,7 +57,17 @@ from benchmark.training.seeding import seed_everything
 SETTINGS = SOURCE_HR_SETTINGS  # the settings `bench run --setting` accepts
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
-__all__ = ["ProtocolOptions", "RunSummary", "build_matrix", "cell_identity", "run_cell", "run_matrix"]
+__all__ = [
+    "ProtocolOptions",
+    "RunSummary",
+    "build_matrix",
+    "cell_identity",
+    "open_datasets",
+    "rebuild_table",
+    "run_cell",
+    "run_matrix",
+    "sort_finished",
+]
 
 
 @dataclass
@@ -278,31 +288,7 @@ def run_matrix(
         BenchError: the disk is full (or read-only) while writing; finished cells are kept.
     """
     console = console or Console()
-    summary = RunSummary()
-    current_commit = harness_commit()
-    # Open every dataset first, so a bad data root stops the run before any training starts.
-    options = {cell.dataset: cell.protocol for cell in cells}
-    datasets = {
-        name: DATASETS.create(name, data_root=protocol.data_root, cache_dir=cache_dir)
-        for name, protocol in options.items()
-    }
-    inputs = _Inputs(datasets, cells[0].profile.get("max_subjects") if cells else None)
-    pending = []
-    for cell in cells:
-        if _finished(cell, runs_dir, inputs, summary):
-            summary.skipped.append(cell)
-            recorded = recorded_commit(cell.folder(runs_dir))
-            if not same_commit(recorded, current_commit):
-                summary.other_commit.setdefault(str(recorded), []).append(cell)
-        else:
-            pending.append(cell)
-    for cell, changes in summary.rerun_inputs:
-        console.print(
-            f"note: input volume(s) of {cell.label()} changed since it finished, so it reruns: "
-            f"{', '.join(changes[:3])}{' …' if len(changes) > 3 else ''}"
-        )
-    for cell_dir, reason in summary.damaged:
-        console.print(f"note: finished cell {cell_dir} is damaged ({reason}), so it reruns.")
+    datasets, inputs, pending, summary = sort_finished(cells, runs_dir, cache_dir, console)
     cached_key: tuple[str, Scale, str] | None = None
     cached: CellData | None = None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -337,8 +323,53 @@ def run_matrix(
                         _run_one(cell, cached, runs_dir, device, progress, inputs, save_sr, warn, summary)
                 progress.advance(overall)
     finally:
-        _rebuild_table(runs_dir, summary)
+        rebuild_table(runs_dir, summary)
     return summary
+
+
+def open_datasets(cells: Sequence[Cell], cache_dir: Path) -> dict[str, Dataset]:
+    """Every dataset of ``cells``, opened (generated into the cache when it is the demo) before any cell starts.
+
+    Raises:
+        BenchError: a dataset's data root is missing or unusable.
+    """
+    options = {cell.dataset: cell.protocol for cell in cells}
+    return {
+        name: DATASETS.create(name, data_root=protocol.data_root, cache_dir=cache_dir)
+        for name, protocol in options.items()
+    }
+
+
+def sort_finished(
+    cells: Sequence[Cell], runs_dir: Path, cache_dir: Path, console: Console
+) -> tuple[dict[str, Dataset], _Inputs, list[Cell], RunSummary]:
+    """Open the datasets and split ``cells`` into finished (in the summary) and pending, printing why any reruns.
+
+    Returns:
+        ``(datasets, inputs, pending, summary)``; ``summary.skipped`` holds the finished cells.
+    """
+    summary = RunSummary()
+    current_commit = harness_commit()
+    # Open every dataset first, so a bad data root stops the run before any training starts.
+    datasets = open_datasets(cells, cache_dir)
+    inputs = _Inputs(datasets, cells[0].profile.get("max_subjects") if cells else None)
+    pending = []
+    for cell in cells:
+        if _finished(cell, runs_dir, inputs, summary):
+            summary.skipped.append(cell)
+            recorded = recorded_commit(cell.folder(runs_dir))
+            if not same_commit(recorded, current_commit):
+                summary.other_commit.setdefault(str(recorded), []).append(cell)
+        else:
+            pending.append(cell)
+    for cell, changes in summary.rerun_inputs:
+        console.print(
+            f"note: input volume(s) of {cell.label()} changed since it finished, so it reruns: "
+            f"{', '.join(changes[:3])}{' …' if len(changes) > 3 else ''}"
+        )
+    for cell_dir, reason in summary.damaged:
+        console.print(f"note: finished cell {cell_dir} is damaged ({reason}), so it reruns.")
+    return datasets, inputs, pending, summary
 
 
 def build_cell_data(dataset: Dataset, cell: Cell, progress: Progress) -> CellData:
@@ -388,10 +419,10 @@ def _run_one(
         _record_failure(cell_dir, traceback.format_exc())
         return
     summary.done.append(cell)
-    _rebuild_table(runs_dir, summary)  # the results table is current after every finished cell
+    rebuild_table(runs_dir, summary)  # the results table is current after every finished cell
 
 
-def _rebuild_table(runs_dir: Path, summary: RunSummary) -> None:
+def rebuild_table(runs_dir: Path, summary: RunSummary) -> None:
     try:
         collected = collect_results(runs_dir)
     except OSError as error:

@@ -56,3 +56,22 @@ def cell_lock(cell_dir: Path) -> Iterator[bool]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     finally:
         handle.close()
+
+
+def is_locked(cell_dir: Path) -> bool:
+    """Whether a process holds the cell's lock now (it is running the cell); never creates the lock file."""
+    if fcntl is None:  # pragma: no cover
+        return False
+    try:
+        handle = open(cell_dir / LOCK)  # noqa: SIM115 - closed below
+    except OSError:
+        return False
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
+    finally:
+        handle.close()

@@ -1,0 +1,247 @@
+"""The ``local`` executor: a queue of cells over this machine's GPUs (``--gpus``) or CPU workers (``--workers``).
+
+Each cell runs in its own subprocess (:mod:`benchmark.execution.one_cell`), one per slot:
+
+- on a GPU slot with ``CUDA_VISIBLE_DEVICES`` set to that GPU, so the cell sees one device;
+- with its CPU threads bounded (``--threads``, else the machine's cores divided by the slots),
+  through ``torch.set_num_threads`` and ``OMP_NUM_THREADS``.
+
+There are never more cells running than slots.  A cell's output goes to ``process.log`` in its
+folder.  A failed cell writes ``error.txt`` (the runner writes it; when the process dies
+without one, killed or out of memory, the queue writes it with the log's last lines) and the
+queue goes on.  Finished cells are skipped before any process starts; interrupting the queue
+stops its processes, and rerunning resumes every unfinished cell from its checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from benchmark.errors import BenchError
+from benchmark.execution.one_cell import EXIT_BUSY, EXIT_DONE, EXIT_FAILED, EXIT_USER_ERROR
+from benchmark.execution.request import Matrix, RunRequest, split_list
+from benchmark.results.cell import Cell
+from benchmark.results.cell_state import ERROR_FILE, last_error_line
+from benchmark.results.store import DONE
+from benchmark.runner import RunSummary, rebuild_table, sort_finished
+
+PROCESS_LOG = "process.log"
+POLL_SECONDS = 0.2
+_LOG_TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One place a cell can run: a name for messages, the device its process asks for, and its environment."""
+
+    name: str
+    device: str
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def local_slots(gpus: str | None, workers: int | None, device_type: str) -> list[Slot]:
+    """The slots of ``--gpus 0,1,…`` or ``--workers N``.
+
+    Args:
+        gpus: comma-separated GPU indices, or ``None``.
+        workers: number of CPU processes, or ``None``.
+        device_type: the type of the resolved ``--device`` (``"cuda"`` or ``"cpu"``).
+
+    Returns:
+        One slot per GPU; else ``workers`` CPU slots; else one per visible GPU on a CUDA device,
+        or 2 CPU workers on the CPU.
+
+    Raises:
+        BenchError: both or malformed options, an absent GPU, or GPUs with ``--device cpu``.
+    """
+    import torch
+
+    if gpus is not None and workers is not None:
+        raise BenchError("give --gpus or --workers, not both: --gpus runs one cell per GPU.")
+    if gpus is not None:
+        if device_type != "cuda":
+            raise BenchError("--gpus needs a CUDA GPU and --device auto or cuda; this run is on the CPU.")
+        try:
+            indices = [int(part) for part in split_list(gpus)]
+        except ValueError:
+            raise BenchError(f"--gpus '{gpus}' must be comma-separated GPU indices, e.g. 0,1.") from None
+        available = torch.cuda.device_count()
+        missing = [index for index in indices if not 0 <= index < available]
+        if not indices or missing:
+            raise BenchError(f"--gpus '{gpus}' names GPUs this machine does not have (it has {available}).")
+        return [Slot(f"gpu {i}", "cuda", {"CUDA_VISIBLE_DEVICES": str(i)}) for i in dict.fromkeys(indices)]
+    if workers is not None and workers < 1:
+        raise BenchError(f"--workers must be at least 1, got {workers}.")
+    if workers is None and device_type == "cuda":
+        return [Slot(f"gpu {i}", "cuda", {"CUDA_VISIBLE_DEVICES": str(i)}) for i in range(torch.cuda.device_count())]
+    count = workers if workers is not None else 2
+    return [
+        Slot(f"worker {i}", device_type, {"CUDA_VISIBLE_DEVICES": ""} if device_type == "cpu" else {})
+        for i in range(count)
+    ]
+
+
+def threads_per_slot(threads: int | None, slots: int) -> int:
+    """``--threads`` if given, else this machine's cores shared evenly among the slots (at least 1)."""
+    return threads if threads is not None else max(1, (os.cpu_count() or 1) // max(slots, 1))
+
+
+@dataclass
+class _Running:
+    cell: Cell
+    index: int
+    slot: Slot
+    process: subprocess.Popen
+    log: Path
+    started: float
+
+
+def run_local(
+    request: RunRequest,
+    matrix: Matrix,
+    slots: list[Slot],
+    console: Console,
+) -> RunSummary:
+    """Run the matrix's unfinished cells, at most one per slot at a time; returns what happened.
+
+    Raises:
+        BenchError: a cell's process refused the request (one sentence from it), or the disk is full.
+    """
+    runs_dir = matrix.runs_dir
+    _, _, pending, summary = sort_finished(matrix.cells, runs_dir, matrix.cache_dir, console)
+    threads = threads_per_slot(request.threads, len(slots))
+    indices = {cell.folder(Path(".")): index for index, cell in enumerate(matrix.cells)}
+    queue = deque(pending)
+    free = list(slots)
+    running: list[_Running] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with tempfile.TemporaryDirectory(prefix="bench-local-") as scratch:
+        request_files = {
+            slot.device: _write_request(Path(scratch), request, slot.device, matrix.precision, threads)
+            for slot in slots
+        }
+        try:
+            with Progress(*columns, console=console) as progress:
+                overall = progress.add_task(
+                    f"cells · {len(slots)} slot(s), {threads} thread(s) each",
+                    total=len(matrix.cells),
+                    completed=len(summary.skipped),
+                )
+                while queue or running:
+                    while queue and free:
+                        slot = free.pop(0)
+                        cell = queue.popleft()
+                        index = indices[cell.folder(Path("."))]
+                        running.append(_start(cell, index, slot, request_files[slot.device], runs_dir, threads))
+                        progress.console.print(f"start {cell.label()} on {slot.name}")
+                    time.sleep(POLL_SECONDS)
+                    for item in [item for item in running if item.process.poll() is not None]:
+                        running.remove(item)
+                        free.append(item.slot)
+                        _finish(item, runs_dir, summary, progress.console)
+                        progress.advance(overall)
+        except KeyboardInterrupt:
+            _stop(running)
+            raise
+        finally:
+            _stop(running)
+            rebuild_table(runs_dir, summary)
+    return summary
+
+
+def _write_request(folder: Path, request: RunRequest, device: str, precision: str, threads: int) -> Path:
+    path = folder / f"request-{device}.json"
+    path.write_text(request.with_changes(device=device, precision=precision, threads=threads).to_json())
+    return path
+
+
+def _start(cell: Cell, index: int, slot: Slot, request_file: Path, runs_dir: Path, threads: int) -> _Running:
+    cell_dir = cell.folder(runs_dir)
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    log = cell_dir / PROCESS_LOG
+    environment = {
+        **os.environ,
+        **slot.environment,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "benchmark.execution.one_cell",
+        str(request_file),
+        str(index),
+        str(cell.folder(Path("."))),
+    ]
+    with log.open("w") as handle:
+        handle.write(f"# {slot.name}: {' '.join(command)}\n")
+        handle.flush()
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=environment)
+    return _Running(cell, index, slot, process, log, time.perf_counter())
+
+
+def _finish(item: _Running, runs_dir: Path, summary: RunSummary, console: Console) -> None:
+    code = item.process.returncode
+    seconds = time.perf_counter() - item.started
+    cell_dir = item.cell.folder(runs_dir)
+    label = item.cell.label()
+    if code == EXIT_DONE and (cell_dir / DONE).is_file():
+        summary.done.append(item.cell)
+        console.print(f"[green]done[/green] {label} on {item.slot.name} in {seconds:.0f} s")
+        return
+    if code == EXIT_BUSY:
+        summary.busy.append((item.cell, "another bench run"))
+        console.print(f"note: {label} is held by another bench run; left to it.")
+        return
+    tail = _tail(item.log)
+    if code == EXIT_USER_ERROR:
+        raise BenchError(f"the process of {label} refused the request: {tail[-1] if tail else 'no message'}")
+    if code != EXIT_FAILED or not (cell_dir / ERROR_FILE).is_file():
+        _write_error(cell_dir, code, item.log, tail)
+    message = last_error_line(cell_dir) or "unknown error"
+    summary.failed.append((item.cell, message))
+    console.print(f"[red]failed[/red] {label} on {item.slot.name}: {message}")
+
+
+def _write_error(cell_dir: Path, code: int, log: Path, tail: list[str]) -> None:
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        why = f"its process was killed by signal {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+    else:
+        why = f"its process ended with exit status {code} without finishing the cell"
+    text = "\n".join([f"last lines of {log}:", *tail, "", f"the cell did not finish: {why}."])
+    (cell_dir / ERROR_FILE).write_text(text + "\n")
+
+
+def _tail(log: Path) -> list[str]:
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [line for line in lines if line.strip()][-_LOG_TAIL_LINES:]
+
+
+def _stop(running: list[_Running]) -> None:
+    """Ask every running cell process to stop (SIGINT, as Ctrl-C), then kill those still alive after 10 s."""
+    for item in running:
+        if item.process.poll() is None:
+            item.process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 10
+    for item in running:
+        try:
+            item.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            item.process.kill()
+            item.process.wait()

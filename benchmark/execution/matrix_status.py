@@ -1,0 +1,76 @@
+"""What ``bench status`` shows: every cell of a results folder with its state and wall time.
+
+The cells are those of the matrices ``bench run`` recorded (:mod:`benchmark.execution.manifest`),
+whichever executor ran them, plus any cell folder found on disk that no manifest names (made
+before manifests existed, or by a copied results folder).  States are read from the cell
+folders (:mod:`benchmark.results.cell_state`), so the view is the same for all executors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.execution.manifest import planned_cells
+from benchmark.results.cell_state import ERROR_FILE, CellState, cell_state
+from benchmark.results.store import CONFIG, DONE
+
+_MARKERS = (CONFIG, DONE, ERROR_FILE)
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One cell: its folder, label, executor (``""`` when unknown), job id, and state."""
+
+    folder: Path
+    label: str
+    executor: str
+    job_id: str | None
+    state: CellState
+
+
+def _label_from_config(cell_dir: Path, runs_dir: Path) -> str:
+    try:
+        config = json.loads((cell_dir / CONFIG).read_text())
+        return f"{config['dataset']} {config['scale']} {config['setting']} {config['method']} seed{config['seed']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return str(cell_dir.relative_to(runs_dir))
+
+
+def _cell_folders_on_disk(runs_dir: Path) -> list[Path]:
+    """Folders ``…/seed<k>`` below ``runs_dir`` that hold a cell's files."""
+    found = set()
+    for marker in _MARKERS:
+        for path in runs_dir.rglob(marker):
+            if path.parent.name.startswith("seed"):
+                found.add(path.parent)
+    return sorted(found)
+
+
+def matrix_status(runs_dir: Path, now: float | None = None) -> list[StatusRow]:
+    """Every known cell of ``runs_dir``: the manifests' cells in their order, then the others found on disk."""
+    now = time.time() if now is None else now
+    rows = [
+        StatusRow(planned.folder, planned.label, planned.executor, planned.job_id, cell_state(planned.folder, now))
+        for planned in planned_cells(runs_dir)
+    ]
+    known = {row.folder for row in rows}
+    for cell_dir in _cell_folders_on_disk(Path(runs_dir)):
+        if cell_dir not in known:
+            label = _label_from_config(cell_dir, runs_dir)
+            rows.append(StatusRow(cell_dir, label, "", None, cell_state(cell_dir, now)))
+    return rows
+
+
+def wall_time_text(seconds: float | None) -> str:
+    """``None`` → ``"–"``; else ``"42 s"``, ``"12 min 5 s"`` or ``"3 h 04 min"``."""
+    if seconds is None:
+        return "–"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"

@@ -1,0 +1,80 @@
+"""Run one cell of a request's matrix in this process: what a local-queue subprocess and a Slurm array task do.
+
+The cell is named by its index in the matrix the request rebuilds, and checked by its folder,
+so a request that rebuilt to another matrix (a plugin missing on a node, a changed profile)
+fails with one sentence instead of running the wrong cell.
+
+As a program, ``python -m benchmark.execution.one_cell REQUEST.json INDEX FOLDER`` exits with
+:data:`EXIT_DONE` (finished now or before), :data:`EXIT_FAILED` (the cell failed; its
+``error.txt`` says why), :data:`EXIT_USER_ERROR` (one sentence on stderr) or :data:`EXIT_BUSY`
+(another process holds the cell).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from benchmark.errors import BenchError
+from benchmark.execution.request import RunRequest
+
+EXIT_DONE = 0
+EXIT_FAILED = 1
+EXIT_USER_ERROR = 2
+EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+
+OUTCOMES = {EXIT_DONE: "done", EXIT_FAILED: "failed", EXIT_BUSY: "busy"}
+
+
+def run_one_cell(request: RunRequest, index: int, folder: str, console: Console | None = None) -> int:
+    """Run cell ``index`` of ``request``'s matrix unless it is finished; returns an exit code of this module.
+
+    Args:
+        request: the ``bench run`` request; its ``threads`` bound torch's CPU threads.
+        index: the cell's index in the matrix (:meth:`RunRequest.matrix`).
+        folder: the cell's folder relative to the runs folder, as the submitting process saw it.
+
+    Raises:
+        BenchError: the request is invalid here, or rebuilds to a matrix without that cell.
+    """
+    from benchmark.runner import run_matrix
+
+    if request.threads is not None:
+        torch.set_num_threads(request.threads)
+    matrix = request.matrix()
+    if not 0 <= index < len(matrix.cells):
+        raise BenchError(f"cell index {index} is outside 0..{len(matrix.cells) - 1} of this matrix.")
+    cell = matrix.cells[index]
+    if str(cell.folder(Path("."))) != folder:
+        raise BenchError(
+            f"cell {index} of the matrix rebuilt here is {cell.folder(Path('.'))}, not {folder}; "
+            "the harness, its plugins or the request differ from where the matrix was submitted."
+        )
+    summary = run_matrix([cell], matrix.runs_dir, matrix.device, matrix.cache_dir, console, request.save_sr)
+    if summary.failed:
+        return EXIT_FAILED
+    if summary.busy:
+        return EXIT_BUSY
+    return EXIT_DONE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmark.execution.one_cell REQUEST.json INDEX FOLDER``."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3:
+        print("usage: python -m benchmark.execution.one_cell REQUEST.json INDEX FOLDER", file=sys.stderr)
+        return EXIT_USER_ERROR
+    console = Console(soft_wrap=True)
+    try:
+        request = RunRequest.from_json(Path(args[0]).read_text())
+        return run_one_cell(request, int(args[1]), args[2], console)
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

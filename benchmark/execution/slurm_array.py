@@ -1,0 +1,273 @@
+"""The ``slurm`` executor: the matrix as one Slurm job array, submitted through submitit.
+
+submitit (https://github.com/facebookincubator/submitit) writes the sbatch script, pickles
+each task's call, sets up the signal handlers and requeues a job that times out or is
+pre-empted.  Each array task runs one cell (:func:`benchmark.execution.one_cell.run_one_cell`);
+on requeue it starts the same cell again, which resumes from the checkpoints in its folder
+and skips it when it already finished.  ``cluster = "local"`` runs the same array through
+submitit's local executor on this machine, to try a set-up without a cluster.
+
+Options come from the command line or a small TOML (or JSON) file; the command line wins:
+
+.. code-block:: toml
+
+    partition = "gpu"
+    time = 240               # minutes per task
+    gpus_per_task = 1
+    cpus_per_task = 8
+    mem_gb = 32
+    array_parallelism = 16   # tasks running at once
+    requeues = 3             # times a task is requeued after a timeout or pre-emption
+    [sbatch]                 # any other sbatch option, without its dashes
+    account = "my-lab"
+    qos = "normal"
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from benchmark.errors import BenchError
+from benchmark.execution.one_cell import EXIT_BUSY, EXIT_FAILED, run_one_cell
+from benchmark.execution.request import Matrix, RunRequest
+from benchmark.results.cell import Cell
+from benchmark.results.cell_state import last_error_line
+from benchmark.runner import RunSummary, rebuild_table, sort_finished
+
+try:
+    import submitit
+    from submitit.helpers import Checkpointable
+except ImportError:  # pragma: no cover - submitit is a dependency; this keeps `bench` usable without it
+    submitit = None
+    Checkpointable = object  # type: ignore[assignment,misc]
+
+CLUSTERS = ("slurm", "local")
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    """How each array task is submitted (see the module docstring for the file form).
+
+    Attributes:
+        partition: Slurm partition, or ``None`` for the cluster's default.
+        time: wall-time limit of one task in minutes.
+        gpus_per_task: GPUs per task (0 for CPU-only tasks).
+        cpus_per_task: CPU cores per task (``None``: the cluster's default).
+        mem_gb: memory per task in GiB (``None``: the cluster's default).
+        array_parallelism: array tasks running at once.
+        requeues: times a task is requeued after a timeout or pre-emption.
+        sbatch: other sbatch options, ``{"account": "my-lab"}`` for ``--account=my-lab``.
+        cluster: ``"slurm"``, or ``"local"`` for submitit's local executor.
+    """
+
+    partition: str | None = None
+    time: int = 240
+    gpus_per_task: int = 1
+    cpus_per_task: int | None = None
+    mem_gb: int | None = None
+    array_parallelism: int = 32
+    requeues: int = 3
+    sbatch: dict[str, str] = field(default_factory=dict)
+    cluster: str = "slurm"
+
+    def check(self) -> SlurmOptions:
+        """Refuse impossible values with one sentence; returns itself."""
+        if self.cluster not in CLUSTERS:
+            raise BenchError(f"Slurm cluster '{self.cluster}' is not one of {', '.join(CLUSTERS)}.")
+        for name, value, least in (
+            ("time", self.time, 1),
+            ("gpus_per_task", self.gpus_per_task, 0),
+            ("array_parallelism", self.array_parallelism, 1),
+            ("requeues", self.requeues, 0),
+            ("cpus_per_task", self.cpus_per_task, 1),
+            ("mem_gb", self.mem_gb, 1),
+        ):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
+                raise BenchError(f"Slurm option {name} must be a whole number of at least {least}, got {value!r}.")
+        return self
+
+
+def read_slurm_file(path: Path) -> dict[str, Any]:
+    """The options of a ``.toml`` or ``.json`` Slurm file, checked against :class:`SlurmOptions`' fields.
+
+    Raises:
+        BenchError: the file is missing, unreadable, malformed, or names an unknown option.
+    """
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise BenchError(f"cannot read the Slurm options file {path}: {error.strerror}.") from None
+    try:
+        if Path(path).suffix == ".json":
+            values = json.loads(text)
+        else:
+            if sys.version_info < (3, 11):
+                raise BenchError(f"reading the TOML file {path} needs Python 3.11; give the options as JSON.")
+            import tomllib
+
+            values = tomllib.loads(text)
+    except (ValueError, TypeError) as error:
+        raise BenchError(f"the Slurm options file {path} is not valid: {error}.") from None
+    if not isinstance(values, dict):
+        raise BenchError(f"the Slurm options file {path} must hold a table of options.")
+    known = {item.name for item in fields(SlurmOptions)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise BenchError(
+            f"the Slurm options file {path} has unknown option(s) {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(known))}."
+        )
+    if not isinstance(values.get("sbatch", {}), dict):
+        raise BenchError(f"'sbatch' in {path} must be a table of sbatch options.")
+    return values
+
+
+def slurm_options(file: Path | None, given: dict[str, Any], sbatch: list[str]) -> SlurmOptions:
+    """Options from ``file`` (if any), then the command line's ``given`` values (``None`` = not given).
+
+    Args:
+        sbatch: ``key=value`` sbatch options from ``--slurm-option`` (added to the file's).
+    """
+    values: dict[str, Any] = read_slurm_file(file) if file is not None else {}
+    values.update({key: value for key, value in given.items() if value is not None})
+    extra = {str(key): str(value) for key, value in values.pop("sbatch", {}).items()}
+    for item in sbatch:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().lstrip("-"):
+            raise BenchError(f"--slurm-option '{item}' is not of the form key=value, e.g. account=my-lab.")
+        extra[key.strip().lstrip("-")] = value.strip()
+    return replace(SlurmOptions(**values), sbatch=extra).check()
+
+
+class CellJob(Checkpointable):
+    """One array task: run cell ``index`` of the request's matrix; requeued as is after a timeout.
+
+    submitit calls :meth:`checkpoint` (inherited: resubmit with the same arguments) when the
+    task is about to time out or is pre-empted; the requeued task resumes from the cell's
+    checkpoints.
+    """
+
+    def __init__(self, request: RunRequest) -> None:
+        self.request = request
+
+    def __call__(self, index: int, folder: str) -> str:
+        """Run the cell; returns ``"done"`` or ``"busy"``, raises when the cell failed (its ``error.txt`` says why)."""
+        code = run_one_cell(self.request, index, folder, Console(soft_wrap=True))
+        if code == EXIT_FAILED:
+            cell_dir = Path(self.request.runs_dir, folder)
+            raise RuntimeError(f"cell {folder} failed: {last_error_line(cell_dir)} (see {cell_dir / 'error.txt'})")
+        return "busy" if code == EXIT_BUSY else "done"
+
+
+def planned_device(options: SlurmOptions, here: torch.device) -> torch.device:
+    """The device the array's cells run on: a GPU when tasks get GPUs on Slurm, else what ``--device`` is here."""
+    if options.cluster == "slurm":
+        return torch.device("cuda" if options.gpus_per_task > 0 else "cpu")
+    return here
+
+
+def make_executor(options: SlurmOptions, folder: Path, threads: int | None, gpus: bool) -> Any:
+    """A submitit executor for ``options``, writing its scripts and logs under ``folder``.
+
+    Args:
+        gpus: whether the cells run on GPUs (``False`` asks for no GPU, also from the local cluster).
+    """
+    if submitit is None:  # pragma: no cover
+        raise BenchError("the slurm executor needs submitit; install it with `pip install submitit`.")
+    executor = submitit.AutoExecutor(folder=folder, cluster=options.cluster, slurm_max_num_timeout=options.requeues)
+    parameters: dict[str, Any] = {
+        "timeout_min": options.time,
+        "gpus_per_node": options.gpus_per_task if gpus else 0,
+        "tasks_per_node": 1,
+        "nodes": 1,
+        "name": "bench",
+        "slurm_array_parallelism": options.array_parallelism,
+    }
+    if options.cpus_per_task is not None:
+        parameters["cpus_per_task"] = options.cpus_per_task
+    if options.mem_gb is not None:
+        parameters["mem_gb"] = options.mem_gb
+    if options.partition is not None:
+        parameters["slurm_partition"] = options.partition
+    if options.sbatch:
+        parameters["slurm_additional_parameters"] = dict(options.sbatch)
+    if threads is not None:
+        parameters["slurm_setup"] = [f"export OMP_NUM_THREADS={threads}"]
+    executor.update_parameters(**parameters)
+    return executor
+
+
+def submit_array(
+    request: RunRequest,
+    matrix: Matrix,
+    options: SlurmOptions,
+    console: Console,
+    wait: bool,
+) -> tuple[dict[int, str], RunSummary]:
+    """Submit the matrix's unfinished cells as one array; with ``wait``, follow it to the end.
+
+    Returns:
+        ``(job ids by cell index, summary)``; without ``wait`` the summary holds only the
+        cells that were finished before submission.
+    """
+    runs_dir = matrix.runs_dir
+    _, _, pending, summary = sort_finished(matrix.cells, runs_dir, matrix.cache_dir, console)
+    if not pending:
+        return {}, summary
+    indices = {cell.folder(Path(".")): index for index, cell in enumerate(matrix.cells)}
+    task_request = request.with_changes(
+        device=matrix.device.type,
+        precision=matrix.precision,
+        runs_dir=str(runs_dir.resolve()),
+        cache_dir=str(matrix.cache_dir.resolve()),
+        data_root=str(Path(request.data_root).resolve()) if request.data_root else None,
+    )
+    executor = make_executor(options, runs_dir / "_slurm", request.threads, matrix.device.type == "cuda")
+    job = CellJob(task_request)
+    jobs = executor.map_array(
+        job, [indices[cell.folder(Path("."))] for cell in pending], [str(cell.folder(Path("."))) for cell in pending]
+    )
+    job_ids = {indices[cell.folder(Path("."))]: str(item.job_id) for cell, item in zip(pending, jobs)}
+    console.print(f"submitted {len(jobs)} cell(s) as {options.cluster} job(s) {_id_range(list(job_ids.values()))}")
+    if wait:
+        _follow(list(zip(pending, jobs)), matrix, summary, console)
+        rebuild_table(runs_dir, summary)
+    return job_ids, summary
+
+
+def _id_range(ids: list[str]) -> str:
+    return ids[0] if len(ids) == 1 else f"{ids[0]} … {ids[-1]}"
+
+
+def _follow(jobs: list[tuple[Cell, Any]], matrix: Matrix, summary: RunSummary, console: Console) -> None:
+    """Wait for every job, recording each cell's outcome as it ends."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    waiting = list(jobs)
+    with Progress(*columns, console=console) as progress:
+        overall = progress.add_task("array tasks", total=len(jobs))
+        while waiting:
+            for cell, job in [item for item in waiting if item[1].done()]:
+                waiting.remove((cell, job))
+                error = job.exception()
+                if error is None:
+                    outcome = job.result()
+                    if outcome == "busy":
+                        summary.busy.append((cell, "another bench run"))
+                    else:
+                        summary.done.append(cell)
+                    progress.console.print(f"[green]{outcome}[/green] {cell.label()} (job {job.job_id})")
+                else:
+                    line = last_error_line(cell.folder(matrix.runs_dir)) or str(error).strip().splitlines()[-1]
+                    summary.failed.append((cell, line))
+                    progress.console.print(f"[red]failed[/red] {cell.label()} (job {job.job_id}): {line}")
+                progress.advance(overall)
+            time.sleep(0.5)

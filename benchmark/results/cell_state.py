@@ -1,0 +1,73 @@
+"""Where a cell stands: done, running, failed or pending, read from its folder alone.
+
+- **done**: an intact ``DONE`` marker that agrees with ``config.json`` and ``metrics.csv``
+  (:func:`benchmark.results.store.check_finished`); wall time from the marker.
+- **running**: a process holds the cell's lock (:func:`benchmark.results.cell_lock.is_locked`);
+  wall time since its ``config.json`` was written, when the cell started.
+- **failed**: ``error.txt`` and no lock; its last non-empty line is the reason, the wall time
+  runs from the start to the error.
+- **pending**: none of these (not started, or interrupted: it resumes from its checkpoint).
+
+A damaged finished cell (its files disagree) is *failed*, with the reason, since ``bench run``
+must redo it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.results.cell_lock import is_locked
+from benchmark.results.store import CONFIG, DamagedCellError, check_finished
+
+STATES = ("done", "running", "failed", "pending")
+ERROR_FILE = "error.txt"
+
+
+@dataclass(frozen=True)
+class CellState:
+    """A cell's state, its wall time in seconds (``None`` when not started) and, when failed, why."""
+
+    state: str
+    seconds: float | None = None
+    reason: str = ""
+    started_checkpoint: bool = False
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def last_error_line(cell_dir: Path) -> str:
+    """The last non-empty line of the cell's ``error.txt`` (``""`` when there is none)."""
+    try:
+        lines = [line.strip() for line in (cell_dir / ERROR_FILE).read_text(errors="replace").splitlines()]
+    except OSError:
+        return ""
+    lines = [line for line in lines if line]
+    return lines[-1] if lines else ""
+
+
+def cell_state(cell_dir: Path, now: float | None = None) -> CellState:
+    """The state of the cell in ``cell_dir`` (see the module docstring)."""
+    now = time.time() if now is None else now
+    started = _mtime(cell_dir / CONFIG)
+    try:
+        finished = check_finished(cell_dir)
+    except DamagedCellError as error:
+        return CellState("failed", None, f"damaged finished cell: {error}")
+    if finished is not None:
+        seconds = finished[0].get("total_seconds")
+        return CellState("done", float(seconds) if isinstance(seconds, (int, float)) else None)
+    if is_locked(cell_dir):
+        return CellState("running", now - started if started is not None else None)
+    error_time = _mtime(cell_dir / ERROR_FILE)
+    if error_time is not None:
+        seconds = error_time - started if started is not None and started <= error_time else None
+        return CellState("failed", seconds, last_error_line(cell_dir) or "unknown error")
+    has_checkpoint = any((cell_dir / "checkpoints").glob("*")) if (cell_dir / "checkpoints").is_dir() else False
+    return CellState("pending", None, started_checkpoint=has_checkpoint)
