@@ -365,6 +365,70 @@ def status(
     console.print(", ".join(f"{name} {count}" for name, count in counts.items()) + f" (of {len(rows)} cells)")
 
 
+@app.command()
+def infer(
+    source: Annotated[Path, typer.Argument(metavar="INPUT", help="A .nii/.nii.gz scan, or a folder of them.")],
+    target: Annotated[
+        Path, typer.Argument(metavar="OUTPUT", help="Output .nii/.nii.gz, or a folder (for an input folder).")
+    ],
+    run_dir: Annotated[
+        Path | None, typer.Option("--run", help="A finished cell folder of `bench run` (…/seed0): its method.")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option(help="A method that needs no training data (tricubic, zssr), instead of --run.")
+    ] = None,
+    scale: Annotated[str, typer.Option(help="--method: scale SXxSYxSZ.")] = "2x2x2",
+    profile: Annotated[str, typer.Option(help=f"--method: sizes and budgets ({', '.join(PROFILES)}).")] = "paper",
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="--method: override a profile setting, key=value.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="--method: seed of training at test time (ZSSR).")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[
+        str | None, typer.Option(help="fp32, bf16, fp16 or auto [default: the cell's; auto for --method].")
+    ] = None,
+    slab_axis: Annotated[
+        str,
+        typer.Option(
+            help="Array axis (0, 1, 2) the slabs stack along; auto: the axis that stands out as the scale's Z does "
+            "(coarse for 2x2x2, fine for 2x2x1), else 2."
+        ),
+    ] = "auto",
+    overwrite: Annotated[bool, typer.Option(help="Replace outputs that exist.")] = False,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch [default: torch's choice].")] = None,
+) -> None:
+    """Super-resolve your own NIfTI scans with a trained cell (or tricubic / ZSSR), header and range kept."""
+    from benchmark.inference.scan_infer_command import infer_scans
+
+    if (run_dir is None) == (method is None):
+        raise BenchError("give either --run <cell folder> or --method <name> (tricubic, zssr), not both or neither.")
+    if slab_axis != "auto" and slab_axis not in ("0", "1", "2"):
+        raise BenchError(f"--slab-axis must be auto, 0, 1 or 2, got '{slab_axis}'.")
+    if threads is not None:
+        if threads < 1:
+            raise BenchError(f"--threads must be at least 1, got {threads}.")
+        torch.set_num_threads(threads)
+    failed = infer_scans(
+        console,
+        source,
+        target,
+        run_dir=run_dir,
+        method=method,
+        scale=scale,
+        profile=profile,
+        overrides=set_ or [],
+        seed=seed,
+        device=device,
+        precision=precision,
+        slab_axis=None if slab_axis == "auto" else int(slab_axis),
+        overwrite=overwrite,
+    )
+    if failed:
+        for path, message in failed:
+            error_console.print(f"[red]failed[/red] {path}: {message}")
+        raise typer.Exit(1)
+
+
 def _precisions(runs_dir: Path, profile: str | None) -> str:
     """The precisions of the reported cells with their counts, e.g. ``fp32 (12 cells), bf16 (3 cells)``."""
     from reports.results_store import read_results

@@ -26,12 +26,16 @@ class Method(ABC):
         uses_aligned_target_hr: ``True`` only for oracles trained on perfectly aligned pairs.
         oracle: reports mark the method as an oracle (an upper bound, not a fair competitor).
         settings: the settings the method can train in; the matrix skips the others.
+        needs_training_data: ``False`` for methods whose :meth:`fit` learns nothing from the
+            training data (tricubic; ZSSR, which trains on each test volume): ``bench infer``
+            runs them without a trained cell.
     """
 
     uses_source_hr: ClassVar[bool] = True
     uses_aligned_target_hr: ClassVar[bool] = False
     oracle: ClassVar[bool] = False
     settings: ClassVar[tuple[str, ...]] = SOURCE_HR_SETTINGS
+    needs_training_data: ClassVar[bool] = True
 
     def __init__(self, scale: Scale, profile: Profile) -> None:
         self.scale = scale
@@ -49,6 +53,15 @@ class Method(ABC):
 
     def fit(self, data: TrainingData, run: RunContext) -> None:
         """Train on ``data``; the default keeps ``run`` and trains nothing."""
+        self.run = run
+
+    def prepare_inference(self, run: RunContext) -> None:
+        """Get ready to super-resolve on ``run.device`` without :meth:`fit`, after :meth:`load_state_dict`.
+
+        ``bench infer`` calls it on a method restored from a cell's ``model.pt``.  The default
+        keeps ``run`` (its device, seed, progress and scratch folder); a method holding networks
+        must also move them to ``run.device`` (:class:`methods.thin_slab.ThinSlabMethod` does).
+        """
         self.run = run
 
     @property

@@ -5,16 +5,14 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-import nibabel as nib
-import numpy as np
-
 from benchmark.data.dataset import Dataset
+from benchmark.data.nifti_read import check_affine as check_affine  # re-exported for the dataset plugins
+from benchmark.data.nifti_read import read_nifti
 from benchmark.data.volume import Volume
 from benchmark.errors import BenchError
 from benchmark.folders import path_stat
 
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
-_SINGULAR_RATIO = 1e-6  # smallest / largest singular value of the affine's 3 × 3 part below this: singular
 
 
 def nifti_stem(path: Path) -> str:
@@ -54,9 +52,8 @@ def require_data_root(data_root: Path | None, dataset: str, layout: str) -> Path
 def load_nifti_volume(path: Path, subject: str) -> Volume:
     """Read one 3D NIfTI volume and scale its intensities to ``[0, 1]``.
 
-    Trailing singleton dimensions beyond the third (``(X, Y, Z, 1)``) are dropped.  Intensities
-    are scaled by a per-volume min–max: ``(v - min) / (max - min)``, so the darkest voxel is 0
-    and the brightest 1.
+    Intensities are scaled by a per-volume min–max: ``(v - min) / (max - min)``, so the darkest
+    voxel is 0 and the brightest 1.  What is refused is :func:`benchmark.data.nifti_read.read_nifti`'s.
 
     Args:
         path: ``.nii`` or ``.nii.gz`` file.
@@ -66,55 +63,10 @@ def load_nifti_volume(path: Path, subject: str) -> Volume:
         ``Volume`` with ``(X, Y, Z)`` float32 data in ``[0, 1]`` and the file's affine (mm).
 
     Raises:
-        BenchError: the file cannot be read, is not one 3D volume (2D, or 4D with more than one
-            volume), holds NaN or infinite values, is constant, or has an unusable affine
-            (see :func:`check_affine`).
+        BenchError: the file cannot be read or is not a usable 3D volume.
     """
-    try:
-        image = nib.load(str(path))
-        data = image.get_fdata(dtype=np.float32, caching="unchanged")
-    except Exception as error:  # nibabel raises many types for a bad file (ImageFileError, OSError, EOFError…)
-        raise BenchError(f"cannot read NIfTI file {path}: {error}.") from error
-    shape = data.shape
-    while data.ndim > 3 and data.shape[-1] == 1:
-        data = data[..., 0]
-    if data.ndim != 3 or min(data.shape) < 2:
-        raise BenchError(f"NIfTI file {path} has shape {shape}, but the harness needs one 3D volume per file.")
-    if not np.isfinite(data).all():
-        raise BenchError(f"NIfTI file {path} contains NaN or infinite values.")
-    low, high = float(data.min()), float(data.max())
-    if high <= low:
-        raise BenchError(f"NIfTI file {path} is constant (every voxel is {low}), so it holds no image.")
-    affine = np.asarray(image.affine, dtype=np.float64)
-    check_affine(affine, path)
-    data = (data - low) / (high - low)
-    return Volume(np.ascontiguousarray(data, dtype=np.float32), affine, subject)
-
-
-def check_affine(affine: np.ndarray, path: Path) -> None:
-    """Refuse a voxel-to-world matrix the protocol cannot use.
-
-    The harness reads voxel sizes and anatomical axes from the affine (misalignment, LR
-    affines, figure orientation), so it must be a finite ``(4, 4)`` matrix whose ``3 × 3``
-    part is invertible.  An all-zero affine (``sform`` and ``qform`` unset or zeroed by a
-    converter) is the common bad case.
-
-    Args:
-        affine: ``(4, 4)`` matrix as nibabel returns it.
-        path: the file, for the message.
-
-    Raises:
-        BenchError: the affine is not ``(4, 4)``, holds NaN or infinite values, or its
-            ``3 × 3`` part is singular (e.g. all zeros, or a zero voxel size).
-    """
-    if affine.shape != (4, 4) or not np.isfinite(affine).all():
-        raise BenchError(f"NIfTI file {path} has an affine with NaN or infinite values, so its voxel size is unknown.")
-    singular = np.linalg.svd(affine[:3, :3], compute_uv=False)
-    if singular[0] == 0.0 or singular[-1] <= _SINGULAR_RATIO * singular[0]:
-        raise BenchError(
-            f"NIfTI file {path} has a singular affine (all zeros or a zero voxel size), "
-            "so its voxel size is unknown; fix its sform/qform header."
-        )
+    scan = read_nifti(path)
+    return Volume(scan.unit_range(), scan.affine, subject)
 
 
 class NiftiFileDataset(Dataset):

@@ -107,6 +107,12 @@ class ThinSlabMethod(Method):
             plan = stage.make_plan(data, stage_run)
             Trainer(plan, stage_run, stage.steps, description=stage.description).fit()
 
+    def prepare_inference(self, run: RunContext) -> None:
+        """Keep ``run`` and move every network to ``run.device`` (a cell's restored weights, ``bench infer``)."""
+        super().prepare_inference(run)
+        for net in self.networks.values():
+            net.to(run.device)
+
     def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
         """Tiled thin-slab inference over the whole volume ``(X/sx, Y/sy, Z/sz) → (X, Y, Z)``."""
         return super_resolve_slabs(

@@ -22,6 +22,7 @@ class Tricubic(Method):
     """Cubic-spline interpolation of the LR volume onto the HR grid."""
 
     uses_source_hr = False
+    needs_training_data = False
 
     def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
         """``(X/sx, Y/sy, Z/sz)`` → ``(X, Y, Z)`` by order-3 spline interpolation."""

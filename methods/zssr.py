@@ -761,6 +761,7 @@ class ZSSR(Method):
     """Zero-shot SR: a TS-RCAN trained at test time on (son, father) pairs of each LR volume."""
 
     uses_source_hr: ClassVar[bool] = False
+    needs_training_data: ClassVar[bool] = False
 
     def __init__(self, scale: Scale, profile: Profile) -> None:
         super().__init__(scale, profile)

@@ -183,7 +183,13 @@ def make_executor(options: SlurmOptions, folder: Path, threads: int | None, gpus
     """
     if submitit is None:  # pragma: no cover
         raise BenchError("the slurm executor needs submitit; install it with `pip install submitit`.")
-    executor = submitit.AutoExecutor(folder=folder, cluster=options.cluster, slurm_max_num_timeout=options.requeues)
+    try:
+        executor = submitit.AutoExecutor(folder=folder, cluster=options.cluster, slurm_max_num_timeout=options.requeues)
+    except RuntimeError as error:  # submitit's "Could not detect srun": not a Slurm machine
+        raise BenchError(
+            f"cannot submit to Slurm from here ({error}); run this on the cluster's login node, "
+            "or try the array on this machine with --slurm-cluster local."
+        ) from None
     parameters: dict[str, Any] = {
         "timeout_min": options.time,
         "gpus_per_node": options.gpus_per_task if gpus else 0,

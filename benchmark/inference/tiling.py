@@ -15,6 +15,7 @@ from itertools import product
 
 import torch
 
+from benchmark.inference.tile_progress import tiles_done
 from benchmark.scale import Scale
 
 TileFunction = Callable[[torch.Tensor], torch.Tensor]
@@ -97,4 +98,5 @@ def super_resolve_tiled(
             )
             out[region] += patch * weights
             norm[region] += weights
+        tiles_done(first + len(chunk), len(starts))
     return out / norm

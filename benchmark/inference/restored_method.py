@@ -1,0 +1,119 @@
+"""A method ready to super-resolve new scans: restored from a finished cell, or built fresh when it learns nothing.
+
+``bench infer --run <cell>`` restores the cell's method: its registered name, scale, profile
+(every recorded setting), seed and precision from ``config.json``, its weights from
+``model.pt`` (read with ``weights_only=True``: a weights file cannot run code).
+``bench infer --method tricubic --scale 2x2x2`` builds a method that needs no training data
+(``Method.needs_training_data`` is ``False``: tricubic, and ZSSR, which trains on each input).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.errors import BenchError
+from benchmark.method import Method
+from benchmark.plugins import METHODS
+from benchmark.precision import DEFAULT_PRECISION, resolve_precision
+from benchmark.profiles import Profile, load_profile
+from benchmark.results.store import CONFIG, DONE
+from benchmark.scale import Scale
+
+MODEL = "model.pt"
+
+
+@dataclass
+class RestoredMethod:
+    """A method and what it was trained with.
+
+    Attributes:
+        method: the method, its state restored (not yet given a device: see ``Method.prepare_inference``).
+        name: its registered name.
+        scale: the scale it super-resolves by.
+        profile: its sizes and budgets.
+        seed: the seed of its cell (seeds ZSSR's training on each input).
+        precision: the precision its cell ran in.
+        source: where it came from, for messages (the cell folder or ``"--method <name>"``).
+    """
+
+    method: Method
+    name: str
+    scale: Scale
+    profile: Profile
+    seed: int
+    precision: str
+    source: str
+
+    def precision_on(self, device: torch.device) -> str:
+        """The cell's precision where ``device`` can run it, else fp32 (a bf16/fp16 GPU cell on the CPU)."""
+        if device.type == "cpu" and self.precision == "fp16":
+            return DEFAULT_PRECISION
+        try:
+            return resolve_precision(self.precision, device)
+        except BenchError:
+            return DEFAULT_PRECISION
+
+
+def _recorded_profile(record: Any, where: Path) -> Profile:
+    """The profile a cell recorded (``{"name": …, key: value, …}``), every setting applied as an override."""
+    if not isinstance(record, dict) or not isinstance(record.get("name"), str):
+        raise BenchError(f"{where} records no profile; it was not written by `bench run`.")
+    settings = [f"{key}={value!r}" for key, value in record.items() if key != "name"]
+    return load_profile(record["name"], settings)
+
+
+def restore_cell(cell_dir: Path) -> RestoredMethod:
+    """The method a finished cell trained, with its weights.
+
+    Raises:
+        BenchError: the folder is not a cell, its training did not finish (no ``model.pt``), its
+            method is not registered here, or its files cannot be read.
+    """
+    cell_dir = Path(cell_dir).expanduser()
+    config_path, model_path = cell_dir / CONFIG, cell_dir / MODEL
+    if not cell_dir.is_dir():
+        raise BenchError(f"--run {cell_dir} is not a folder; give a cell folder of `bench run` (…/seed0).")
+    if not config_path.is_file():
+        raise BenchError(f"--run {cell_dir} has no {CONFIG}, so it is not a cell folder of `bench run` (…/seed0).")
+    if not model_path.is_file():
+        raise BenchError(f"cell {cell_dir} has no {MODEL}: its training has not finished; rerun its bench run first.")
+    try:
+        config = json.loads(config_path.read_text())
+        name, scale_text, seed = str(config["method"]), str(config["scale"]), int(config["seed"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BenchError(f"cannot read {config_path}: {error}.") from None
+    cls = METHODS.factory(name)
+    scale = Scale.parse(scale_text)
+    profile = _recorded_profile(config.get("profile"), config_path)
+    method = cls(scale=scale, profile=profile)
+    try:
+        state = torch.load(model_path, map_location="cpu", weights_only=True)
+        method.load_state_dict(state)
+    except Exception as error:  # a damaged or foreign file: pickle, zip and key errors alike
+        raise BenchError(f"cannot restore {model_path}: {type(error).__name__}: {error}.") from None
+    if not (cell_dir / DONE).is_file():
+        source = f"{cell_dir} (trained; its evaluation did not finish)"
+    else:
+        source = str(cell_dir)
+    precision = str(config.get("precision", DEFAULT_PRECISION))
+    return RestoredMethod(method, name, scale, profile, seed, precision, source)
+
+
+def fresh_method(name: str, scale: Scale, profile: Profile, seed: int, precision: str) -> RestoredMethod:
+    """A method that learns nothing from training data, built for ``scale`` and ``profile``.
+
+    Raises:
+        BenchError: the method is unknown, or it must be trained first (give ``--run``).
+    """
+    cls = METHODS.factory(name)
+    if getattr(cls, "needs_training_data", True):
+        raise BenchError(
+            f"method '{name}' learns from training data; give --run with one of its finished cells "
+            "(e.g. runs/hcp/2x2x2/misaligned/udean/paper/<variant>/seed0)."
+        )
+    return RestoredMethod(cls(scale=scale, profile=profile), name, scale, profile, seed, precision, f"--method {name}")

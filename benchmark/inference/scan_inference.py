@@ -1,0 +1,200 @@
+"""``bench infer``: super-resolve NIfTI scans with a restored method and write them with a header like theirs.
+
+For each scan:
+
+1. read and check it (:func:`benchmark.data.nifti_read.read_nifti`), scale it to ``[0, 1]`` by
+   its own min–max, as training scaled every volume;
+2. transpose it so that the slab axis is last (:func:`benchmark.inference.scan_geometry.slab_axis_order`);
+3. super-resolve it with the method, tile by tile: memory on the device is bounded by the
+   profile's ``infer_batch`` tiles of ``infer_tile`` voxels, not by the volume;
+4. transpose back, scale back to the scan's range (clipped to it) and write it in the scan's
+   data type, with the scan's header and the SR affine (voxel sizes divided by the scale, every
+   LR voxel at the same world position).  The file is written under a temporary name and
+   renamed, so a half-written output never exists.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+
+from benchmark.data.nifti_read import NiftiScan, read_nifti
+from benchmark.errors import BenchError
+from benchmark.inference.restored_method import RestoredMethod
+from benchmark.inference.scan_geometry import (
+    factors_in_file_axes,
+    inverse_order,
+    slab_axis_order,
+    sr_affine,
+    voxel_sizes,
+)
+from benchmark.inference.slabs import SLAB_DEPTH
+from benchmark.inference.tile_progress import TileCallback, report_tiles
+from benchmark.precision import inference_precision
+
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+
+
+@dataclass(frozen=True)
+class InferredScan:
+    """What :func:`super_resolve_scan` wrote: the output, its shape, voxel sizes (mm) and slab axis."""
+
+    output: Path
+    shape: tuple[int, int, int]
+    voxel_sizes: tuple[float, float, float]
+    slab_axis: int
+
+
+def is_nifti(path: Path) -> bool:
+    """Whether ``path`` is named like a NIfTI file (``.nii`` or ``.nii.gz``)."""
+    return path.name.endswith(NIFTI_SUFFIXES)
+
+
+def scan_pairs(source: Path, target: Path) -> list[tuple[Path, Path]]:
+    """``(input, output)`` files of ``bench infer INPUT OUTPUT``.
+
+    INPUT is a NIfTI file or a folder of them (its ``*.nii`` and ``*.nii.gz``, sorted).  For a
+    folder, OUTPUT is a folder (created) and each output keeps its input's name; for a file,
+    OUTPUT is a NIfTI file name, or an existing folder to write the input's name into.
+
+    Raises:
+        BenchError: INPUT is missing or holds no NIfTI file, OUTPUT is not a NIfTI name, or an
+            output would overwrite its own input.
+    """
+    source, target = Path(source).expanduser(), Path(target).expanduser()
+    if source.is_dir():
+        inputs = sorted(path for path in source.iterdir() if path.is_file() and is_nifti(path))
+        if not inputs:
+            raise BenchError(f"input folder {source} holds no .nii or .nii.gz file.")
+        if target.exists() and not target.is_dir():
+            raise BenchError(f"output {target} is a file; for an input folder give an output folder.")
+        pairs = [(path, target / path.name) for path in inputs]
+    elif source.is_file():
+        if not is_nifti(source):
+            raise BenchError(f"input {source} is not a .nii or .nii.gz file.")
+        if target.is_dir():
+            pairs = [(source, target / source.name)]
+        elif is_nifti(target):
+            pairs = [(source, target)]
+        else:
+            raise BenchError(f"output {target} must end in .nii or .nii.gz, or be an existing folder.")
+    else:
+        raise BenchError(f"input {source} does not exist.")
+    for given, written in pairs:
+        if given.resolve() == written.resolve():
+            raise BenchError(f"output {written} is its own input; give another output name or folder.")
+    return pairs
+
+
+def check_shape(shape: tuple[int, int, int], path: Path, slab_axis: int) -> None:
+    """Refuse a scan too small for the thin-slab networks: fewer than 3 slices along any axis."""
+    if min(shape) < SLAB_DEPTH:
+        raise BenchError(
+            f"{path} has shape {shape}, but super-resolution needs at least {SLAB_DEPTH} voxels along every axis "
+            f"(the slab axis is axis {slab_axis})."
+        )
+
+
+def super_resolve_scan(
+    restored: RestoredMethod,
+    source: Path,
+    target: Path,
+    device: torch.device,
+    slab_axis: int | None = None,
+    on_tiles: TileCallback | None = None,
+) -> InferredScan:
+    """Super-resolve the scan ``source`` and write it to ``target`` (see the module docstring).
+
+    Args:
+        restored: the method, already given ``device`` (``Method.prepare_inference``).
+        slab_axis: ``--slab-axis``, or ``None`` to choose from the voxel sizes
+            (:func:`benchmark.inference.scan_geometry.slab_axis`).
+        on_tiles: progress of each tiled pass, ``(done, total)``.
+
+    Raises:
+        BenchError: the scan cannot be read or is too small, or the output cannot be written.
+    """
+    scan = read_nifti(source)
+    order = slab_axis_order(voxel_sizes(scan.affine), restored.scale, slab_axis)
+    check_shape(tuple(scan.data.shape), source, order[2])
+    lr = torch.from_numpy(np.ascontiguousarray(scan.unit_range().transpose(order)))
+    with inference_precision(restored.precision_on(device)), report_tiles(on_tiles or _quiet):  # type: ignore[arg-type]
+        sr = restored.method.super_resolve(lr)
+    expected = tuple(n * f for n, f in zip(lr.shape, restored.scale.factors))
+    if tuple(sr.shape) != expected:
+        raise RuntimeError(
+            f"{restored.name}.super_resolve returned {tuple(sr.shape)} for an LR volume {tuple(lr.shape)}"
+        )
+    sr_array = sr.detach().float().cpu().numpy().transpose(inverse_order(order))
+    factors = factors_in_file_axes(restored.scale, order)
+    affine = sr_affine(scan.affine, factors)
+    write_like(target, sr_array, scan, affine)
+    return InferredScan(target, tuple(sr_array.shape), tuple(float(v) for v in voxel_sizes(affine)), order[2])  # type: ignore[arg-type]
+
+
+def _quiet(done: int, total: int) -> None:
+    del done, total
+
+
+def write_like(path: Path, unit: np.ndarray, scan: NiftiScan, affine: np.ndarray) -> None:
+    """Write ``unit`` (``(X, Y, Z)`` in ``[0, 1]``) in ``scan``'s range, data type and header, with ``affine``.
+
+    Intensities are mapped back by ``low + unit · (high − low)`` and clipped to ``[low, high]``.
+    Integer data types are rounded; a scan stored with a scaling (``scl_slope``) is written with
+    one that nibabel fits to the new values.  The sform and qform keep the scan's codes.
+    """
+    values = np.clip(scan.low + unit.astype(np.float64) * (scan.high - scan.low), scan.low, scan.high)
+    header = scan.image.header.copy()
+    dtype = np.dtype(scan.image.get_data_dtype())
+    slope, inter = scan.image.dataobj.slope, scan.image.dataobj.inter
+    scaled = not (slope in (1.0,) or np.isnan(slope)) or not (inter in (0.0,) or np.isnan(inter))
+    if dtype.kind in "iu" and not scaled:
+        data = np.rint(values).astype(dtype.newbyteorder("="))
+    elif dtype.kind == "f":
+        data = values.astype(dtype.newbyteorder("="))
+    else:
+        data = values.astype(np.float32)
+    image = nib.Nifti1Image(data, affine, header)
+    image.set_data_dtype(dtype)
+    if not scaled:
+        image.header.set_slope_inter(1.0, 0.0)
+    sform_code, qform_code = int(scan.image.header["sform_code"]), int(scan.image.header["qform_code"])
+    image.set_sform(affine, code=sform_code if sform_code > 0 else 1)
+    image.set_qform(affine, code=qform_code if qform_code > 0 else 1)
+    _save_atomic(image, Path(path))
+
+
+def _save_atomic(image: nib.Nifti1Image, path: Path) -> None:
+    """``nib.save`` under a temporary name beside ``path`` (same suffix), then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = ".nii.gz" if path.name.endswith(".nii.gz") else ".nii"
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        nib.save(image, temporary)
+        os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise BenchError(f"cannot write {path}: {error.strerror}.") from None
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def scratch_folder(keep: Path | None = None) -> Iterator[Path]:
+    """A folder for a method's training at test time (ZSSR's losses and checkpoints): ``keep`` or a temporary one."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-infer-") as folder:
+        yield Path(folder)

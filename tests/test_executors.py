@@ -1,0 +1,296 @@
+"""Executors: `local` and `slurm` (through submitit's local executor) give the results of `inline`; `bench status`.
+
+The tiny matrix (tricubic, supervised, UDEAN on demo-small, misaligned) runs once per executor,
+and its ``results.csv`` must be byte-identical to the inline run's.  A local queue interrupted
+mid-way and rerun ends in the same table.  A cell killed under the queue gets an ``error.txt``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from benchmark.errors import BenchError
+from benchmark.execution.local_queue import Slot, _finish, _Running, local_slots, threads_per_slot
+from benchmark.execution.manifest import planned_cells, write_manifest
+from benchmark.execution.matrix_status import matrix_status, wall_time_text
+from benchmark.execution.request import RunRequest
+from benchmark.execution.slurm_array import CellJob, SlurmOptions, make_executor, slurm_options
+from benchmark.results.cell_lock import cell_lock, is_locked
+from benchmark.results.cell_state import cell_state
+from benchmark.runner import RunSummary
+from tests.test_cli import assert_one_sentence, bench
+
+MATRIX = ["--methods", "tricubic,supervised,udean", "--dataset", "demo-small", "--setting", "misaligned"]
+TINY = ["--profile", "tiny", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+def run_bench(runs: Path, cache: Path, *extra: str, wait: bool = True) -> subprocess.Popen | int:
+    """``bench run`` of the tiny matrix as a separate process (executors start processes of their own)."""
+    code = "import sys; from benchmark.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
+    env = {**os.environ, "BENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    args = [sys.executable, "-c", code, "run", *MATRIX, *TINY, "--runs-dir", str(runs), *extra]
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if not wait:
+        return process
+    out, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, out
+    return 0
+
+
+@pytest.fixture(scope="module")
+def inline_results(tmp_path_factory, cache) -> bytes:
+    runs = tmp_path_factory.mktemp("inline")
+    run_bench(runs, cache)
+    return (runs / "results.csv").read_bytes()
+
+
+def test_local_workers_give_the_inline_results(tmp_path, cache, inline_results):
+    run_bench(tmp_path, cache, "--executor", "local", "--workers", "2")
+    assert (tmp_path / "results.csv").read_bytes() == inline_results
+    logs = sorted(tmp_path.rglob("process.log"))
+    assert len(logs) == 3  # one process per cell
+    assert all(state.state.state == "done" for state in matrix_status(tmp_path))
+
+
+def test_slurm_array_through_submitit_local_gives_the_inline_results(tmp_path, cache, inline_results):
+    run_bench(tmp_path, cache, "--executor", "slurm", "--slurm-cluster", "local", "--wait")
+    assert (tmp_path / "results.csv").read_bytes() == inline_results
+    rows = matrix_status(tmp_path)
+    assert len(rows) == 3 and all(row.job_id and row.executor == "slurm" for row in rows)
+
+
+def test_an_interrupted_local_queue_resumes_to_the_same_results(tmp_path, cache, inline_results):
+    started = time.perf_counter()
+    run_bench(tmp_path / "reference", cache, "--executor", "local", "--workers", "2")
+    duration = time.perf_counter() - started
+    process = run_bench(tmp_path / "runs", cache, "--executor", "local", "--workers", "2", wait=False)
+    time.sleep(0.6 * duration)
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    process.communicate(timeout=120)
+    run_bench(tmp_path / "runs", cache, "--executor", "local", "--workers", "2")
+    assert (tmp_path / "runs" / "results.csv").read_bytes() == inline_results
+
+
+def test_a_killed_cell_process_gets_an_error_file_and_the_queue_records_it(tmp_path):
+    from benchmark.profiles import load_profile
+    from benchmark.results.cell import Cell
+    from benchmark.scale import Scale
+
+    cell = Cell("demo-small", Scale(2, 2, 2), "misaligned", "udean", 0, load_profile("tiny"))
+    cell_dir = cell.folder(tmp_path)
+    cell_dir.mkdir(parents=True)
+    log = cell_dir / "process.log"
+    log.write_text("training step 3 of 4\n")
+    process = subprocess.Popen(["sleep", "30"])
+    process.kill()
+    process.wait()
+    summary = RunSummary()
+    item = _Running(cell, 0, Slot("worker 0", "cpu"), process, log, time.perf_counter())
+    _finish(item, tmp_path, summary, Console(quiet=True))
+    assert [failed for failed, _ in summary.failed] == [cell]
+    text = (cell_dir / "error.txt").read_text()
+    assert "training step 3 of 4" in text and "SIGKILL" in text
+    state = cell_state(cell_dir)
+    assert state.state == "failed" and "SIGKILL" in state.reason
+
+
+def test_slots_are_gpus_or_workers():
+    assert [slot.name for slot in local_slots(None, 3, "cpu")] == ["worker 0", "worker 1", "worker 2"]
+    assert all(slot.environment["CUDA_VISIBLE_DEVICES"] == "" for slot in local_slots(None, None, "cpu"))
+    assert threads_per_slot(None, 2) == max(1, (os.cpu_count() or 1) // 2)
+    assert threads_per_slot(3, 2) == 3
+    with pytest.raises(BenchError, match="not both"):
+        local_slots("0", 2, "cuda")
+    with pytest.raises(BenchError, match="needs a CUDA GPU"):
+        local_slots("0", None, "cpu")
+    with pytest.raises(BenchError, match="at least 1"):
+        local_slots(None, 0, "cpu")
+
+
+def test_status_shows_done_running_failed_and_pending(monkeypatch, capsys, tmp_path, cache, inline_results):
+    from benchmark.execution.request import RunRequest
+
+    runs = tmp_path / "runs"
+    run_bench(runs, cache)
+    request = RunRequest(
+        methods="tricubic,supervised,udean,cyclegan,dasr",
+        dataset="demo-small",
+        setting="misaligned",
+        profile="tiny",
+        runs_dir=str(runs),
+        cache_dir=str(cache),
+        device="cpu",
+    )
+    cells = request.matrix().cells
+    write_manifest(runs, cells, "local", ["bench", "run"])
+    failed_dir = cells[3].folder(runs)  # cyclegan
+    failed_dir.mkdir(parents=True)
+    (failed_dir / "config.json").write_text("{}")
+    (failed_dir / "error.txt").write_text("Traceback …\nRuntimeError: CUDA out of memory\n")
+    running_dir = cells[4].folder(runs)  # dasr
+    with cell_lock(running_dir) as held:
+        assert held and is_locked(running_dir)
+        (running_dir / "config.json").write_text("{}")
+        states = {row.label.split()[3]: row.state for row in matrix_status(runs)}
+        code, out, err = bench(monkeypatch, capsys, "status", "--runs-dir", str(runs))
+    assert not is_locked(running_dir)
+    assert {name: state.state for name, state in states.items()} == {
+        "tricubic": "done",
+        "supervised": "done",
+        "udean": "done",
+        "cyclegan": "failed",
+        "dasr": "running",
+    }
+    assert states["cyclegan"].reason == "RuntimeError: CUDA out of memory"
+    assert states["dasr"].seconds is not None
+    assert code == 0, err
+    assert "RuntimeError: CUDA out of memory" in out
+    assert "done 3, running 1, failed 1, pending 0 (of 5 cells)" in out
+    (failed_dir / "error.txt").unlink()
+    assert cell_state(failed_dir).state == "pending"
+    code, out, _ = bench(monkeypatch, capsys, "status", "--runs-dir", str(runs), "--state", "pending")
+    assert "cyclegan" in out and "tricubic" not in out
+
+
+def test_status_of_a_missing_folder_is_one_sentence(monkeypatch, capsys, tmp_path):
+    code, _, err = bench(monkeypatch, capsys, "status", "--runs-dir", str(tmp_path / "nothing"))
+    assert code == 2 and "does not exist" in assert_one_sentence(err)
+
+
+def test_manifests_are_kept_per_matrix(tmp_path, cache):
+    request = RunRequest(methods="tricubic", dataset="demo-small", profile="tiny", runs_dir=str(tmp_path))
+    cells = request.matrix(make_folders=False).cells
+    write_manifest(tmp_path, cells, "inline", ["bench"])
+    write_manifest(tmp_path, cells, "slurm", ["bench"], {0: "123_0"})
+    planned = planned_cells(tmp_path)
+    assert len(planned) == 1 and planned[0].executor == "slurm" and planned[0].job_id == "123_0"
+
+
+def test_wall_times_read_as_people_write_them():
+    assert wall_time_text(None) == "–"
+    assert wall_time_text(42.4) == "42 s"
+    assert wall_time_text(725) == "12 min 5 s"
+    assert wall_time_text(3 * 3600 + 240) == "3 h 04 min"
+
+
+def test_slurm_options_come_from_a_file_and_the_command_line_wins(tmp_path):
+    config = tmp_path / "slurm.toml"
+    config.write_text('partition = "gpu"\ntime = 120\narray_parallelism = 4\n[sbatch]\naccount = "lab"\n')
+    options = slurm_options(config, {"time": 300, "partition": None}, ["qos=high"])
+    assert options == SlurmOptions(
+        partition="gpu", time=300, array_parallelism=4, sbatch={"account": "lab", "qos": "high"}
+    )
+    (tmp_path / "bad.toml").write_text("partitoin = 'gpu'\n")
+    with pytest.raises(BenchError, match="unknown option"):
+        slurm_options(tmp_path / "bad.toml", {}, [])
+    with pytest.raises(BenchError, match="at least 1"):
+        slurm_options(None, {"time": 0}, [])
+    with pytest.raises(BenchError, match="key=value"):
+        slurm_options(None, {}, ["account"])
+    (tmp_path / "options.json").write_text('{"gpus_per_task": 2}')
+    assert slurm_options(tmp_path / "options.json", {}, []).gpus_per_task == 2
+
+
+def test_the_sbatch_script_carries_the_options(tmp_path, monkeypatch):
+    """There is no Slurm here: a stand-in ``srun`` on PATH lets submitit build the script it would submit."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    options = SlurmOptions(
+        partition="gpu",
+        time=90,
+        gpus_per_task=1,
+        cpus_per_task=8,
+        mem_gb=32,
+        array_parallelism=4,
+        sbatch={"account": "my-lab"},
+    )
+    executor = make_executor(options, tmp_path / "slurm", threads=8, gpus=True)
+    script = executor._executor._make_submission_file_text("python -m x", "uid")
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=90",
+        "#SBATCH --gpus-per-node=1",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --mem=32GB",
+        "#SBATCH --account=my-lab",
+        "export OMP_NUM_THREADS=8",
+    ):
+        assert line in script, script
+    assert executor._executor.max_num_timeout == 3
+    assert executor._executor.parameters["array_parallelism"] == 4
+
+
+def test_slurm_without_slurm_is_one_sentence(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no srun
+    code, _, err = bench(
+        monkeypatch,
+        capsys,
+        "run",
+        "--methods",
+        "tricubic",
+        "--dataset",
+        "demo-small",
+        "--profile",
+        "tiny",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--executor",
+        "slurm",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
+    assert code == 2 and "--slurm-cluster local" in assert_one_sentence(err)
+
+
+def test_a_requeued_task_runs_the_same_cell_again():
+    """On a timeout or pre-emption submitit calls ``checkpoint``: the same job with the same cell."""
+    job = CellJob(RunRequest(methods="tricubic", dataset="demo-small", profile="tiny"))
+    delayed = job.checkpoint(2, "demo-small/2x2x2/na/tricubic/tiny/x/seed0")
+    assert delayed.function is job
+    assert delayed.args == (2, "demo-small/2x2x2/na/tricubic/tiny/x/seed0")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--executor", "cluster"], "--executor"),
+        (["--workers", "2"], "--executor local"),
+        (["--executor", "local", "--workers", "0"], "at least 1"),
+        (["--executor", "local", "--cell-index", "0"], "--executor inline"),
+    ],
+)
+def test_executor_mistakes_end_in_one_sentence(monkeypatch, capsys, tmp_path, args, fragment):
+    code, _, err = bench(
+        monkeypatch,
+        capsys,
+        "run",
+        "--methods",
+        "tricubic",
+        "--dataset",
+        "demo-small",
+        "--profile",
+        "tiny",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        *args,
+    )
+    assert code == 2 and fragment in assert_one_sentence(err)
