@@ -323,6 +323,8 @@ def check_state_round_trip(
     """A fresh instance (other RNG state) loaded with the fitted ``state_dict()`` super-resolves identically.
 
     The state goes through ``torch.save`` and ``torch.load(weights_only=True)``, as ``model.pt`` does.
+    So does an instance restored as ``bench infer`` restores it: ``load_state_dict``, then
+    ``prepare_inference`` with a run context of the cell's seed in a new folder.
     """
     cell = _cell(method, scale, overrides)
     name = cell.cls.__name__
@@ -343,6 +345,14 @@ def check_state_round_trip(
     assert not difference, (
         f"{name}: a fresh instance loaded with state_dict() super-resolves differently from the fitted one "
         f"({difference}); state keys: {sorted(state)}"
+    )
+    restored = cell.new(OTHER_SEED)
+    restored.load_state_dict(state)
+    restored.prepare_inference(contract_run(workdir / "restored", cell.scale, cell.profile))
+    difference = _same_volumes(first, restored.super_resolve(cell.lr.clone()))
+    assert not difference, (
+        f"{name}: restored as `bench infer` restores it (load_state_dict, then prepare_inference), it "
+        f"super-resolves differently from the fitted instance ({difference})"
     )
 
 
