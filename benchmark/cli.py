@@ -232,7 +232,8 @@ def run(
     if threads is not None and executor == "inline":
         torch.set_num_threads(threads)
     runs_dir = matrix.runs_dir
-    write_manifest(runs_dir, matrix.cells, executor, sys.argv)
+    if executor != "slurm":  # the Slurm executor records its matrix once submitted, with the job ids
+        write_manifest(runs_dir, matrix.cells, executor, sys.argv)
     console.print(
         f"{len(cells)} cell(s) on {matrix.device} in {matrix.precision}, profile {profile}, "
         f"executor {executor}, results in {runs_dir}"

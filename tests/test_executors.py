@@ -78,9 +78,10 @@ def test_an_interrupted_local_queue_resumes_to_the_same_results(tmp_path, cache,
     duration = time.perf_counter() - started
     process = run_bench(tmp_path / "runs", cache, "--executor", "local", "--workers", "2", wait=False)
     time.sleep(0.6 * duration)
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    process.communicate(timeout=120)
+    assert process.poll() is None, "the queue finished before it could be interrupted"
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, out
     run_bench(tmp_path / "runs", cache, "--executor", "local", "--workers", "2")
     assert (tmp_path / "runs" / "results.csv").read_bytes() == inline_results
 
@@ -237,7 +238,7 @@ def test_the_sbatch_script_carries_the_options(tmp_path, monkeypatch):
     assert executor._executor.parameters["array_parallelism"] == 4
 
 
-def test_slurm_without_slurm_is_one_sentence(monkeypatch, capsys, tmp_path):
+def test_slurm_without_slurm_is_one_sentence(monkeypatch, capsys, tmp_path, cache):
     monkeypatch.setenv("PATH", str(tmp_path))  # no srun
     code, _, err = bench(
         monkeypatch,
@@ -254,7 +255,7 @@ def test_slurm_without_slurm_is_one_sentence(monkeypatch, capsys, tmp_path):
         "--executor",
         "slurm",
         "--cache-dir",
-        str(tmp_path / "cache"),
+        str(cache),
     )
     assert code == 2 and "--slurm-cluster local" in assert_one_sentence(err)
 
@@ -276,7 +277,7 @@ def test_a_requeued_task_runs_the_same_cell_again():
         (["--executor", "local", "--cell-index", "0"], "--executor inline"),
     ],
 )
-def test_executor_mistakes_end_in_one_sentence(monkeypatch, capsys, tmp_path, args, fragment):
+def test_executor_mistakes_end_in_one_sentence(monkeypatch, capsys, tmp_path, cache, args, fragment):
     code, _, err = bench(
         monkeypatch,
         capsys,
@@ -290,7 +291,7 @@ def test_executor_mistakes_end_in_one_sentence(monkeypatch, capsys, tmp_path, ar
         "--runs-dir",
         str(tmp_path / "runs"),
         "--cache-dir",
-        str(tmp_path / "cache"),
+        str(cache),
         *args,
     )
     assert code == 2 and fragment in assert_one_sentence(err)
