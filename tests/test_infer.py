@@ -73,6 +73,8 @@ def test_tricubic_output_has_half_the_voxel_size_and_the_scans_header(monkeypatc
     assert written.get_data_dtype() == given.get_data_dtype()
     assert int(written.header["sform_code"]) == int(given.header["sform_code"])
     assert int(written.header["qform_code"]) == int(given.header["qform_code"])
+    assert written.header.get_xyzt_units() == given.header.get_xyzt_units()
+    assert written.header["descrip"].tobytes().rstrip(b"\0") == b"bench infer tricubic 2x2x2"
     values, original = written.get_fdata(), given.get_fdata()
     assert original.min() <= values.min() and values.max() <= original.max()
     assert np.all(values == np.rint(values))  # int16 data stay integers

@@ -136,7 +136,7 @@ def super_resolve_scan(
     sr_array = sr.detach().float().cpu().numpy().transpose(inverse_order(order))
     factors = factors_in_file_axes(restored.scale, order)
     affine = sr_affine(scan.affine, factors)
-    write_like(target, sr_array, scan, affine)
+    write_like(target, sr_array, scan, affine, f"bench infer {restored.name} {restored.scale}")
     return InferredScan(target, tuple(sr_array.shape), tuple(float(v) for v in voxel_sizes(affine)), order[2])  # type: ignore[arg-type]
 
 
@@ -144,8 +144,11 @@ def _quiet(done: int, total: int) -> None:
     del done, total
 
 
-def write_like(path: Path, unit: np.ndarray, scan: NiftiScan, affine: np.ndarray) -> None:
+def write_like(path: Path, unit: np.ndarray, scan: NiftiScan, affine: np.ndarray, description: str = "") -> None:
     """Write ``unit`` (``(X, Y, Z)`` in ``[0, 1]``) in ``scan``'s range, data type and header, with ``affine``.
+
+    ``description`` (at most 80 characters) replaces the header's ``descrip``, so the file says
+    what made it; empty keeps the scan's.
 
     Intensities are mapped back by ``low + unit · (high − low)`` and clipped to ``[low, high]``.
     Integer data types are rounded; a scan stored with a scaling (``scl_slope``) is written with
@@ -166,6 +169,8 @@ def write_like(path: Path, unit: np.ndarray, scan: NiftiScan, affine: np.ndarray
     image.set_data_dtype(dtype)
     if not scaled:
         image.header.set_slope_inter(1.0, 0.0)
+    if description:
+        image.header["descrip"] = description[:80].encode("ascii", "replace")
     sform_code, qform_code = int(scan.image.header["sform_code"]), int(scan.image.header["qform_code"])
     image.set_sform(affine, code=sform_code if sform_code > 0 else 1)
     image.set_qform(affine, code=qform_code if qform_code > 0 else 1)
