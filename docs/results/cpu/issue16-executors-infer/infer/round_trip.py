@@ -20,6 +20,10 @@ target = torch.from_numpy(((scan - low) / (high - low)).astype(np.float32))
 for path in sys.argv[2:]:
     sr = ((nib.load(path).get_fdata() - low) / (high - low)).astype(np.float32)
     aligned = psnr(torch.from_numpy(kspace_truncate(sr, Scale(2, 2, 2))), target)
-    shifted = [psnr(torch.from_numpy(kspace_truncate(np.roll(sr, 1, axis), Scale(2, 2, 2))), target) for axis in range(3)]
-    print(f"{path}: round trip {aligned:.2f} dB; shifted by one voxel along x, y, z: "
-          + ", ".join(f"{value:.2f}" for value in shifted))
+    shifted = [
+        psnr(torch.from_numpy(kspace_truncate(np.roll(sr, 1, axis), Scale(2, 2, 2))), target) for axis in range(3)
+    ]
+    print(
+        f"{path}: round trip {aligned:.2f} dB; shifted by one voxel along x, y, z: "
+        + ", ".join(f"{value:.2f}" for value in shifted)
+    )
