@@ -295,3 +295,23 @@ def test_executor_mistakes_end_in_one_sentence(monkeypatch, capsys, tmp_path, ca
         *args,
     )
     assert code == 2 and fragment in assert_one_sentence(err)
+
+
+def test_an_array_task_runs_its_cell_on_the_cpus_slurm_gave_it(tmp_path, cache, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    request = RunRequest(
+        methods="tricubic", dataset="demo-small", profile="tiny", runs_dir=str(tmp_path), cache_dir=str(cache)
+    )
+    cell = request.matrix().cells[0]
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert CellJob(request)(0, str(cell.folder(Path(".")))) == "done"
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(saved)
+    assert cell_state(cell.folder(tmp_path)).state == "done"
+    with pytest.raises(BenchError, match="the harness, its plugins or the request differ"):
+        CellJob(request)(0, "demo-small/2x2x2/na/other/tiny/x/seed0")

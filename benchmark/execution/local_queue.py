@@ -151,10 +151,7 @@ def run_local(
                         free.append(item.slot)
                         _finish(item, runs_dir, summary, progress.console)
                         progress.advance(overall)
-        except KeyboardInterrupt:
-            _stop(running)
-            raise
-        finally:
+        finally:  # also on Ctrl-C: the cell processes stop, and resume from their checkpoints on a rerun
             _stop(running)
             rebuild_table(runs_dir, summary)
     return summary

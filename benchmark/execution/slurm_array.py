@@ -26,6 +26,7 @@ Options come from the command line or a small TOML (or JSON) file; the command l
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field, fields, replace
@@ -160,8 +161,16 @@ class CellJob(Checkpointable):
         self.request = request
 
     def __call__(self, index: int, folder: str) -> str:
-        """Run the cell; returns ``"done"`` or ``"busy"``, raises when the cell failed (its ``error.txt`` says why)."""
-        code = run_one_cell(self.request, index, folder, Console(soft_wrap=True))
+        """Run the cell; returns ``"done"`` or ``"busy"``, raises when the cell failed (its ``error.txt`` says why).
+
+        Without ``--threads``, torch gets the task's ``SLURM_CPUS_PER_TASK`` threads when Slurm
+        sets it, not every core of the node.
+        """
+        request = self.request
+        allocated = os.environ.get("SLURM_CPUS_PER_TASK", "")
+        if request.threads is None and allocated.isdigit() and int(allocated) > 0:
+            request = request.with_changes(threads=int(allocated))
+        code = run_one_cell(request, index, folder, Console(soft_wrap=True))
         if code == EXIT_FAILED:
             cell_dir = Path(self.request.runs_dir, folder)
             raise RuntimeError(f"cell {folder} failed: {last_error_line(cell_dir)} (see {cell_dir / 'error.txt'})")
