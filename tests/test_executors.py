@@ -315,3 +315,35 @@ def test_an_array_task_runs_its_cell_on_the_cpus_slurm_gave_it(tmp_path, cache, 
     assert cell_state(cell.folder(tmp_path)).state == "done"
     with pytest.raises(BenchError, match="the harness, its plugins or the request differ"):
         CellJob(request)(0, "demo-small/2x2x2/na/other/tiny/x/seed0")
+
+
+def test_status_asks_slurm_about_cells_that_have_not_started(monkeypatch, capsys, tmp_path):
+    """A task Slurm killed before its cell could write error.txt is failed, not pending for ever.
+
+    There is no Slurm here: a stand-in ``sacct`` on PATH answers as sacct does (``--parsable2``).
+    """
+    request = RunRequest(
+        methods="tricubic,supervised,udean",
+        dataset="demo-small",
+        setting="misaligned",
+        profile="tiny",
+        runs_dir=str(tmp_path / "runs"),
+    )
+    cells = request.matrix(make_folders=False).cells
+    write_manifest(tmp_path / "runs", cells, "slurm", ["bench"], {0: "77_0", 1: "77_1", 2: "77_2"})
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sacct").write_text(
+        "#!/bin/sh\nprintf '77_0|OUT_OF_MEMORY\\n77_0.batch|OUT_OF_MEMORY\\n77_1|PENDING\\n77_2|CANCELLED by 501\\n'\n"
+    )
+    (bin_dir / "sacct").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    states = {row.job_id: row.state for row in matrix_status(tmp_path / "runs")}
+    assert states["77_0"].state == "failed" and "OUT_OF_MEMORY" in states["77_0"].reason
+    assert "77_0_0_log.err" in states["77_0"].reason
+    assert states["77_1"].state == "pending" and states["77_1"].reason == "queued in Slurm"
+    assert states["77_2"].state == "failed" and "CANCELLED" in states["77_2"].reason
+    code, out, _ = bench(monkeypatch, capsys, "status", "--runs-dir", str(tmp_path / "runs"))
+    assert code == 0 and "done 0, running 0, failed 2, pending 1 (of 3 cells)" in out
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # no sacct: the cell folders alone
+    assert {row.state.state for row in matrix_status(tmp_path / "runs")} == {"pending"}

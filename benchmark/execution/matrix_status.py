@@ -4,20 +4,25 @@ The cells are those of the matrices ``bench run`` recorded (:mod:`benchmark.exec
 whichever executor ran them, plus any cell folder found on disk that no manifest names (made
 before manifests existed, or by a copied results folder).  States are read from the cell
 folders (:mod:`benchmark.results.cell_state`), so the view is the same for all executors.
+A pending cell of a Slurm array also gets what ``sacct`` says of its task, where there is
+``sacct`` (:mod:`benchmark.execution.slurm_states`): a task Slurm ended badly is failed.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmark.execution.manifest import planned_cells
+from benchmark.execution.slurm_states import ENDED_BADLY, slurm_states
 from benchmark.results.cell_state import ERROR_FILE, CellState, cell_state
 from benchmark.results.store import CONFIG, DONE
 
 _MARKERS = (CONFIG, DONE, ERROR_FILE)
+SLURM_FOLDER = "_slurm"
+"""Where the Slurm executor's submitit scripts and task logs go, in the results folder."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,27 @@ def matrix_status(runs_dir: Path, now: float | None = None) -> list[StatusRow]:
         if cell_dir not in known:
             label = _label_from_config(cell_dir, runs_dir)
             rows.append(StatusRow(cell_dir, label, "", None, cell_state(cell_dir, now)))
-    return rows
+    return with_slurm_states(rows, Path(runs_dir))
+
+
+def with_slurm_states(rows: list[StatusRow], runs_dir: Path) -> list[StatusRow]:
+    """Pending Slurm cells with what ``sacct`` says: failed when their task ended badly, else why they wait."""
+    waiting = [row.job_id for row in rows if row.executor == "slurm" and row.job_id and row.state.state == "pending"]
+    states = slurm_states(job for job in waiting if job)
+    if not states:
+        return rows
+    updated = []
+    for row in rows:
+        state = states.get(row.job_id or "") if row.state.state == "pending" and row.executor == "slurm" else None
+        if state in ENDED_BADLY:
+            log = Path(runs_dir, SLURM_FOLDER, f"{row.job_id}_0_log.err")
+            reason = f"Slurm ended the task: {state} (see {log})"
+            row = replace(row, state=CellState("failed", None, reason))
+        elif state is not None:
+            reason = "queued in Slurm" if state == "PENDING" else f"Slurm: {state}"
+            row = replace(row, state=replace(row.state, reason=reason))
+        updated.append(row)
+    return updated
 
 
 def wall_time_text(seconds: float | None) -> str:

@@ -38,6 +38,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmark.errors import BenchError
+from benchmark.execution.matrix_status import SLURM_FOLDER
 from benchmark.execution.one_cell import EXIT_BUSY, EXIT_FAILED, run_one_cell
 from benchmark.execution.request import Matrix, RunRequest
 from benchmark.results.cell import Cell
@@ -246,7 +247,7 @@ def submit_array(
         cache_dir=str(matrix.cache_dir.resolve()),
         data_root=str(Path(request.data_root).resolve()) if request.data_root else None,
     )
-    executor = make_executor(options, runs_dir / "_slurm", request.threads, matrix.device.type == "cuda")
+    executor = make_executor(options, runs_dir / SLURM_FOLDER, request.threads, matrix.device.type == "cuda")
     job = CellJob(task_request)
     jobs = executor.map_array(
         job, [indices[cell.folder(Path("."))] for cell in pending], [str(cell.folder(Path("."))) for cell in pending]
