@@ -22,7 +22,7 @@ from benchmark.execution.local_queue import Slot, _finish, _Running, local_slots
 from benchmark.execution.manifest import planned_cells, write_manifest
 from benchmark.execution.matrix_status import matrix_status, wall_time_text
 from benchmark.execution.request import RunRequest
-from benchmark.execution.slurm_array import CellJob, SlurmOptions, make_executor, slurm_options
+from benchmark.execution.slurm_array import CellJob, SlurmOptions, make_executor, slurm_options, task_error_line
 from benchmark.results.cell_lock import cell_lock, is_locked
 from benchmark.results.cell_state import cell_state
 from benchmark.runner import RunSummary
@@ -347,3 +347,31 @@ def test_status_asks_slurm_about_cells_that_have_not_started(monkeypatch, capsys
     assert code == 0 and "done 0, running 0, failed 2, pending 1 (of 3 cells)" in out
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # no sacct: the cell folders alone
     assert {row.state.state for row in matrix_status(tmp_path / "runs")} == {"pending"}
+
+
+def test_a_data_root_reached_through_a_symlink_names_the_same_cells_on_the_node(tmp_path):
+    """The array task rebuilds the matrix from an absolute data root; resolving the symlink would rename every cell."""
+    from tests.test_cli import write_folder_dataset
+
+    data = write_folder_dataset(tmp_path / "data", n=4, shape=(16, 16, 12))
+    (tmp_path / "link").symlink_to(data)
+    runs = tmp_path / "runs"
+    code = "import sys; from benchmark.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
+    args = ["run", "--methods", "tricubic", "--dataset", "folder", "--data-root", "link", "--profile", "tiny"]
+    args += ["--runs-dir", "runs", "--executor", "slurm", "--slurm-cluster", "local", "--wait", "--threads", "1"]
+    env = {**os.environ, "BENCH_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [row.state.state for row in matrix_status(runs)] == ["done"]
+
+
+def test_a_failed_task_is_reported_by_its_exception_not_by_its_log_paths():
+    report = (
+        "Job (task=0) failed during processing with trace:\n----------------------\n"
+        'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
+        "benchmark.errors.BenchError: cell 0 of the matrix rebuilt here is a, not b\n"
+        "\n----------------------\nYou can check full logs with 'job.stderr(0)' and 'job.stdout(0)'or at paths:\n"
+        "  - /runs/_slurm/11507_0_log.err\n  - /runs/_slurm/11507_0_log.out"
+    )
+    assert task_error_line(report) == "benchmark.errors.BenchError: cell 0 of the matrix rebuilt here is a, not b"
+    assert task_error_line("killed\n") == "killed"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field, fields, replace
@@ -41,7 +42,7 @@ from benchmark.errors import BenchError
 from benchmark.execution.matrix_status import SLURM_FOLDER
 from benchmark.execution.one_cell import EXIT_BUSY, EXIT_FAILED, run_one_cell
 from benchmark.execution.request import Matrix, RunRequest
-from benchmark.results.cell import Cell
+from benchmark.results.cell import Cell, ProtocolOptions
 from benchmark.results.cell_state import last_error_line
 from benchmark.runner import RunSummary, rebuild_table, sort_finished
 
@@ -245,7 +246,8 @@ def submit_array(
         precision=matrix.precision,
         runs_dir=str(runs_dir.resolve()),
         cache_dir=str(matrix.cache_dir.resolve()),
-        data_root=str(Path(request.data_root).resolve()) if request.data_root else None,
+        # absolute as the cells' identity spells it (symlinks kept), so a node rebuilds the same folders
+        data_root=ProtocolOptions(Path(request.data_root)).root_text() if request.data_root else None,
     )
     executor = make_executor(options, runs_dir / SLURM_FOLDER, request.threads, matrix.device.type == "cuda")
     job = CellJob(task_request)
@@ -258,6 +260,16 @@ def submit_array(
         _follow(list(zip(pending, jobs)), matrix, summary, console)
         rebuild_table(runs_dir, summary)
     return job_ids, summary
+
+
+def task_error_line(text: str) -> str:
+    """The exception line (``SomeError: message``) of a failed task's report, else its last line.
+
+    submitit's report of a failed task holds the task's traceback and then the paths of its logs.
+    """
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit): ", line)]
+    return raised[-1] if raised else (lines[-1] if lines else "unknown error")
 
 
 def _id_range(ids: list[str]) -> str:
@@ -282,7 +294,7 @@ def _follow(jobs: list[tuple[Cell, Any]], matrix: Matrix, summary: RunSummary, c
                         summary.done.append(cell)
                     progress.console.print(f"[green]{outcome}[/green] {cell.label()} (job {job.job_id})")
                 else:
-                    line = last_error_line(cell.folder(matrix.runs_dir)) or str(error).strip().splitlines()[-1]
+                    line = last_error_line(cell.folder(matrix.runs_dir)) or task_error_line(str(error))
                     summary.failed.append((cell, line))
                     progress.console.print(f"[red]failed[/red] {cell.label()} (job {job.job_id}): {line}")
                 progress.advance(overall)
