@@ -6,7 +6,6 @@ import stat
 from pathlib import Path
 
 from benchmark.data.dataset import Dataset
-from benchmark.data.nifti_read import check_affine as check_affine  # re-exported for the dataset plugins
 from benchmark.data.nifti_read import read_nifti
 from benchmark.data.volume import Volume
 from benchmark.errors import BenchError
