@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from benchmark.data.dataset import Dataset
 from benchmark.environment import environment_record, harness_commit, same_commit
@@ -32,6 +32,7 @@ from benchmark.evaluation.metrics import METRICS
 from benchmark.plugins import DATASETS, METHODS
 from benchmark.precision import DEFAULT_PRECISION, Precision, inference_precision
 from benchmark.profiles import Profile
+from benchmark.progress_bar import counting_progress
 from benchmark.protocol.groups import CellData, build_groups, cohort
 from benchmark.protocol.setting_names import NO_SETTING, SOURCE_HR_SETTINGS
 from benchmark.results.cell import Cell, ProtocolOptions, config_hash
@@ -291,9 +292,8 @@ def run_matrix(
     datasets, inputs, pending, summary = sort_finished(cells, runs_dir, cache_dir, console)
     cached_key: tuple[str, Scale, str] | None = None
     cached: CellData | None = None
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
-        with Progress(*columns, console=console) as progress:
+        with counting_progress(console) as progress:
             overall = progress.add_task("cells", total=len(cells), completed=len(summary.skipped))
 
             def warn(message: str) -> None:

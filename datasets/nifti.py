@@ -6,12 +6,11 @@ import stat
 from pathlib import Path
 
 from benchmark.data.dataset import Dataset
+from benchmark.data.nifti_read import NIFTI_SUFFIXES as NIFTI_SUFFIXES  # re-exported for hcp and brats
 from benchmark.data.nifti_read import read_nifti
 from benchmark.data.volume import Volume
 from benchmark.errors import BenchError
 from benchmark.folders import path_stat
-
-NIFTI_SUFFIXES = (".nii.gz", ".nii")
 
 
 def nifti_stem(path: Path) -> str:

@@ -238,25 +238,15 @@ def test_the_sbatch_script_carries_the_options(tmp_path, monkeypatch):
     assert executor._executor.parameters["array_parallelism"] == 4
 
 
+def one_tricubic_cell(tmp_path: Path, cache: Path) -> list[str]:
+    """``bench run`` arguments of a one-cell matrix (tiny tricubic on demo-small) in ``tmp_path / "runs"``."""
+    matrix = ["--methods", "tricubic", "--dataset", "demo-small", "--profile", "tiny"]
+    return ["run", *matrix, "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(cache)]
+
+
 def test_slurm_without_slurm_is_one_sentence(monkeypatch, capsys, tmp_path, cache):
     monkeypatch.setenv("PATH", str(tmp_path))  # no srun
-    code, _, err = bench(
-        monkeypatch,
-        capsys,
-        "run",
-        "--methods",
-        "tricubic",
-        "--dataset",
-        "demo-small",
-        "--profile",
-        "tiny",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--executor",
-        "slurm",
-        "--cache-dir",
-        str(cache),
-    )
+    code, _, err = bench(monkeypatch, capsys, *one_tricubic_cell(tmp_path, cache), "--executor", "slurm")
     assert code == 2 and "--slurm-cluster local" in assert_one_sentence(err)
 
 
@@ -278,22 +268,7 @@ def test_a_requeued_task_runs_the_same_cell_again():
     ],
 )
 def test_executor_mistakes_end_in_one_sentence(monkeypatch, capsys, tmp_path, cache, args, fragment):
-    code, _, err = bench(
-        monkeypatch,
-        capsys,
-        "run",
-        "--methods",
-        "tricubic",
-        "--dataset",
-        "demo-small",
-        "--profile",
-        "tiny",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--cache-dir",
-        str(cache),
-        *args,
-    )
+    code, _, err = bench(monkeypatch, capsys, *one_tricubic_cell(tmp_path, cache), *args)
     assert code == 2 and fragment in assert_one_sentence(err)
 
 

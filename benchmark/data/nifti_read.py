@@ -14,6 +14,8 @@ import numpy as np
 
 from benchmark.errors import BenchError
 
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+"""File name endings of NIfTI files, longest first."""
 _SINGULAR_RATIO = 1e-6  # smallest / largest singular value of the affine's 3 × 3 part below this: singular
 
 

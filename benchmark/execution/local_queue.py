@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmark.errors import BenchError
 from benchmark.execution.one_cell import EXIT_BUSY, EXIT_DONE, EXIT_FAILED, EXIT_USER_ERROR
 from benchmark.execution.request import Matrix, RunRequest, split_list
+from benchmark.progress_bar import counting_progress
 from benchmark.results.cell import Cell
 from benchmark.results.cell_state import ERROR_FILE, last_error_line
 from benchmark.results.store import DONE
@@ -125,14 +125,13 @@ def run_local(
     queue = deque(pending)
     free = list(slots)
     running: list[_Running] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with tempfile.TemporaryDirectory(prefix="bench-local-") as scratch:
         request_files = {
             slot.device: _write_request(Path(scratch), request, slot.device, matrix.precision, threads)
             for slot in slots
         }
         try:
-            with Progress(*columns, console=console) as progress:
+            with counting_progress(console) as progress:
                 overall = progress.add_task(
                     f"cells · {len(slots)} slot(s), {threads} thread(s) each",
                     total=len(matrix.cells),

@@ -36,12 +36,12 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmark.errors import BenchError
 from benchmark.execution.matrix_status import SLURM_FOLDER
 from benchmark.execution.one_cell import EXIT_BUSY, EXIT_FAILED, run_one_cell
 from benchmark.execution.request import Matrix, RunRequest
+from benchmark.progress_bar import counting_progress
 from benchmark.results.cell import Cell, ProtocolOptions
 from benchmark.results.cell_state import last_error_line
 from benchmark.runner import RunSummary, rebuild_table, sort_finished
@@ -278,9 +278,8 @@ def _id_range(ids: list[str]) -> str:
 
 def _follow(jobs: list[tuple[Cell, Any]], matrix: Matrix, summary: RunSummary, console: Console) -> None:
     """Wait for every job, recording each cell's outcome as it ends."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     waiting = list(jobs)
-    with Progress(*columns, console=console) as progress:
+    with counting_progress(console) as progress:
         overall = progress.add_task("array tasks", total=len(jobs))
         while waiting:
             for cell, job in [item for item in waiting if item[1].done()]:

@@ -6,18 +6,21 @@ others go on.  Outputs that exist are refused before any work starts, unless ``-
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from benchmark.device import resolve_device
 from benchmark.errors import BenchError
 from benchmark.inference.restored_method import RestoredMethod, fresh_method, restore_cell
-from benchmark.inference.scan_inference import InferredScan, scan_pairs, scratch_folder, super_resolve_scan
+from benchmark.inference.scan_inference import InferredScan, scan_pairs, super_resolve_scan
 from benchmark.precision import REQUESTS, resolve_precision
 from benchmark.profiles import load_profile
+from benchmark.progress_bar import counting_progress
 from benchmark.scale import Scale
 from benchmark.training.run_context import RunContext
 
@@ -47,7 +50,7 @@ def _restore(
     seed: int,
     precision: str | None,
     device_text: str,
-) -> tuple[RestoredMethod, object]:
+) -> tuple[RestoredMethod, torch.device]:
     if precision is not None and precision not in REQUESTS:
         raise BenchError(f"--precision '{precision}' is not one of {', '.join(REQUESTS)}.")
     device = resolve_device(device_text)
@@ -95,10 +98,10 @@ def infer_scans(
     )
     done: list[InferredScan] = []
     failed: list[tuple[Path, str]] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with scratch_folder() as scratch, Progress(*columns, console=console) as progress:
+    with tempfile.TemporaryDirectory(prefix="bench-infer-") as folder, counting_progress(console) as progress:
+        scratch = Path(folder)  # ZSSR's per-scan training writes its losses and checkpoints here
         run = RunContext(
-            device=resolved,  # type: ignore[arg-type]
+            device=resolved,
             seed=restored.seed,
             profile=restored.profile,
             scale=restored.scale,
@@ -114,7 +117,7 @@ def infer_scans(
         for given, written in pairs:
             bar = TileBar(progress, given.name)
             try:
-                done.append(super_resolve_scan(restored, given, written, resolved, slab_axis, bar))  # type: ignore[arg-type]
+                done.append(super_resolve_scan(restored, given, written, resolved, slab_axis, bar))
             except BenchError as error:
                 failed.append((given, str(error)))
             progress.remove_task(bar.task)

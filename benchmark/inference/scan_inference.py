@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +24,7 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from benchmark.data.nifti_read import NiftiScan, read_nifti
+from benchmark.data.nifti_read import NIFTI_SUFFIXES, NiftiScan, read_nifti
 from benchmark.errors import BenchError
 from benchmark.inference.restored_method import RestoredMethod
 from benchmark.inference.scan_geometry import (
@@ -39,8 +37,6 @@ from benchmark.inference.scan_geometry import (
 from benchmark.inference.slabs import SLAB_DEPTH
 from benchmark.inference.tile_progress import TileCallback, report_tiles
 from benchmark.precision import inference_precision
-
-NIFTI_SUFFIXES = (".nii.gz", ".nii")
 
 
 @dataclass(frozen=True)
@@ -192,14 +188,3 @@ def _save_atomic(image: nib.Nifti1Image, path: Path) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-@contextmanager
-def scratch_folder(keep: Path | None = None) -> Iterator[Path]:
-    """A folder for a method's training at test time (ZSSR's losses and checkpoints): ``keep`` or a temporary one."""
-    if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
-        yield keep
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-infer-") as folder:
-        yield Path(folder)
