@@ -376,7 +376,7 @@ def infer(
         Path | None, typer.Option("--run", help="A finished cell folder of `bench run` (…/seed0): its method.")
     ] = None,
     method: Annotated[
-        str | None, typer.Option(help="A method that needs no training data (tricubic, zssr), instead of --run.")
+        str | None, typer.Option(help="A method that needs no training data (tricubic, zero-fill, zssr), not --run.")
     ] = None,
     scale: Annotated[str, typer.Option(help="--method: scale SXxSYxSZ.")] = "2x2x2",
     profile: Annotated[str, typer.Option(help=f"--method: sizes and budgets ({', '.join(PROFILES)}).")] = "paper",
@@ -398,11 +398,11 @@ def infer(
     overwrite: Annotated[bool, typer.Option(help="Replace outputs that exist.")] = False,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch [default: torch's choice].")] = None,
 ) -> None:
-    """Super-resolve your own NIfTI scans with a trained cell (or tricubic / ZSSR), header and range kept."""
+    """Super-resolve your own NIfTI scans with a trained cell (or tricubic, zero-fill, ZSSR), header and range kept."""
     from benchmark.inference.scan_infer_command import infer_scans
 
     if (run_dir is None) == (method is None):
-        raise BenchError("give either --run <cell folder> or --method <name> (tricubic, zssr), not both or neither.")
+        raise BenchError("give exactly one of --run <cell folder> and --method <name> (tricubic, zero-fill, zssr).")
     if slab_axis != "auto" and slab_axis not in ("0", "1", "2"):
         raise BenchError(f"--slab-axis must be auto, 0, 1 or 2, got '{slab_axis}'.")
     if threads is not None:

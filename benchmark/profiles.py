@@ -14,7 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import BenchError
-from benchmark.settings import Setting, auto_or, boolean, check_settings, declare, int_tuple, integer, number, optional
+from benchmark.settings import (
+    Setting,
+    auto_or,
+    boolean,
+    check_settings,
+    choice,
+    declare,
+    int_tuple,
+    integer,
+    number,
+    optional,
+)
 
 _COMMON: dict[str, Any] = {
     # Patches (voxels). The HR patch is the LR patch times the scale.
@@ -26,8 +37,10 @@ _COMMON: dict[str, Any] = {
     "reduction": 16,
     "encoder_feats": 64,
     "disc_feats": 64,
-    # Image-to-image SR paths add a linear up-sampling of their input (off: the authors' TS-RCAN).
+    # Image-to-image SR paths add a fixed up-sampling of their input (off: the authors' TS-RCAN),
+    # tricubic made local to a slab ("cubic") or linear interpolation ("linear").
     "global_skip": False,
+    "skip_interpolation": "cubic",
     # Training set-up shared by every learned method (paper Sec. II.E).
     "batch_size": 8,
     "epochs": 30,
@@ -42,7 +55,10 @@ _COMMON: dict[str, Any] = {
     # Whole-volume inference: in-plane LR tile size (voxels) and tiles per forward pass.
     "infer_tile": 128,
     "infer_batch": 8,
-    # Validation crops (LR voxels) taken from each validation pair, the same at every interval.
+    # Validation: whole volumes, scored as the test is; the first val_volumes validation pairs by subject.
+    "val_volumes": 2,
+    # Central crop (LR voxels) of each validation pair for the training instruments that are not the
+    # validation score (DASR's degradation PSNR, ZSSR's son reconstruction).
     "val_crop": (48, 48, 12),
     # Subjects per dataset split (None: the whole dataset).
     "max_subjects": None,
@@ -70,7 +86,8 @@ declare(
     Setting("reduction", integer(1), "channel-attention reduction"),
     Setting("encoder_feats", integer(1), "encoder feature channels"),
     Setting("disc_feats", integer(1), "discriminator feature channels"),
-    Setting("global_skip", boolean(), "image-to-image SR paths add a linear up-sampling of their input"),
+    Setting("global_skip", boolean(), "image-to-image SR paths add a fixed up-sampling of their input"),
+    Setting("skip_interpolation", choice("cubic", "linear"), "the global skip's kernel: local tricubic, or linear"),
     Setting("batch_size", integer(1), "patches per training step"),
     Setting("epochs", integer(1), "training epochs"),
     Setting("steps_per_epoch", auto_or(integer(1)), "steps per epoch; auto sizes an epoch from the data"),
@@ -82,7 +99,8 @@ declare(
     Setting("checkpoint_every", integer(1), "steps between checkpoints"),
     Setting("infer_tile", integer(8), "in-plane LR tile side at inference (voxels)"),
     Setting("infer_batch", integer(1), "tiles per forward pass at inference"),
-    Setting("val_crop", int_tuple(3, minimum=3), "validation crop (LR voxels) per validation pair"),
+    Setting("val_volumes", integer(1), "validation volumes scored at each validation (whole, as the test)"),
+    Setting("val_crop", int_tuple(3, minimum=3), "crop (LR voxels) of the instruments: DASR's G_d PSNR, ZSSR's son"),
     Setting("max_subjects", optional(integer(4)), "use only the first N subjects (sorted); None: all"),
 )
 

@@ -49,6 +49,10 @@ class Scale:
         """LR shape of an HR volume whose shape is a multiple of the scale, in voxels."""
         return tuple(n // s for n, s in zip(hr_shape, self.factors))  # type: ignore[return-value]
 
+    def hr_shape(self, lr_shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """HR shape of an LR volume ``(X/sx, Y/sy, Z/sz)``: each size times its factor, in voxels."""
+        return tuple(int(n) * s for n, s in zip(lr_shape, self.factors))  # type: ignore[return-value]
+
     def crop_to_multiple(self, hr_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         """Largest shape ``<= hr_shape`` divisible by the scale along every axis, in voxels."""
         return tuple(n - n % s for n, s in zip(hr_shape, self.factors))  # type: ignore[return-value]

@@ -46,7 +46,8 @@ from benchmark.training.run_context import RunContext
 from benchmark.training.trainer import Trainer
 from methods.adversarial_diagnostics import Float32, probe, probe_batch
 from methods.losses import gradient_penalty, lsgan_discriminator_loss
-from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
+from methods.thin_slab import PatchSampler, ThinSlabMethod
+from methods.validation import ValidationSet
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -115,6 +116,7 @@ class AdversarialPlan:
         self.scale = method.scale
         self.profile = method.profile
         self.device = run.device
+        self.validation_set = ValidationSet(data.validation, self.scale, self.profile, self.device)
         self.sampler = PatchSampler(self.profile["lr_patch"], self.scale)
         self.batch_size = int(self.profile["batch_size"])
         self._probe_batch: Batch | None = None
@@ -199,9 +201,9 @@ class AdversarialPlan:
         return {}
 
     def validate(self) -> dict[str, float]:
-        """Validation scores of the inference network (:func:`~methods.thin_slab.validate_network`) and the
+        """Validation scores of the inference network (:class:`~methods.validation.ValidationSet`) and the
         training instruments of :func:`~methods.adversarial_diagnostics.probe` on a fixed probe batch."""
-        scores = validate_network(self.sr_network, self.validation, self.scale, self.profile, self.device)
+        scores = self.validation_set.score(self.sr_network)
         if self._probe_batch is None:
             self._probe_batch = probe_batch(self)
         return {**scores, **probe(self, self._probe_batch)}

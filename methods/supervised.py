@@ -34,7 +34,8 @@ from benchmark.training.run_context import RunContext
 from benchmark.training.trainer import Trainer, TrainingPlan
 from methods.losses import l1_loss, ssim_loss
 from methods.networks import ts_rcan_from_profile
-from methods.thin_slab import PatchSampler, ThinSlabMethod, validate_network
+from methods.thin_slab import PatchSampler, ThinSlabMethod
+from methods.validation import ValidationSet
 
 SSIM_WEIGHT = 0.5
 
@@ -59,7 +60,7 @@ class PairedSlabPlan:
         self.networks = {"sr": network}
         self.lr_volumes = [v.data for v in lr_volumes]
         self.hr_volumes = [v.data for v in hr_volumes]
-        self.validation = validation
+        self.validation = ValidationSet(validation, scale, profile, device)
         self.scale = scale
         self.profile = profile
         self.device = device
@@ -83,8 +84,8 @@ class PairedSlabPlan:
         return {"loss": loss.item(), "l1": l1.item(), "ssim": ssim.item()}
 
     def validate(self) -> dict[str, float]:
-        """PSNR on central crops of the validation pairs."""
-        return validate_network(self.networks["sr"], self.validation, self.scale, self.profile, self.device)
+        """Whole-volume PSNR and SSIM of the validation volumes and the reference lines (:mod:`methods.validation`)."""
+        return self.validation.score(self.networks["sr"])
 
 
 class SupervisedBase(ThinSlabMethod):

@@ -13,10 +13,8 @@ The base class trains the plan (or each stage's plan, in order) with the shared
 :class:`benchmark.training.trainer.Trainer`, super-resolves whole volumes slab by slab
 (:func:`benchmark.inference.slabs.super_resolve_slabs`), and saves and restores all networks.
 
-Validation (:func:`validate_network`, what a plan's ``validate`` returns): the PSNR and 3D SSIM
-of the inference network on the same central crops of the validation pairs at every call
-(:func:`validation_crops`), and tricubic's on those crops (:func:`tricubic_validation`), the
-reference line of the learning curves (:mod:`reports.learning_curves`).
+Validation (what a plan's ``validate`` returns) scores whole validation volumes exactly as the
+test does: :mod:`methods.validation`.
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.evaluation.metrics import SSIM_WINDOW, psnr, ssim3d
+from benchmark.evaluation.metrics import psnr
 from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
 from benchmark.method import Method
 from benchmark.profiles import Profile
@@ -40,7 +38,6 @@ from benchmark.scale import Scale
 from benchmark.training.run_context import RunContext
 from benchmark.training.trainer import Trainer, TrainingPlan, total_steps
 from methods.networks import count_parameters
-from methods.tricubic import Tricubic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,102 +170,6 @@ class PatchSampler:
             volume = volumes[int(rng.integers(len(volumes)))]
             patches.append(crop(volume, random_patch_corner(volume.shape, size, rng), size))  # type: ignore[arg-type]
         return to_slabs(torch.from_numpy(np.stack(patches)))
-
-
-def validation_crops(
-    pairs: Sequence[VolumePair], scale: Scale, crop_size: Sequence[int]
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The fixed validation data: ``(LR crop, HR block over it)`` of each validation pair.
-
-    The LR crop is the central ``crop_size`` (LR voxels, clipped to the volume) of the pair's
-    LR volume; the HR block covers the same field of view on the HR grid (corner and size times
-    the scale). The same pairs give the same crops at every validation.
-
-    Returns:
-        ``(lr, hr)`` arrays per pair, ``(x, y, z)`` and ``(sx·x, sy·y, sz·z)`` (views of the volumes).
-    """
-    crops = []
-    for pair in pairs:
-        lr = pair.lr.data
-        size = [min(c, n) for c, n in zip(crop_size, lr.shape)]
-        corner = [(n - c) // 2 for n, c in zip(lr.shape, size)]
-        lr_crop = lr[tuple(slice(o, o + c) for o, c in zip(corner, size))]
-        hr_crop = pair.hr.data[tuple(slice(o * f, (o + c) * f) for o, c, f in zip(corner, size, scale.factors))]
-        crops.append((lr_crop, hr_crop))
-    return crops
-
-
-def crop_scores(sr: torch.Tensor, hr: np.ndarray) -> tuple[float, float]:
-    """``(PSNR dB, SSIM)`` of an SR crop against its HR block, with the test metrics of
-    :mod:`benchmark.evaluation.metrics` (3D SSIM: ``nan`` when an axis is shorter than its window)."""
-    target = torch.from_numpy(np.ascontiguousarray(hr))
-    sr = sr.float().cpu()
-    similarity = ssim3d(sr, target) if min(target.shape) >= SSIM_WINDOW else float("nan")
-    return psnr(sr, target), similarity
-
-
-def _means(scores: list[tuple[float, float]], prefix: str = "") -> dict[str, float]:
-    if not scores:
-        return {f"{prefix}psnr": float("nan"), f"{prefix}ssim": float("nan")}
-    values = np.asarray(scores, dtype=np.float64)
-    return {f"{prefix}psnr": float(np.mean(values[:, 0])), f"{prefix}ssim": float(np.mean(values[:, 1]))}
-
-
-def validation_scores(
-    network: nn.Module,
-    pairs: Sequence[VolumePair],
-    scale: Scale,
-    crop_size: Sequence[int],
-    batch_size: int,
-    device: torch.device,
-) -> dict[str, float]:
-    """``{"psnr", "ssim"}``: means over pairs of a slab network's SR of each :func:`validation_crops` crop."""
-    scores = []
-    for lr_crop, hr_crop in validation_crops(pairs, scale, crop_size):
-        sr = super_resolve_slabs(
-            network,
-            torch.from_numpy(np.ascontiguousarray(lr_crop)),
-            scale,
-            tile=max(lr_crop.shape[0], lr_crop.shape[1]),
-            batch_size=batch_size,
-            device=device,
-        )
-        scores.append(crop_scores(sr, hr_crop))
-    return _means(scores)
-
-
-def tricubic_validation(
-    pairs: Sequence[VolumePair], scale: Scale, profile: Profile, crop_size: Sequence[int]
-) -> dict[str, float]:
-    """``{"tricubic_psnr", "tricubic_ssim"}``: the harness's tricubic method on the same crops as the network.
-
-    :class:`methods.tricubic.Tricubic` super-resolves each LR crop of :func:`validation_crops`
-    and is scored against its HR block like the network, so the learning curves' reference
-    line is measured on exactly the data of the curve. It is recomputed at every validation
-    (deterministic: the same value in every row): one spline interpolation and one 3D SSIM per
-    crop, 0.25–0.8 s per crop at the paper's ``val_crop`` (48, 48, 12) at 2×2×2 on a busy
-    2-core CPU, next to the network's own validation. It never touches a test volume.
-    """
-    tricubic = Tricubic(scale, profile)
-    crops = validation_crops(pairs, scale, crop_size)
-    scores = [crop_scores(tricubic.super_resolve(torch.from_numpy(np.ascontiguousarray(lr))), hr) for lr, hr in crops]
-    return _means(scores, prefix="tricubic_")
-
-
-def validate_network(
-    network: nn.Module, data_pairs: Sequence[VolumePair], scale: Scale, profile: Profile, device: torch.device
-) -> dict[str, float]:
-    """Validation of a slab network on the validation crops (the profile's ``val_crop`` and ``infer_batch``).
-
-    Returns:
-        ``{"psnr", "ssim", "tricubic_psnr", "tricubic_ssim"}``: the network's mean PSNR (dB) and
-        3D SSIM over the crops of :func:`validation_crops`, and tricubic's on the same crops
-        (:func:`tricubic_validation`; the same numbers at every call, so the trainer's
-        ``losses.csv`` carries the reference of its own curve in ``val_tricubic_*``).
-    """
-    crop_size = tuple(profile["val_crop"])
-    scores = validation_scores(network, data_pairs, scale, crop_size, int(profile["infer_batch"]), device)
-    return {**scores, **tricubic_validation(data_pairs, scale, profile, crop_size)}
 
 
 def downsampling_psnr(

@@ -1,6 +1,9 @@
 """Tricubic interpolation: the paper's reference row, no training, no source HR.
 
-Cubic B-spline interpolation (order 3, ``scipy.ndimage``) of the LR volume onto the HR grid.
+Cubic B-spline interpolation (order 3) of the LR volume onto the HR grid, computed as the
+polyphase filter of :func:`methods.cubic_upsampling.upsample_cubic`, equal to
+``scipy.ndimage.affine_transform(lr, 1/s, order=3, mode="grid-wrap")`` to float64 rounding and
+about nine times faster (validation computes it for every learned cell).
 The grids are aligned as the k-space truncation aligns them: LR voxel ``j`` samples the
 band-limited HR volume at HR voxel ``j·s`` (cropping a DFT resamples at multiples of the
 scale), so HR voxel ``x`` is read at LR coordinate ``x / s``; the spline wraps around the
@@ -11,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 from benchmark.method import Method
 from benchmark.plugins import METHODS
+from methods.cubic_upsampling import upsample_cubic
 
 
 @METHODS.register("tricubic", summary="Cubic-spline (order 3) interpolation of the LR volume; no training.")
@@ -26,13 +29,5 @@ class Tricubic(Method):
 
     def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
         """``(X/sx, Y/sy, Z/sz)`` → ``(X, Y, Z)`` by order-3 spline interpolation."""
-        factors = np.asarray(self.scale.factors, dtype=np.float64)
-        hr_shape = tuple(int(n) * int(f) for n, f in zip(lr.shape, factors))
-        sr = ndimage.affine_transform(
-            lr.detach().cpu().numpy().astype(np.float64),
-            matrix=1.0 / factors,
-            output_shape=hr_shape,
-            order=3,
-            mode="grid-wrap",
-        )
+        sr = upsample_cubic(lr.detach().cpu().numpy().astype(np.float64), self.scale.factors)
         return torch.from_numpy(sr.astype(np.float32))

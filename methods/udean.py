@@ -51,8 +51,8 @@ Choices where the paper is open:
   as swapping the labels turns ``D`` into ``1 − D`` and ``|1 − D − 0.5| = |D − 0.5|``.
 * **Global skip** (profile ``global_skip``, off in the paper profile): every place an SR image
   is made from an LR image, i.e. ``Y_{s→t→s}`` and inference, adds
-  ``upsample_slab_linear(LR slab, scale)``; the LR paths are unchanged. ``Ŷ_s`` is made from
-  ``f_s``, not from an LR image, yet its decoder is the same SR decoder: left as the paper has it,
+  ``upsample_slab(LR slab, scale)`` (kernel ``skip_interpolation``); the LR paths are unchanged.
+  ``Ŷ_s`` is made from ``f_s``, not from an LR image, yet its decoder is the same SR decoder: left as the paper has it,
   the decoder would output a residual in the cycle and a whole image in eq. 6 from nearly the
   same features (eq. 5 pulls ``f_{s→t→s}`` to ``f_s``). In training the generators settle that
   by making ``X_{s→t}`` dim (mean 0.17 vs 0.50 for ``X_t`` after 60 quick-profile steps), which
@@ -146,7 +146,7 @@ from methods.networks import (
 )
 from methods.networks.downsampling_generator import sample_slab
 from methods.networks.encoders import he_initialise
-from methods.networks.interpolation_skip import upsample_slab_linear
+from methods.networks.interpolation_skip import upsample_slab
 from methods.thin_slab import ThinSlabMethod
 
 GENERATORS = ("downsampling_extractor", "lr_decoder", "lr_encoder", "sr_decoder")
@@ -201,29 +201,37 @@ def starts_at_sampling(profile: Profile) -> bool:
 
 
 class SuperResolutionNetwork(nn.Module):
-    """The SRR network: LR encoder, SR decoder and, optionally, the global linear skip.
+    """The SRR network: LR encoder, SR decoder and, optionally, the global skip.
 
     Args:
         lr_encoder: ``(B, 3, h, w) → (B, C, h, w)``.
         sr_decoder: ``(B, C, h, w) → (B, 3·sz, sx·h, sy·w)``.
         scale: ``(sx, sy, sz)``.
-        global_skip: add ``upsample_slab_linear`` of the LR slab to the output.
+        global_skip: add ``upsample_slab`` of the LR slab to the output.
+        skip_interpolation: its kernel (``"cubic"``, default, or ``"linear"``).
 
     Shapes:
         ``(B, 3, h, w) → (B, 3·sz, sx·h, sy·w)``.
     """
 
-    def __init__(self, lr_encoder: nn.Module, sr_decoder: nn.Module, scale: Scale, global_skip: bool) -> None:
+    def __init__(
+        self,
+        lr_encoder: nn.Module,
+        sr_decoder: nn.Module,
+        scale: Scale,
+        global_skip: bool,
+        skip_interpolation: str = "cubic",
+    ) -> None:
         super().__init__()
         self.lr_encoder, self.sr_decoder = lr_encoder, sr_decoder
-        self.factors, self.global_skip = scale.factors, global_skip
+        self.factors, self.global_skip, self.skip_interpolation = scale.factors, global_skip, skip_interpolation
 
     def encode_decode(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Features ``(B, C, h, w)`` and SR slab ``(B, 3·sz, sx·h, sy·w)`` of an LR slab ``(B, 3, h, w)``."""
         features = self.lr_encoder(lr)
         sr = self.sr_decoder(features)
         if self.global_skip:
-            sr = sr + upsample_slab_linear(lr, self.factors)
+            sr = sr + upsample_slab(lr, self.factors, self.skip_interpolation)
         return features, sr
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
@@ -261,7 +269,11 @@ class UDEANPlan(AdversarialPlan):
         self.weights = method.weights
         global_skip = bool(self.profile["global_skip"])
         self.srr = SuperResolutionNetwork(
-            self.networks["lr_encoder"], self.networks["sr_decoder"], self.scale, global_skip
+            self.networks["lr_encoder"],
+            self.networks["sr_decoder"],
+            self.scale,
+            global_skip,
+            str(self.profile["skip_interpolation"]),
         )
         self.sr_network = self.srr
         self.hr_consistency_skip = global_skip and bool(self.profile.get("udean_hr_consistency_skip", True))
@@ -300,7 +312,7 @@ class UDEANPlan(AdversarialPlan):
             # source consistency: Y_s → f_s → Ŷ_s (+ up(X_{s→t}) with the global skip, see module doc)
             y_hat_s = net["sr_decoder"](f_s)
             if self.hr_consistency_skip:
-                y_hat_s = y_hat_s + upsample_slab_linear(x_s_t, self.scale.factors)
+                y_hat_s = y_hat_s + upsample_slab(x_s_t, self.scale.factors, self.srr.skip_interpolation)
             # target consistency: X_t → f_t → X̂_t
             f_t = net["lr_encoder"](x_t)
             x_hat_t = net["lr_decoder"](f_t)
@@ -401,7 +413,7 @@ class UDEAN(ThinSlabMethod):
     def build_networks(cls, scale: Scale, profile: Profile) -> dict[str, nn.Module]:
         feats = int(profile["encoder_feats"])
         sr_decoder = ts_rcan_decoder_from_profile(profile, feats, hr_slab_depth(scale), (scale.sx, scale.sy))
-        if profile["global_skip"]:  # start the SRR network at linear interpolation, as the shared TS-RCAN does
+        if profile["global_skip"]:  # start the SRR network at the skip's interpolation, as the shared TS-RCAN does
             sr_decoder.start_at_zero()
         # The degradation path is the shared HR → LR generator, kept as two networks: the losses need f_s.
         degradation = downsampling_generator_from_profile(profile, scale)
@@ -431,9 +443,13 @@ class UDEAN(ThinSlabMethod):
         return UDEANWeights.from_profile(self.profile, self.ablated)
 
     def inference_network(self) -> nn.Module:
-        """LR encoder → SR decoder (+ linear skip if ``global_skip``); nothing else runs at test time."""
+        """LR encoder → SR decoder (+ the global skip if ``global_skip``); nothing else runs at test time."""
         return SuperResolutionNetwork(
-            self.networks["lr_encoder"], self.networks["sr_decoder"], self.scale, bool(self.profile["global_skip"])
+            self.networks["lr_encoder"],
+            self.networks["sr_decoder"],
+            self.scale,
+            bool(self.profile["global_skip"]),
+            str(self.profile["skip_interpolation"]),
         )
 
     def make_plan(self, data: TrainingData, run: RunContext) -> TrainingPlan:

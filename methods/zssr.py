@@ -140,14 +140,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import scipy.fft
 import torch
 
 from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
 from benchmark.method import Method
 from benchmark.plugins import METHODS
 from benchmark.profiles import Profile
-from benchmark.protocol.degradations import kspace_truncate, truncated_kspace
+from benchmark.protocol.degradations import kspace_truncate, kspace_zero_fill, truncated_image
 from benchmark.protocol.patches import crop
 from benchmark.protocol.training_data import TrainingData
 from benchmark.scale import Scale
@@ -610,38 +609,6 @@ def zssr_forward(
         return sr
     base = upsample_cubic(lr.detach().cpu().numpy(), scale.factors)
     return (sr.double() + torch.from_numpy(base)).float()
-
-
-def truncated_image(volume: np.ndarray, scale: Scale) -> np.ndarray:
-    """The protocol's k-space truncation before its magnitude: a complex ``(X/sx, Y/sy, Z/sz)`` image.
-
-    Its magnitude is :func:`~benchmark.protocol.degradations.kspace_truncate` of ``volume``
-    (the same k-space block, :func:`~benchmark.protocol.degradations.truncated_kspace`).
-    """
-    centred = truncated_kspace(volume, scale)
-    return scipy.fft.ifftn(scipy.fft.ifftshift(centred), workers=torch.get_num_threads())
-
-
-def kspace_zero_fill(lr: np.ndarray, factors: Sequence[int]) -> np.ndarray:
-    """The pseudo-inverse of the k-space truncation: zero-fill the LR spectrum onto the HR grid.
-
-    The LR image's spectrum becomes the centred block of an HR spectrum that is zero
-    elsewhere, scaled by ``N_hr / N_lr`` (undoing the truncation's voxel-count ratio), so that
-    ``truncated_image(kspace_zero_fill(r)) == r`` for a complex ``r``.
-
-    Args:
-        lr: ``(X/sx, Y/sy, Z/sz)`` real or complex image.
-        factors: ``(sx, sy, sz)``.
-
-    Returns:
-        ``(X, Y, Z)`` complex128 image.
-    """
-    hr_shape = tuple(int(n) * int(f) for n, f in zip(lr.shape, factors))
-    spectrum = np.zeros(hr_shape, dtype=np.complex128)
-    # LR frequencies 0 … m − m//2 − 1, −(m//2) … −1 (FFT order), at the same frequencies of the HR axis.
-    frequencies = [np.round(np.fft.fftfreq(m) * m).astype(int) % n for m, n in zip(lr.shape, hr_shape)]
-    spectrum[np.ix_(*frequencies)] = scipy.fft.fftn(lr, workers=torch.get_num_threads())
-    return scipy.fft.ifftn(spectrum, workers=torch.get_num_threads()) * (np.prod(hr_shape) / lr.size)
 
 
 def _up_kspace(residual: np.ndarray, factors: Sequence[int]) -> np.ndarray:

@@ -44,7 +44,7 @@ from reports.display import (
 )
 from reports.latex import escape_latex
 from reports.markdown import escape_markdown
-from reports.training_histories import VALIDATION_PSNR, VALIDATION_SSIM, TrainingHistory
+from reports.training_histories import REFERENCES, VALIDATION_PSNR, VALIDATION_SSIM, TrainingHistory
 
 FLAT_WINDOW = 0.2
 """Share of the training steps, at the end, whose gain decides whether a curve still rises."""
@@ -135,7 +135,8 @@ def convergence_table(histories: Sequence[TrainingHistory], oracles: frozenset[s
     Columns: ``dataset, scale, setting, method, seed, oracle, steps`` (the cell's last validated
     step), ``validations``, ``best_val_psnr, best_step, final_val_psnr, final_val_ssim,
     window_gain_db, status, flattened_at`` (empty unless flattened), ``tricubic_val_psnr,
-    tricubic_val_ssim`` (empty when the cell did not record them) and ``final_minus_tricubic_db``.
+    tricubic_val_ssim, final_minus_tricubic_db`` and the same three for ``zero_fill`` (empty when
+    the cell did not record them).
     """
     rows = []
     for history in sorted(histories, key=history_sort_key):
@@ -143,7 +144,7 @@ def convergence_table(histories: Sequence[TrainingHistory], oracles: frozenset[s
         result = convergence(curve["step"], curve[VALIDATION_PSNR], start=history.validation_start)
         if result is None:
             continue
-        tricubic = history.tricubic() or {"psnr": math.nan, "ssim": math.nan}
+        references = {name: history.reference(name) or {"psnr": math.nan, "ssim": math.nan} for name in REFERENCES}
         final_ssim = pd.to_numeric(curve[VALIDATION_SSIM], errors="coerce").iloc[-1]
         cell = history.cell
         rows.append(
@@ -163,9 +164,15 @@ def convergence_table(histories: Sequence[TrainingHistory], oracles: frozenset[s
                 "window_gain_db": result.window_gain,
                 "status": result.status,
                 "flattened_at": pd.NA if result.flattened_at is None else result.flattened_at,
-                "tricubic_val_psnr": tricubic["psnr"],
-                "tricubic_val_ssim": tricubic["ssim"],
-                "final_minus_tricubic_db": result.final - tricubic["psnr"],
+                **{
+                    column: value
+                    for name, reference in references.items()
+                    for column, value in (
+                        (f"{name}_val_psnr", reference["psnr"]),
+                        (f"{name}_val_ssim", reference["ssim"]),
+                        (f"final_minus_{name}_db", result.final - reference["psnr"]),
+                    )
+                },
             }
         )
     table = pd.DataFrame(rows)
@@ -183,17 +190,20 @@ _HEADER = (
     "Final val. PSNR (dB)",
     "Tricubic (dB)",
     "Final − tricubic (dB)",
+    "Zero-fill (dB)",
+    "Final − zero-fill (dB)",
     "Final val. SSIM",
     "Flattened at",
 )
 CAPTION = (
-    "Validation PSNR on the same central crops of the validation pairs at every validation; tricubic on those "
-    f"same crops. Flattened at: the first validation step within {FLAT_GAIN_DB} dB of the curve's best, when its "
+    "Validation PSNR of whole validation volumes, the same at every validation, scored as the test is; "
+    "tricubic and zero-fill on those same volumes. "
+    f"Flattened at: the first validation step within {FLAT_GAIN_DB} dB of the curve's best, when its "
     f"last {FLAT_WINDOW:.0%} of training steps gained less than {FLAT_GAIN_DB} dB; otherwise still rising."
 )
 LATEX_NOTES: tuple[str, ...] = (
-    "Validation PSNR on the same central crops of the validation pairs at every validation.",
-    "Tricubic: on those same crops.",
+    "Validation PSNR of whole validation volumes, the same at every validation, scored as the test is.",
+    "Tricubic, zero-fill: on those same volumes.",
     f"Flattened at: the first validation step within {FLAT_GAIN_DB} dB of the curve's best,",
     f"when its last {FLAT_WINDOW:.0%} of training steps gained less than {FLAT_GAIN_DB} dB; otherwise still rising.",
 )
@@ -207,16 +217,18 @@ def _number(value: float, digits: int, minus: str = "−") -> str:
 
 def _cells(row: pd.Series, minus: str) -> list[str]:
     flattened = row["status"] if row["status"] != FLATTENED else f"{int(row['flattened_at'])}"
-    difference = _number(row["final_minus_tricubic_db"], 2, minus)
-    if difference != _DASH and not difference.startswith(minus):
-        difference = "+" + difference
+    references = []
+    for name in REFERENCES:
+        difference = _number(row.get(f"final_minus_{name}_db"), 2, minus)
+        if difference != _DASH and not difference.startswith(minus):
+            difference = "+" + difference
+        references += [_number(row.get(f"{name}_val_psnr"), 2, minus), difference]
     return [
         str(row["seed"]),
         str(row["steps"]),
         f"{_number(row['best_val_psnr'], 2, minus)} @ {row['best_step']}",
         _number(row["final_val_psnr"], 2, minus),
-        _number(row["tricubic_val_psnr"], 2, minus),
-        difference,
+        *references,
         _number(row["final_val_ssim"], 4, minus),
         flattened,
     ]

@@ -13,6 +13,7 @@ from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING, UNPAIRED
 
 METHOD_DISPLAY_NAMES: dict[str, str] = {
     "tricubic": "Tricubic",
+    "zero-fill": "Zero-fill",
     "zssr": "ZSSR",
     "cyclegan": "CycleGAN",
     "dasr": "DASR",
@@ -36,6 +37,7 @@ METRIC_DISPLAY_NAMES: dict[str, str] = {"ssim": "SSIM", "psnr": "PSNR"}
 _UNKNOWN = "*"
 METHOD_ORDER: tuple[str, ...] = (
     "tricubic",
+    "zero-fill",
     "zssr",
     "supervised",
     "supervised-rigid",

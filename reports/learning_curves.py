@@ -6,9 +6,10 @@ dataset × scale × setting of one profile × variant:
 * ``learning_curves_<dataset>_<scale>_<setting><suffix>.{png,pdf}`` — two panels, validation
   PSNR (dB) and validation SSIM against the cell's training step, one line (with markers) per
   learned cell (``(seed k)`` added when a method ran several seeds); a dashed horizontal line
-  for tricubic on the same validation crops, read from the cells' ``val_tricubic_*`` columns.
-  When the cells of a figure did not validate on the same crops (e.g. other split seeds), each
-  cell gets its own dashed tricubic line in its own colour.  DASR's curve is its stage 2 (SR)
+  for tricubic and a dotted one for zero-fill on the same validation volumes, read from the
+  cells' ``val_tricubic_*`` and ``val_zero_fill_*`` columns. When the cells of a figure did not
+  validate on the same volumes (e.g. other split seeds), each cell gets its own reference lines
+  in its own colour.  DASR's curve is its stage 2 (SR)
   validation, starting where stage 2 starts.
 * ``adversarial_losses_<dataset>_<scale>_<setting><suffix>.{png,pdf}`` — one row per
   adversarial cell (a history with ``g_total`` and ``d_total``), generator loss on the left,
@@ -36,6 +37,7 @@ from reports.display import dataset_name, method_name, scale_text, setting_name
 from reports.training_histories import (
     DISCRIMINATOR_LOSS,
     GENERATOR_LOSS,
+    REFERENCES,
     VALIDATION_PSNR,
     VALIDATION_SSIM,
     TrainingHistory,
@@ -46,6 +48,8 @@ FORMATS: tuple[str, ...] = ("png", "pdf")
 SMOOTHING_SHARE = 0.02
 """Window of the losses' running mean, as a share of the steps (at least one step)."""
 TRICUBIC_STYLE = {"linestyle": "--", "linewidth": 1.2}
+REFERENCE_STYLES = {"tricubic": TRICUBIC_STYLE, "zero_fill": {"linestyle": ":", "linewidth": 1.4}}
+"""Line style of each reference of :data:`reports.training_histories.REFERENCES`."""
 _TRICUBIC_DIGITS = 9
 
 
@@ -84,32 +88,43 @@ def learning_curve_figure(
     figure = Figure(figsize=(11.0, 4.2), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, 2)
-    tricubic = [history.tricubic() for history in histories]
-    shared = {round(t["psnr"], _TRICUBIC_DIGITS) for t in tricubic if t is not None}
     colours = [f"C{index % 10}" for index in range(len(histories))]
     labels = _labels(histories, display_names, oracles)
-    for history, label, colour, baseline in zip(histories, labels, colours, tricubic):
+    for history, label, colour in zip(histories, labels, colours):
         curve = history.validation()
         for axis, column in zip(axes, (VALIDATION_PSNR, VALIDATION_SSIM)):
             values = pd.to_numeric(curve[column], errors="coerce")
             if values.notna().any():
                 axis.plot(curve["step"], values, marker="o", markersize=3, color=colour, label=label)
-            if baseline is not None and len(shared) > 1:
-                axis.axhline(baseline[column.removeprefix("val_")], color=colour, alpha=0.8, **TRICUBIC_STYLE)
-    if len(shared) == 1:
-        baseline = next(t for t in tricubic if t is not None)
-        for axis, metric in zip(axes, ("psnr", "ssim")):
-            if np.isfinite(baseline[metric]):
-                axis.axhline(baseline[metric], color="black", label="Tricubic (same crops)", **TRICUBIC_STYLE)
-    elif len(shared) > 1:
-        axes[0].plot([], [], color="grey", label="Tricubic (each cell's crops)", **TRICUBIC_STYLE)
+    for name, display in REFERENCES.items():
+        _reference_lines(axes, histories, colours, name, display)
     for axis, name in zip(axes, ("Validation PSNR (dB)", "Validation SSIM")):
         axis.set_xlabel("training step")
         axis.set_ylabel(name)
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize="small")
-    figure.suptitle(f"{title}: validation on fixed crops of the validation pairs")
+    figure.suptitle(f"{title}: validation on whole validation volumes, scored as the test")
     return figure
+
+
+def _reference_lines(
+    axes: Sequence, histories: Sequence[TrainingHistory], colours: Sequence[str], name: str, display: str
+) -> None:
+    """One black line per panel for reference ``name`` when every cell recorded the same value, else one per cell."""
+    style = REFERENCE_STYLES.get(name, TRICUBIC_STYLE)
+    recorded = [history.reference(name) for history in histories]
+    shared = {round(r["psnr"], _TRICUBIC_DIGITS) for r in recorded if r is not None}
+    if len(shared) == 1:
+        baseline = next(r for r in recorded if r is not None)
+        for axis, metric in zip(axes, ("psnr", "ssim")):
+            if np.isfinite(baseline[metric]):
+                axis.axhline(baseline[metric], color="black", label=f"{display} (same volumes)", **style)
+    elif len(shared) > 1:
+        for reference, colour in zip(recorded, colours):
+            if reference is not None:
+                for axis, metric in zip(axes, ("psnr", "ssim")):
+                    axis.axhline(reference[metric], color=colour, alpha=0.8, **style)
+        axes[0].plot([], [], color="grey", label=f"{display} (each cell's volumes)", **style)
 
 
 def _running_mean(values: np.ndarray) -> np.ndarray:

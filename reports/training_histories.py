@@ -2,10 +2,12 @@
 
 The trainer writes one ``losses.csv`` per run: one row per step (``step`` from 1, ``lr``, the
 plan's losses) and, every ``val_every`` steps and at the last step, the validation columns
-``val_*``.  Learned methods validated with :func:`methods.thin_slab.validate_network` write
-``val_psnr`` and ``val_ssim`` (the SR network on fixed central crops of the validation pairs)
-and ``val_tricubic_psnr`` / ``val_tricubic_ssim`` (tricubic on those same crops: one value per
-cell, repeated in every validation row).  Adversarial methods share ``g_total`` (the generator's
+``val_*``.  Learned methods validated with :mod:`methods.validation` write ``val_psnr`` and
+``val_ssim`` (the SR network's whole-volume SR of fixed validation volumes, scored as the test
+is), ``val_tricubic_psnr`` / ``val_tricubic_ssim`` and ``val_zero_fill_psnr`` / ``val_zero_fill_ssim``
+(the reference methods on those same volumes: one value per cell, repeated in every validation
+row).  Cells validated before that (on central crops) have no ``val_zero_fill_*``.
+Adversarial methods share ``g_total`` (the generator's
 loss) and ``d_total`` (the discriminators').
 
 Where the histories lie, and the choices made for methods trained in several runs:
@@ -43,6 +45,8 @@ VALIDATION_PSNR = "val_psnr"
 VALIDATION_SSIM = "val_ssim"
 TRICUBIC_PSNR = "val_tricubic_psnr"
 TRICUBIC_SSIM = "val_tricubic_ssim"
+REFERENCES: dict[str, str] = {"tricubic": "Tricubic", "zero_fill": "Zero-fill"}
+"""Reference lines a validation records (``val_<name>_psnr``), with their display names."""
 GENERATOR_LOSS = "g_total"
 DISCRIMINATOR_LOSS = "d_total"
 _STAGE = re.compile(r"stage(\d+)")
@@ -97,12 +101,18 @@ class TrainingHistory:
         ).reset_index(drop=True)
 
     def tricubic(self) -> dict[str, float] | None:
-        """Tricubic's ``{"psnr", "ssim"}`` on the cell's validation crops; ``None`` when not recorded (older cells)."""
-        if self.validated_stage is None or TRICUBIC_PSNR not in self.losses.columns:
+        """Tricubic's ``{"psnr", "ssim"}`` on the cell's validation volumes; ``None`` when not recorded."""
+        return self.reference("tricubic")
+
+    def reference(self, name: str) -> dict[str, float] | None:
+        """Reference ``name``'s (:data:`REFERENCES`) ``{"psnr", "ssim"}`` on the cell's validation volumes;
+        ``None`` when the cell did not record it (older cells)."""
+        psnr_column, ssim_column = f"val_{name}_psnr", f"val_{name}_ssim"
+        if self.validated_stage is None or psnr_column not in self.losses.columns:
             return None
         stage = self.losses[self.losses["stage_index"] == self.validated_stage]
         values = {}
-        for metric, column in (("psnr", TRICUBIC_PSNR), ("ssim", TRICUBIC_SSIM)):
+        for metric, column in (("psnr", psnr_column), ("ssim", ssim_column)):
             recorded = pd.to_numeric(stage.get(column, pd.Series(dtype=float)), errors="coerce").dropna()
             values[metric] = float(recorded.iloc[0]) if len(recorded) else math.nan
         return None if math.isnan(values["psnr"]) else values

@@ -19,7 +19,7 @@ from benchmark.scale import Scale
 from benchmark.training.run_context import RunContext
 from benchmark.training.seeding import seed_everything
 from benchmark.training.trainer import Trainer
-from methods.thin_slab import validate_network
+from methods.validation import validate_network
 
 
 def smooth_volume(shape: tuple[int, int, int], seed: int) -> np.ndarray:

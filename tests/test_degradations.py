@@ -7,7 +7,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from benchmark.plugins import DEGRADATIONS
-from benchmark.protocol.degradations import kspace_truncate
+from benchmark.protocol.degradations import kspace_truncate, kspace_zero_fill, zero_fill
 from benchmark.scale import Scale
 
 NAMED = ("kspace", "kspace-noise", "partial-fourier", "elliptical")
@@ -132,3 +132,32 @@ def test_ffts_follow_torch_threads(monkeypatch, threads):
     finally:
         torch.set_num_threads(previous)
     assert seen == [threads, threads]
+
+
+@pytest.mark.parametrize("scale", [Scale(2, 2, 2), Scale(2, 2, 1), Scale(3, 2, 1)], ids=str)
+def test_truncating_the_zero_fill_gives_the_lr_back(scale: Scale) -> None:
+    """Zero-fill is the linear up-sampling the truncation implies: truncating it returns the LR.
+
+    Tolerance 1e-5 on the [0, 1] scale: float32 output and FFT rounding, nothing else. It is exact
+    because the protocol's LR is a magnitude (≥ 0, real) and the even-size Nyquist bins are completed
+    with their conjugates; the truncation still is no inverse of zero-fill's input: it discards the
+    high frequencies of the HR and the phase of the complex LR image.
+    """
+    rng = np.random.default_rng(0)
+    hr = rng.random(scale.hr_shape((40, 48, 36))).astype(np.float32)
+    lr = kspace_truncate(hr, scale)
+    up = zero_fill(lr, scale)
+    assert up.dtype == np.float32 and up.shape == hr.shape
+    np.testing.assert_allclose(kspace_truncate(up, scale), lr, atol=1e-5)
+    # A plain centred zero-fill's real part halves the even axes' Nyquist terms and misses the LR.
+    plain = kspace_zero_fill(lr.astype(np.float64), scale.factors).real
+    assert np.abs(kspace_truncate(plain, scale) - lr).max() > 0.01
+
+
+def test_zero_fill_of_a_band_limited_volume_is_that_volume() -> None:
+    """A volume with no frequency outside the LR band and no Nyquist term comes back whole from its LR."""
+    scale = Scale(2, 2, 2)
+    grid = np.meshgrid(*(np.arange(n) for n in (32, 24, 16)), indexing="ij")
+    hr = 0.5 + 0.2 * np.cos(2 * np.pi * 3 * grid[0] / 32) * np.sin(2 * np.pi * 2 * grid[1] / 24 + 0.3)
+    hr = (hr + 0.1 * np.cos(2 * np.pi * 3 * grid[2] / 16)).astype(np.float32)
+    np.testing.assert_allclose(zero_fill(kspace_truncate(hr, scale), scale), hr, atol=1e-5)

@@ -14,7 +14,7 @@ from methods.dihedral import (
     quarter_turns,
     unmirror,
 )
-from methods.networks.interpolation_skip import upsample_slab_linear
+from methods.networks.interpolation_skip import upsample_slab
 
 
 def _rot90_flip(k: int, flip: bool):
@@ -76,11 +76,16 @@ def test_geometric_transforms_keep_pseudosrs_order_and_values(square):
         assert torch.equal(inverse(forward(t)), t) and torch.equal(inverse(t), ref_inverse(t))
 
 
+def _linear(x: torch.Tensor, scale: tuple[int, int, int]) -> torch.Tensor:
+    """A stand-in SR network on the k-space grid: linear interpolation."""
+    return upsample_slab(x, scale, "linear")
+
+
 @pytest.mark.parametrize("factor", [1, 2, 3])
 def test_unmirror_maps_a_mirrored_input_back_onto_the_hr_grid(factor):
     x = torch.rand(2, 3, 7, 5)
-    direct = upsample_slab_linear(x, (factor, 1, 1))
-    mirrored = upsample_slab_linear(torch.flip(x, dims=(2,)), (factor, 1, 1))
+    direct = _linear(x, (factor, 1, 1))
+    mirrored = _linear(torch.flip(x, dims=(2,)), (factor, 1, 1))
     back = unmirror(mirrored, 2, factor)
     # Equal wherever both interpolate between two LR samples (the last s − 1 voxels extrapolate).
     interior = slice(0, direct.shape[2] - factor + 1)
@@ -91,9 +96,9 @@ def test_unmirror_maps_a_mirrored_input_back_onto_the_hr_grid(factor):
 def test_invert_puts_an_sr_output_of_a_transformed_input_back_on_the_hr_grid(factors):
     sx, sy = factors
     x = torch.rand(1, 3, 6, 6)
-    direct = upsample_slab_linear(x, (sx, sy, 1))  # a stand-in SR network on the k-space grid
+    direct = _linear(x, (sx, sy, 1))  # a stand-in SR network on the k-space grid
     for e in in_plane_transforms(transposes=sx == sy):
-        back = invert(upsample_slab_linear(apply(x, e, axes=(2, 3)), (sx, sy, 1)), e, axes=(2, 3), factors=factors)
+        back = invert(_linear(apply(x, e, axes=(2, 3)), (sx, sy, 1)), e, axes=(2, 3), factors=factors)
         assert back.shape == direct.shape
         interior = (slice(None), slice(None), slice(0, direct.shape[2] - sx + 1), slice(0, direct.shape[3] - sy + 1))
         torch.testing.assert_close(back[interior], direct[interior])

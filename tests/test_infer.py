@@ -60,9 +60,10 @@ def test_the_scan_is_what_the_tests_say_it_is():
     assert image.get_data_dtype() == np.dtype(">i2")
 
 
-def test_tricubic_output_has_half_the_voxel_size_and_the_scans_header(monkeypatch, capsys, tmp_path):
+@pytest.mark.parametrize("method", ["tricubic", "zero-fill"])
+def test_fixed_methods_output_has_half_the_voxel_size_and_the_scans_header(monkeypatch, capsys, tmp_path, method):
     out = tmp_path / "sr.nii.gz"
-    code, stdout, err = bench(monkeypatch, capsys, "infer", str(ANATOMICAL), str(out), "--method", "tricubic")
+    code, stdout, err = bench(monkeypatch, capsys, "infer", str(ANATOMICAL), str(out), "--method", method)
     assert code == 0, err
     assert "66 × 82 × 50" in stdout
     given, written = nib.load(ANATOMICAL), nib.load(out)
@@ -74,7 +75,7 @@ def test_tricubic_output_has_half_the_voxel_size_and_the_scans_header(monkeypatc
     assert int(written.header["sform_code"]) == int(given.header["sform_code"])
     assert int(written.header["qform_code"]) == int(given.header["qform_code"])
     assert written.header.get_xyzt_units() == given.header.get_xyzt_units()
-    assert written.header["descrip"].tobytes().rstrip(b"\0") == b"bench infer tricubic 2x2x2"
+    assert written.header["descrip"].tobytes().rstrip(b"\0") == f"bench infer {method} 2x2x2".encode()
     values, original = written.get_fdata(), given.get_fdata()
     assert original.min() <= values.min() and values.max() <= original.max()
     assert np.all(values == np.rint(values))  # int16 data stay integers
@@ -233,8 +234,8 @@ def test_tiled_inference_reports_each_batch_of_tiles():
     ("args", "fragment"),
     [
         (["--method", "udean"], "learns from training data"),
-        (["--method", "tricubic", "--run", "somewhere"], "not both or neither"),
-        ([], "not both or neither"),
+        (["--method", "tricubic", "--run", "somewhere"], "exactly one of --run"),
+        ([], "exactly one of --run"),
         (["--method", "nonexistent"], "nonexistent"),
         (["--method", "tricubic", "--slab-axis", "3"], "--slab-axis"),
         (["--run", "no-such-cell"], "is not a folder"),

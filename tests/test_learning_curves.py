@@ -8,6 +8,7 @@ supervised and UDEAN followed by `bench report`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -18,15 +19,23 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 from scipy import ndimage
-from skimage.metrics import structural_similarity
 
 import reports.error_maps as error_maps
 import reports.learning_curves as learning_curves
+from benchmark.data.volume import Volume
+from benchmark.inference.slabs import super_resolve_slabs
+from benchmark.method import Method
 from benchmark.plugins import DATASETS
 from benchmark.profiles import load_profile
 from benchmark.protocol.degradations import kspace_truncate
+from benchmark.protocol.groups import CellData
+from benchmark.protocol.training_data import TrainingData, VolumePair
+from benchmark.runner import evaluate
 from benchmark.scale import Scale
-from methods.thin_slab import validate_network, validation_crops
+from methods.networks import TSRCAN
+from methods.tricubic import Tricubic
+from methods.validation import ValidationSet, validate_network
+from methods.zero_fill import ZeroFill
 from reports.convergence import (
     FLATTENED,
     STILL_RISING,
@@ -98,42 +107,56 @@ def test_too_few_validations_and_nan() -> None:
 
 
 # ------------------------------------------------------------------------------ validation metrics
-def test_validation_reports_ssim_and_tricubic_on_the_same_crops() -> None:
-    scale = Scale.parse("2x2x2")
-    data = tiny_training_data(scale, shape=(32, 32, 24))
-    profile = load_profile("tiny", ["val_crop=(10,10,6)"])
-    network = torch.nn.Sequential(torch.nn.Conv2d(3, 3 * 2, 3, padding=1), torch.nn.Upsample(scale_factor=2))
+def _validation_data(scale: Scale, n_validation: int = 2) -> TrainingData:
+    """Tiny data whose validation group holds ``n_validation`` pairs (subjects ``v0``, ``v1`` …)."""
+    data = tiny_training_data(scale, n=2 + n_validation, shape=(32, 28, 24))
+    pairs = [
+        VolumePair(Volume(p.lr.data, p.lr.affine, f"v{i}"), Volume(p.hr.data, p.hr.affine, f"v{i}"))
+        for i, p in enumerate([VolumePair(lr, hr) for lr, hr in zip(data.target_lr, data.source_hr)])
+    ]
+    return dataclasses.replace(data, _validation=pairs[:n_validation][::-1])  # not in subject order
+
+
+@pytest.mark.parametrize("scale", [Scale(2, 2, 2), Scale(2, 2, 1)], ids=str)
+def test_validation_scores_whole_volumes_with_the_tests_code(tmp_path: Path, scale: Scale) -> None:
+    data = _validation_data(scale)
+    profile = load_profile("tiny", ["val_volumes=2"])
+    network = TSRCAN(3, scale, n_resgroups=1, n_rcab=1, n_feats=8, reduction=4)
     scores = validate_network(network, data.validation, scale, profile, torch.device("cpu"))
-    assert set(scores) == {"psnr", "ssim", "tricubic_psnr", "tricubic_ssim"}
+    assert set(scores) == {f"{p}{m}" for p in ("", "tricubic_", "zero_fill_") for m in ("psnr", "ssim")} | {"seconds"}
     assert all(math.isfinite(v) for v in scores.values())
-    assert scores == validate_network(network, data.validation, scale, profile, torch.device("cpu"))
 
-    # Independently: the central LR crop (10, 10, 6) of the 16×16×12 LR and its HR block, spline by scipy.
-    pair = data.validation[0]
-    lr = pair.lr.data[3:13, 3:13, 3:9]
-    hr = pair.hr.data[6:26, 6:26, 6:18]
-    ((crop_lr, crop_hr),) = validation_crops(data.validation, scale, (10, 10, 6))
-    np.testing.assert_array_equal(crop_lr, lr)
-    np.testing.assert_array_equal(crop_hr, hr)
-    factors = np.array([2.0, 2.0, 2.0])
-    sr = ndimage.affine_transform(lr.astype(np.float64), 1 / factors, output_shape=hr.shape, order=3, mode="grid-wrap")
-    sr = np.clip(sr.astype(np.float32).astype(np.float64), 0, 1)
-    expected_psnr = 10 * math.log10(1 / np.mean((sr - hr.astype(np.float64)) ** 2))
-    expected_ssim = structural_similarity(
-        sr, hr.astype(np.float64), gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1
+    # The test: each method's whole-volume SR of each pair, scored by the runner's evaluate.
+    test_data = CellData(training=data, test=sorted(data.validation, key=lambda p: p.hr.subject))
+
+    class Network(Method):
+        def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
+            return super_resolve_slabs(
+                network, lr, scale, int(profile["infer_tile"]), int(profile["infer_batch"]), torch.device("cpu")
+            )
+
+    for prefix, method in (
+        ("", Network(scale, profile)),
+        ("tricubic_", Tricubic(scale, profile)),
+        ("zero_fill_", ZeroFill(scale, profile)),
+    ):
+        tested = evaluate(method, test_data, scale, tmp_path, save_sr=False)
+        for metric in ("psnr", "ssim"):
+            assert scores[f"{prefix}{metric}"] == pytest.approx(tested[metric].mean(), abs=1e-12), (prefix, metric)
+
+
+def test_validation_uses_the_first_val_volumes_subjects() -> None:
+    scale = Scale(2, 2, 2)
+    data = _validation_data(scale, n_validation=3)
+    profile = load_profile("tiny", ["val_volumes=1"])
+    chosen = ValidationSet(data.validation, scale, profile, torch.device("cpu")).pairs
+    assert [pair.hr.subject for pair in chosen] == ["v0"]
+    network = TSRCAN(3, scale, n_resgroups=1, n_rcab=1, n_feats=8, reduction=4)
+    alone = [pair for pair in data.validation if pair.hr.subject == "v0"]
+    assert (
+        validate_network(network, data.validation, scale, profile, torch.device("cpu"))["psnr"]
+        == (validate_network(network, alone, scale, profile, torch.device("cpu"))["psnr"])
     )
-    assert scores["tricubic_psnr"] == pytest.approx(expected_psnr, abs=1e-9)
-    assert scores["tricubic_ssim"] == pytest.approx(expected_ssim, abs=1e-9)
-
-
-def test_validation_ssim_is_nan_when_the_crop_is_smaller_than_the_window() -> None:
-    scale = Scale.parse("2x2x2")
-    data = tiny_training_data(scale)
-    profile = load_profile("tiny", ["val_crop=(10,10,3)"])  # HR block 20×20×6: shorter than 11 along Z
-    network = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 1), torch.nn.Upsample(scale_factor=2))
-    scores = validate_network(network, data.validation, scale, profile, torch.device("cpu"))
-    assert math.isfinite(scores["psnr"]) and math.isfinite(scores["tricubic_psnr"])
-    assert math.isnan(scores["ssim"]) and math.isnan(scores["tricubic_ssim"])
 
 
 # ------------------------------------------------------------------------------ reading histories
@@ -193,7 +216,7 @@ def test_cells_without_tricubic_columns_draw_no_line_and_print_a_dash(tmp_path: 
     histories = find_training_histories(runs)
     table = convergence_table(histories)
     assert table.loc[0, "status"] == FLATTENED and int(table.loc[0, "flattened_at"]) == 2
-    assert "| Supervised | 0 | 4 | 20.01 @ 4 | 20.01 | – | – | – | 2 |" in convergence_markdown(table)
+    assert "| Supervised | 0 | 4 | 20.01 @ 4 | 20.01 | – | – | – | – | – | 2 |" in convergence_markdown(table)
     figure = learning_curves.learning_curve_figure(histories, "title")
     assert not [line for axis in figure.axes for line in axis.lines if line.get_linestyle() == "--"]
 

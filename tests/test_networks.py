@@ -205,22 +205,25 @@ def test_a_few_adam_steps_lower_the_loss() -> None:
 
 
 def test_linear_upsampling_follows_the_kspace_grid():
-    from methods.networks.interpolation_skip import upsample_slab_linear
+    from methods.networks.interpolation_skip import upsample_slab
 
     x = torch.arange(4, dtype=torch.float32).view(1, 1, 1, 4).expand(1, 3, 2, 4)  # ramp along w
-    out = upsample_slab_linear(x, (2, 2, 2))
+    out = upsample_slab(x, (2, 2, 2), "linear")
     assert out.shape == (1, 6, 4, 8)
     # LR voxel j sits at HR voxel 2j; odd voxels are midpoints; the last LR voxel is repeated.
     torch.testing.assert_close(out[0, 0, 0], torch.tensor([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.0]))
     assert torch.equal(out[:, 0], out[:, 5])  # constant through-plane stays constant
 
 
-def test_global_skip_starts_near_linear_interpolation():
-    from methods.networks.interpolation_skip import upsample_slab_linear
+@pytest.mark.parametrize("kernel", ["cubic", "linear"])
+def test_global_skip_starts_at_its_interpolation(kernel):
+    from methods.networks.interpolation_skip import upsample_slab
 
-    net = TSRCAN(3, (2, 2, 2), n_resgroups=1, n_rcab=1, n_feats=8, reduction=4, global_skip=True)
+    net = TSRCAN(
+        3, (2, 2, 2), n_resgroups=1, n_rcab=1, n_feats=8, reduction=4, global_skip=True, skip_interpolation=kernel
+    )
     x = torch.rand(2, 3, 8, 8)
-    residual = net(x) - upsample_slab_linear(x, (2, 2, 2))
+    residual = net(x) - upsample_slab(x, (2, 2, 2), kernel)
     plain = TSRCAN(3, (2, 2, 2), n_resgroups=1, n_rcab=1, n_feats=8, reduction=4)
     plain.load_state_dict(net.state_dict())
     torch.testing.assert_close(residual, plain(x))

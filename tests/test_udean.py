@@ -13,7 +13,7 @@ from benchmark.training.trainer import Trainer
 from methods.adversarial import frozen
 from methods.losses import lsgan_generator_loss
 from methods.networks.downsampling_generator import sample_slab
-from methods.networks.interpolation_skip import upsample_slab_linear
+from methods.networks.interpolation_skip import upsample_slab
 from methods.udean import (
     DISCRIMINATORS,
     FEATURE_GRADIENT_PENALTY_DEFAULT,
@@ -114,7 +114,7 @@ def test_shapes_of_every_path(tiny_run, scale: Scale) -> None:
         assert getattr(p, name).shape == y_s.shape
     sr = method.inference_network()(x_t)
     assert sr.shape == y_s.shape
-    torch.testing.assert_close(sr, upsample_slab_linear(x_t, scale.factors), rtol=0, atol=0)
+    torch.testing.assert_close(sr, upsample_slab(x_t, scale.factors), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_where_the_global_skip_is_added(tiny_run, overrides, skip_cycle: bool, s
         sr_decoder = plan.networks["sr_decoder"]
 
         def residual(sr: torch.Tensor, features: torch.Tensor, lr: torch.Tensor, on: bool) -> None:
-            expected = upsample_slab_linear(lr, scale.factors) if on else torch.zeros_like(sr)
+            expected = upsample_slab(lr, scale.factors) if on else torch.zeros_like(sr)
             torch.testing.assert_close(sr - sr_decoder(features), expected)
 
         residual(p.y_s_t_s, p.f_s_t_s, p.x_s_t, skip_cycle)

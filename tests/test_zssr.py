@@ -13,7 +13,7 @@ from rich.progress import Progress
 
 from benchmark.errors import BenchError
 from benchmark.profiles import load_profile
-from benchmark.protocol.degradations import kspace_truncate
+from benchmark.protocol.degradations import kspace_truncate, kspace_zero_fill, truncated_image
 from benchmark.protocol.training_data import DataAccessError, TrainingData
 from benchmark.scale import Scale
 from benchmark.training.run_context import RunContext
@@ -450,13 +450,13 @@ def test_back_projection_makes_the_sr_consistent_with_the_lr_through_the_protoco
 def test_kspace_zero_fill_is_the_truncations_pseudo_inverse(scale):
     rng = np.random.default_rng(1)
     image = rng.standard_normal((7, 6, 5)) + 1j * rng.standard_normal((7, 6, 5))
-    hr = zssr.kspace_zero_fill(image, scale.factors)
+    hr = kspace_zero_fill(image, scale.factors)
     assert hr.shape == tuple(n * f for n, f in zip(image.shape, scale.factors))
     # The truncation is linear before its magnitude: truncating both parts gives the image back.
-    real, imaginary = (zssr.truncated_image(part, scale) for part in (hr.real, hr.imag))
+    real, imaginary = (truncated_image(part, scale) for part in (hr.real, hr.imag))
     np.testing.assert_allclose(real + 1j * imaginary, image, atol=1e-10)
     volume = smooth_volume((18, 12, 6), 0)
-    np.testing.assert_allclose(np.abs(zssr.truncated_image(volume, scale)), kspace_truncate(volume, scale), atol=1e-6)
+    np.testing.assert_allclose(np.abs(truncated_image(volume, scale)), kspace_truncate(volume, scale), atol=1e-6)
 
 
 def test_back_projection_of_zssrs_output_lowers_its_kspace_inconsistency(tiny_run):

@@ -75,6 +75,76 @@ def image_from_kspace(kspace: np.ndarray) -> np.ndarray:
     return np.abs(inverse).astype(np.float32)
 
 
+def truncated_image(hr: np.ndarray, scale: Scale) -> np.ndarray:
+    """The k-space truncation before its magnitude: the complex ``(X/sx, Y/sy, Z/sz)`` image.
+
+    Its magnitude is :func:`kspace_truncate` of ``hr`` (the same block, :func:`truncated_kspace`).
+    """
+    centred = truncated_kspace(hr, scale)
+    return scipy.fft.ifftn(scipy.fft.ifftshift(centred), workers=torch.get_num_threads())
+
+
+def _lr_frequencies_on(lr_shape: tuple[int, ...], hr_shape: tuple[int, ...]) -> list[np.ndarray]:
+    """Per axis, the HR FFT indices of the LR frequencies ``0 … m − m//2 − 1, −(m//2) … −1`` (FFT order)."""
+    return [np.round(np.fft.fftfreq(m) * m).astype(int) % n for m, n in zip(lr_shape, hr_shape)]
+
+
+def kspace_zero_fill(lr: np.ndarray, factors: tuple[int, ...] | list[int]) -> np.ndarray:
+    """The pseudo-inverse of :func:`truncated_image`: the LR spectrum as the centred block of a zero HR spectrum.
+
+    The block is scaled by ``N_hr / N_lr`` (undoing the truncation's voxel-count ratio), so that
+    ``truncated_image(kspace_zero_fill(r)) == r`` for any complex ``r``. For a real image the
+    result is complex where an LR axis has even size (its Nyquist bin has no partner); use
+    :func:`zero_fill` for the real up-sampling of an LR volume.
+
+    Args:
+        lr: ``(X/sx, Y/sy, Z/sz)`` real or complex image.
+        factors: ``(sx, sy, sz)``.
+
+    Returns:
+        ``(X, Y, Z)`` complex128 image.
+    """
+    hr_shape = tuple(int(n) * int(f) for n, f in zip(lr.shape, factors))
+    spectrum = np.zeros(hr_shape, dtype=np.complex128)
+    spectrum[np.ix_(*_lr_frequencies_on(lr.shape, hr_shape))] = scipy.fft.fftn(lr, workers=torch.get_num_threads())
+    return scipy.fft.ifftn(spectrum, workers=torch.get_num_threads()) * (np.prod(hr_shape) / lr.size)
+
+
+def zero_fill(lr: np.ndarray, scale: Scale) -> np.ndarray:
+    """Zero-fill up-sampling: the linear up-sampling that the k-space truncation implies.
+
+    The LR spectrum (times ``N_hr / N_lr``) becomes the centred block of an HR spectrum that is
+    zero elsewhere, as in :func:`kspace_zero_fill`, and the spectrum is completed to the
+    Hermitian spectrum of a real volume: on an axis of even LR size ``m`` the truncation kept
+    frequency ``−m/2`` but not ``+m/2``, and ``+m/2`` gets the conjugate of its mirror. (A plain
+    zero-fill would leave that bin without its partner; its real part then halves the Nyquist
+    terms, and truncating it again misses the LR by up to 0.05 on the ``[0, 1]`` scale for a random
+    volume.) So the truncation of the result returns the LR's spectrum exactly:
+    ``kspace_truncate(zero_fill(lr)) == lr`` up to floating-point rounding for every ``lr ≥ 0``
+    (the protocol's LR is a magnitude, hence ≥ 0). The result does not pass through the LR
+    voxels exactly where an axis is even: the truncation is not a sampling at the Nyquist bin.
+
+    Args:
+        lr: ``(X/sx, Y/sy, Z/sz)`` real LR volume.
+        scale: factors ``(sx, sy, sz)``.
+
+    Returns:
+        ``(X, Y, Z)`` float32 volume (not clipped: the sinc-like up-sampling rings at edges).
+    """
+    lr = np.asarray(lr, dtype=np.float64)
+    hr_shape = scale.hr_shape(lr.shape)
+    spectrum = np.zeros(hr_shape, dtype=np.complex128)
+    held = np.zeros(hr_shape, dtype=bool)
+    block = np.ix_(*_lr_frequencies_on(lr.shape, hr_shape))
+    spectrum[block] = scipy.fft.fftn(lr, workers=torch.get_num_threads())
+    held[block] = True
+    # Frequency −k of every k (index (n − i) mod n along each axis): the conjugate of the held mirror.
+    mirrored = np.conj(np.roll(np.flip(spectrum), 1, axis=tuple(range(lr.ndim))))
+    spectrum = np.where(held, spectrum, mirrored)
+    image = scipy.fft.ifftn(spectrum, workers=torch.get_num_threads()).real
+    return (image * (np.prod(hr_shape) / lr.size)).astype(np.float32)
+
+
 def kspace_truncate(hr: np.ndarray, scale: Scale) -> np.ndarray:
     """The paper's 3D k-space truncation (FFT, keep the centred block, inverse FFT, magnitude).
 

@@ -28,7 +28,7 @@ from torch import nn
 from benchmark.profiles import Profile
 from benchmark.scale import Scale
 from methods.networks.channel_attention import ResidualGroup, conv3x3
-from methods.networks.interpolation_skip import upsample_slab_linear
+from methods.networks.interpolation_skip import upsample_slab
 
 
 def pixel_shuffle_2d(x: torch.Tensor, sx: int, sy: int) -> torch.Tensor:
@@ -128,8 +128,10 @@ class TSRCAN(TSRCANDecoder):
         in_slices: ``M``, slices per slab, default 3.
         scale: ``(sx, sy, sz)`` or a :class:`~benchmark.scale.Scale`; default ``(2, 2, 2)``.
         n_resgroups, n_rcab, n_feats, reduction: as :class:`TSRCANDecoder` (paper: 5, 5, 64, 16).
-        global_skip: add a linear up-sampling of the input to the output (off in the paper
+        global_skip: add a fixed up-sampling of the input to the output (off in the paper
             profile; see :mod:`methods.networks.interpolation_skip`).
+        skip_interpolation: that up-sampling's kernel, ``"cubic"`` (tricubic made local, default)
+            or ``"linear"``.
 
     Shapes:
         ``(B, M, h, w) -> (B, M·sz, sx·h, sy·w)``.
@@ -144,17 +146,18 @@ class TSRCAN(TSRCANDecoder):
         n_feats: int = 64,
         reduction: int = 16,
         global_skip: bool = False,
+        skip_interpolation: str = "cubic",
     ) -> None:
         sx, sy, sz = scale_factors(scale)
         super().__init__(in_slices, in_slices * sz, (sx, sy), n_resgroups, n_rcab, n_feats, reduction)
         self.scale = (sx, sy, sz)
-        self.global_skip = global_skip
-        if global_skip:  # start exactly at linear interpolation: the body then learns only the residual
+        self.global_skip, self.skip_interpolation = global_skip, skip_interpolation
+        if global_skip:  # start exactly at the fixed interpolation: the body then learns only the residual
             self.start_at_zero()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = super().forward(x)
-        return out + upsample_slab_linear(x, self.scale) if self.global_skip else out
+        return out + upsample_slab(x, self.scale, self.skip_interpolation) if self.global_skip else out
 
 
 def scale_factors(scale: Sequence[int] | Scale) -> tuple[int, int, int]:
@@ -184,7 +187,13 @@ def ts_rcan_from_profile(
         A :class:`TSRCAN` mapping ``(B, M, h, w) -> (B, M·sz, sx·h, sy·w)``.
     """
     factors = scale_factors(scale if out_scale is None else out_scale)
-    return TSRCAN(in_slices, factors, **_backbone_sizes(profile), global_skip=bool(profile.get("global_skip", False)))
+    return TSRCAN(
+        in_slices,
+        factors,
+        **_backbone_sizes(profile),
+        global_skip=bool(profile.get("global_skip", False)),
+        skip_interpolation=str(profile.get("skip_interpolation", "cubic")),
+    )
 
 
 def ts_rcan_decoder_from_profile(
