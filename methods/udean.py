@@ -49,47 +49,40 @@ Choices where the paper is open:
   pulled to the midpoint. The feature discriminator takes ``f_t`` as real and ``f_s`` as fake
   (target features are what the SR decoder sees at test time); eq. 9 is the same either way,
   as swapping the labels turns ``D`` into ``1 − D`` and ``|1 − D − 0.5| = |D − 0.5|``.
-* **Global skip** (profile ``global_skip``, off in the paper profile): every place an SR image
-  is made from an LR image, i.e. ``Y_{s→t→s}`` and inference, adds
-  ``upsample_slab(LR slab, scale)`` (kernel ``skip_interpolation``); the LR paths are unchanged.
-  ``Ŷ_s`` is made from ``f_s``, not from an LR image, yet its decoder is the same SR decoder: left as the paper has it,
-  the decoder would output a residual in the cycle and a whole image in eq. 6 from nearly the
-  same features (eq. 5 pulls ``f_{s→t→s}`` to ``f_s``). In training the generators settle that
-  by making ``X_{s→t}`` dim (mean 0.17 vs 0.50 for ``X_t`` after 60 quick-profile steps), which
-  turns the cycle's skip off while the decoder learns whole images; at test time the skip of a
-  real ``X_t`` is added on top, and validation PSNR fell to 8–10 dB (linear interpolation: 29.3).
-  So, with the skip on, ``Ŷ_s`` also adds the up-sampled LR image decoded from the same ``f_s``,
-  ``Ŷ_s = SR(f_s) + up(X_{s→t})``: the SR decoder is a residual decoder everywhere, and eq. 6
-  then also trains the LR decoder (it asks ``X_{s→t}`` to carry ``Y_s``'s low frequencies).
-  Profile key ``udean_hr_consistency_skip = False`` restores the paper's ``Ŷ_s = SR(f_s)``;
-  without ``global_skip`` the key has no effect. With the skip, the SR decoder's last conv starts
-  at zero (as the shared TS-RCAN's does), so the SRR network starts at linear interpolation.
-* **The degradation path starts at plain sampling** (profile key ``udean_down_skip``, by default
-  the profile's ``global_skip``): ``X_{s→t} = LR decoder(f_s) + sample_slab(Y_s)``, the decimated
-  source HR (LR voxel ``j`` = HR voxel ``s·j``), so the LR decoder learns a residual over sampling,
-  as the SR decoder learns one over interpolation. Without it an untrained LR decoder outputs
-  about 0 (mean 0.006 for HR patches of mean 0.50, quick profile), the source cycle and eq. 6
-  then train the SR decoder on near-black LR images, and the inference path on a real ``X_t``
-  left its interpolation start: at the tiny profile, 30 steps at lr 5e-4 took validation PSNR
-  from 19.3 to 13.8 dB (``tests/test_udean.py::test_training_keeps_the_inference_path_near_its_
-  interpolation_start``, which holds within 0.5 dB with the skip). Fig. 2 draws no such skip; the
-  ``paper`` profile (no global skip) keeps Fig. 2's path, and whether it needs the skip there is
-  unmeasured (no GPU run yet): ``--set udean_down_skip=True`` turns it on.
-  With it, the LR decoder is a residual decoder, so eq. 7 adds ``X_t`` too,
-  ``X̂_t = LR decoder(f_t) + X_t`` (``udean_lr_consistency_skip``, on with ``udean_down_skip``): the
-  decoder that turns plain sampling into target-domain LR must leave a target LR image as it is,
-  which makes eq. 7 an identity loss on the target domain, as eq. 6 with ``udean_hr_consistency_skip``
-  is on the source. Measured on the demo (quick, 2×2×2, misaligned, 2,000-step schedule, one
-  seed): with the sampling skip alone validation PSNR swung between 28.3 and 29.3 dB over 800
-  steps (start 29.0); with both skips it stayed at 29.3 dB for 1,000 steps, and ``grad_lr_con``
-  fell from 4.5–19.7 to 0.5–1.5.
+* **Eq. 6 and 7 as printed; the global skip stays on the SR paths.** ``X̂_t = LR decoder(f_t)`` and
+  ``X_{s→t} = LR decoder(f_s)``: the shared LR decoder outputs whole LR images in both of its
+  paths, eq. 7 trains exactly the LR encoder and the LR decoder, and a decoder that outputs zero
+  does not satisfy it. With the profile's ``global_skip`` (off in the paper profile) every SR image
+  made from an LR image, ``Y_{s→t→s}`` and inference, adds ``upsample_slab(LR slab, scale)``
+  (kernel ``skip_interpolation``), so the SR decoder is a residual decoder there; the SR decoder's
+  last conv then starts at zero, so the SRR network starts at the skip's interpolation. ``Ŷ_s``
+  is decoded from ``f_s``, not from an LR image, yet by the same SR decoder: left without a base,
+  that decoder would output a residual in the cycle and a whole image in eq. 6 (issue 14 measured
+  what that did: validation PSNR fell to 8–10 dB). So with the skip ``Ŷ_s = SR(f_s) + up(X_{s→t})``
+  with ``X_{s→t}`` **detached** (``udean_hr_consistency_skip``, on by default): the base keeps the
+  decoder's role, and eq. 6 still trains only the down-sampling feature extractor and the SR
+  decoder, as the paper names them. Without ``global_skip`` the key has no effect.
+* **A warm-up starts the LR decoder's two paths** (``udean_warmup``, the share of the steps, 0.1
+  by default; the paper gives no start). An untrained LR decoder outputs about 0 (mean 0.006 for
+  HR patches of mean 0.50, quick profile): trained through the cycle from there, the SR networks
+  learn on near-black LR and the inference path leaves its start (issue 14: at the tiny profile,
+  30 steps at lr 5e-4 took validation PSNR from 19.3 to 13.8 dB). For the first ``udean_warmup``
+  of the steps the generators optimise ``λ4·L_lr_con + L_start`` only: eq. 7 (the LR encoder and
+  decoder on the target LR) and ``L_start = L1 + α·SSIM`` of ``X_{s→t}`` against the decimated
+  ``Y_s`` (LR voxel ``j`` = HR voxel ``s·j``), which teaches the extractor and the LR decoder a
+  plain sampling to start from. The SR decoder is not trained in the warm-up, so with the global
+  skip the inference path stays at its interpolation start; the discriminators train as usual.
+  From then on eq. 10 as printed, with nothing added to the LR paths. The earlier skips stay as
+  keys for the measurement: ``udean_down_skip=True`` adds the decimated ``Y_s`` to ``X_{s→t}`` and,
+  with it, ``X_t`` to ``X̂_t`` (``udean_lr_consistency_skip``), which makes eq. 7 an identity loss.
 * **The encoders start with He initialisation** (profile key ``udean_encoder_init``, ``he``; the
   paper gives none): Kaiming-normal weights for LeakyReLU(0.2), zero biases. Under PyTorch's
   default, six conv layers shrank the input: on demo patches the features ``f_s`` and ``f_t`` of
   the quick profile had a spatial std of 0.005 and 0.006 under mean magnitudes of 0.057 and 0.038,
   so they were nearly constant and carried little of the image (He: 0.32 and 0.26). With the sampling
-  skip the LR decoder's last conv starts at zero, so ``X_{s→t}`` starts at plain sampling exactly,
-  whatever the features (it was 0.024 away under the default, and would be 0.42 away with He features).
+  skip (``udean_down_skip``) the LR decoder's last conv starts at zero, so ``X_{s→t}`` starts at plain
+  sampling exactly, whatever the features (it was 0.024 away under the default, and would be 0.42
+  away with He features).
 * **The feature discriminator is trained with a gradient penalty** (profile key
   ``udean_feature_gradient_penalty``, γ = 0.1): its LSGAN loss adds
   ``γ/2·(E‖∇_f D_fa(f_t)‖² + E‖∇_f D_fa(f_s)‖²)``, the R1 penalty (Mescheder et al., ICML 2018) on the
@@ -110,8 +103,8 @@ Choices where the paper is open:
 
 Profile keys (defaults): ``udean_lambda1`` … ``udean_lambda6`` (1, 0.1, 1, 1, 0.1, 0.1),
 ``udean_alpha`` (0.5), ``udean_beta`` (0.01), ``udean_hr_discriminator`` (True in every profile),
-``udean_hr_consistency_skip`` (True; only with ``global_skip``), ``udean_down_skip``
-(``global_skip``), ``udean_lr_consistency_skip`` (True; only with ``udean_down_skip``),
+``udean_hr_consistency_skip`` (True; only with ``global_skip``), ``udean_warmup`` (0.1),
+``udean_down_skip`` (False), ``udean_lr_consistency_skip`` (True; only with ``udean_down_skip``),
 ``udean_encoder_init`` (``he``), ``udean_feature_gradient_penalty`` (0.1).
 """
 
@@ -181,7 +174,8 @@ declare(
         for f in fields(UDEANWeights)
     ),
     Setting("udean_hr_consistency_skip", boolean(), "HR consistency path keeps the global skip", owner="udean"),
-    Setting("udean_down_skip", boolean(), "X_{s→t} adds the decimated Y_s (default: global_skip)", owner="udean"),
+    Setting("udean_down_skip", boolean(), "X_{s→t} adds the decimated Y_s (default off)", owner="udean"),
+    Setting("udean_warmup", number(0, 1), "share of the steps that start the LR decoder's paths", owner="udean"),
     Setting("udean_lr_consistency_skip", boolean(), "X̂_t adds X_t (only with udean_down_skip)", owner="udean"),
     Setting("udean_encoder_init", choice("he", "pytorch"), "initialisation of the two encoders", owner="udean"),
     Setting("udean_feature_gradient_penalty", number(0), "γ, feature discriminator gradient penalty", owner="udean"),
@@ -193,11 +187,18 @@ FEATURE_GRADIENT_PENALTY_DEFAULT = 0.1
 """``udean_feature_gradient_penalty`` γ where the profile does not set it (module doc, issue 14)."""
 HR_DISCRIMINATOR_DEFAULT = True
 """``udean_hr_discriminator`` where the profile does not set it: eq. 4 and 6 as printed."""
+WARMUP_DEFAULT = 0.1
+"""``udean_warmup`` where the profile does not set it: the first 10 % of the steps (module doc)."""
 
 
 def starts_at_sampling(profile: Profile) -> bool:
-    """Whether ``X_{s→t}`` adds the decimated ``Y_s`` (``udean_down_skip``, by default ``global_skip``)."""
-    return bool(profile.get("udean_down_skip", profile["global_skip"]))
+    """Whether ``X_{s→t}`` adds the decimated ``Y_s`` (``udean_down_skip``, off by default: eq. 7 as printed)."""
+    return bool(profile.get("udean_down_skip", False))
+
+
+def warmup_steps(profile: Profile, total: int) -> int:
+    """Steps of the warm-up (``udean_warmup`` × ``total``, rounded; module doc)."""
+    return round(float(profile.get("udean_warmup", WARMUP_DEFAULT)) * total)
 
 
 class SuperResolutionNetwork(nn.Module):
@@ -279,6 +280,7 @@ class UDEANPlan(AdversarialPlan):
         self.hr_consistency_skip = global_skip and bool(self.profile.get("udean_hr_consistency_skip", True))
         self.down_skip = starts_at_sampling(self.profile)
         self.lr_consistency_skip = self.down_skip and bool(self.profile.get("udean_lr_consistency_skip", True))
+        self.warming = False  # set by train_step: the step is one of the warm-up's (module doc)
         w = self.weights
         # Each discriminator trains while it judges a term eq. 10 keeps (module doc).
         self.use_lr_adv = w.beta > 0 and w.lambda4 > 0  # eq. 7's β·L_adv(X̂_t)
@@ -309,10 +311,10 @@ class UDEANPlan(AdversarialPlan):
             if self.down_skip:  # start the degradation path at plain sampling (module doc)
                 x_s_t = x_s_t + sample_slab(y_s, self.scale.factors)
             f_s_t_s, y_s_t_s = self.srr.encode_decode(x_s_t)
-            # source consistency: Y_s → f_s → Ŷ_s (+ up(X_{s→t}) with the global skip, see module doc)
+            # source consistency: Y_s → f_s → Ŷ_s (+ up(X_{s→t}), detached, with the global skip: module doc)
             y_hat_s = net["sr_decoder"](f_s)
             if self.hr_consistency_skip:
-                y_hat_s = y_hat_s + upsample_slab(x_s_t, self.scale.factors, self.srr.skip_interpolation)
+                y_hat_s = y_hat_s + upsample_slab(x_s_t.detach(), self.scale.factors, self.srr.skip_interpolation)
             # target consistency: X_t → f_t → X̂_t
             f_t = net["lr_encoder"](x_t)
             x_hat_t = net["lr_decoder"](f_t)
@@ -340,7 +342,10 @@ class UDEANPlan(AdversarialPlan):
             trainer: for :meth:`Trainer.autocast`.
 
         Returns:
-            Scalar losses ``i_cyc, f_cyc, hr_con, lr_con, da, fa, g_total`` and the paths they came from.
+            Scalar losses ``i_cyc, f_cyc, hr_con, lr_con, da, fa, start, g_total`` and the paths they came
+            from. During the warm-up (:attr:`warming`) ``g_total`` is ``λ4·L_lr_con + start``, ``start``
+            being ``L1 + α·SSIM`` of ``X_{s→t}`` against the decimated ``Y_s``; afterwards ``start`` is 0
+            and ``g_total`` is eq. 10.
         """
         y_s, x_t = batch
         autocast = trainer.autocast
@@ -366,6 +371,11 @@ class UDEANPlan(AdversarialPlan):
             d_f_t = self._score("feature_discriminator", p.f_t, autocast)
             d_f_s = self._score("feature_discriminator", p.f_s, autocast)
             terms["fa"] = degradation_adaptation_loss(d_f_t, d_f_s)
+        terms["start"] = zero
+        if self.warming:  # the LR decoder learns both of its paths before the cycle trains on them
+            terms["start"] = self._image_loss(p.x_s_t, sample_slab(y_s, self.scale.factors), None)
+            terms["g_total"] = w.lambda4 * terms["lr_con"] + terms["start"]
+            return terms, p
         terms["g_total"] = (  # eq. 10
             w.lambda1 * terms["i_cyc"]
             + w.lambda2 * terms["f_cyc"]
@@ -375,6 +385,12 @@ class UDEANPlan(AdversarialPlan):
             + w.lambda6 * terms["fa"]
         )
         return terms, p
+
+    def train_step(self, batch: Batch, trainer: Trainer) -> dict[str, float]:
+        """The shared adversarial step, with :meth:`generator_losses` in its warm-up for the first
+        :func:`warmup_steps` steps."""
+        self.warming = trainer.step < warmup_steps(self.profile, trainer.total_steps)
+        return super().train_step(batch, trainer)
 
     def probe_statistics(self, batch: Batch, generated: Paths) -> dict[str, float]:
         """PSNR (dB) of the source cycle ``Y_{s→t→s}`` and of ``Ŷ_s`` against ``Y_s``; mean of ``Y_s``;

@@ -26,6 +26,7 @@ from reports.learning_curves import write_learning_curves
 from reports.markdown import escape_markdown, table_i_markdown, table_ii_markdown
 from reports.paper_comparison import compare_with_paper, comparison_markdown, load_paper_tables
 from reports.results_store import read_results
+from reports.seed_spread import seed_spread, seed_spread_markdown
 from reports.significance import attach_p_values, paired_tests
 from reports.summary import summarise
 from reports.table_layout import ABLATION_METHODS, ablation_blocks
@@ -130,6 +131,12 @@ def _write_variant(
             & summary["method"].isin(ABLATION_METHODS)
         ]
         _write(out_dir / f"{stem}.csv", _with_variant(rows, variant, recorded).to_csv(index=False), "csv", written)
+
+    if (summary["n_seeds"] > 1).any():
+        spread = _in_table_order(seed_spread(results))
+        spread_csv = _with_variant(spread, variant, recorded).to_csv(index=False)
+        _write(out_dir / f"seeds{suffix}.csv", spread_csv, "csv", written)
+        _write(out_dir / f"seeds{suffix}.md", seed_spread_markdown(spread, display_names), "markdown", written)
 
     if paper is not None and variant.paper_degradations:
         comparison = _with_variant(compare_with_paper(summary, paper), variant, recorded)

@@ -24,6 +24,9 @@ NOT_APPLICABLE: dict[tuple[str, str], str] = {
     ("tricubic", "resume_after_kill"): "tricubic has no training state: fit trains nothing, state_dict() is empty",
     ("tricubic", "inference_networks"): "tricubic has no networks: super_resolve is a cubic-spline interpolation",
     ("tricubic", "declared_updates"): "tricubic never trains: no optimiser, no Trainer.update",
+    ("zero-fill", "resume_after_kill"): "zero-fill has no training state: fit trains nothing, state_dict() is empty",
+    ("zero-fill", "inference_networks"): "zero-fill has no networks: super_resolve is a k-space zero-fill",
+    ("zero-fill", "declared_updates"): "zero-fill never trains: no optimiser, no Trainer.update",
     ("zssr", "inference_networks"): (
         "ZSSR declares no networks: super_resolve builds and trains a fresh TS-RCAN per volume (test-time "
         "training), so there is no declared inference network and its weights change by design"

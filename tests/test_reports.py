@@ -25,6 +25,7 @@ from reports.latex import escape_latex, standalone_document, table_i_latex, tabl
 from reports.markdown import table_i_markdown, table_ii_markdown
 from reports.paper_comparison import NO_MATCH, compare_with_paper, comparison_markdown, load_paper_tables
 from reports.results_store import read_results
+from reports.seed_spread import seed_spread, seed_spread_markdown
 from reports.significance import MIN_SUBJECTS, attach_p_values, paired_tests
 from reports.summary import summarise
 from reports.table_layout import table_i_layout, table_ii_layout
@@ -684,3 +685,32 @@ def test_table_ii_never_averages_over_degradations_or_overrides(runs_dir: Path, 
     assert (out / "paper_comparison_epochs-2.csv").is_file()
     assert not (out / "paper_comparison_kspace-to-kspace-noise.csv").exists()
     assert (out / "degradation_shift.md").is_file()  # udean and the others ran kspace -> kspace and -> kspace-noise
+
+
+# ---------------------------------------------------------------------------- seeds next to subjects
+def test_seed_spread_is_the_spread_of_per_seed_means(results: pd.DataFrame) -> None:
+    table = seed_spread(results).set_index(["dataset", "setting", "method"])
+    row = table.loc[EXTRA_SEED]
+    cell = results[
+        (results["dataset"] == EXTRA_SEED[0])
+        & (results["setting"] == EXTRA_SEED[1])
+        & (results["method"] == EXTRA_SEED[2])
+    ]
+    per_seed = cell.groupby("seed")["psnr"].mean()
+    assert row["n_seeds"] == 2
+    assert row["psnr_mean"] == pytest.approx(per_seed.mean())
+    assert row["psnr_seed_std"] == pytest.approx(np.std(per_seed.to_numpy(), ddof=1))
+    assert row["psnr_seed_std"] == pytest.approx(EXTRA_SEED_SHIFT[1] / np.sqrt(2))
+    per_subject = cell.groupby("subject")["psnr"].mean()
+    assert row["psnr_subject_std"] == pytest.approx(np.std(per_subject.to_numpy(), ddof=1))
+    single = table.loc[("hcp", "unpaired", "udean")]
+    assert single["n_seeds"] == 1 and np.isnan(single["psnr_seed_std"])
+    text = seed_spread_markdown(seed_spread(results))
+    assert "| UDEAN | 2 | 3 |" in text and "| UDEAN | 1 | 3 | 31.00 ± – |" in text
+
+
+def test_bench_report_writes_the_seed_table_when_a_cell_has_seeds(runs_dir: Path, tmp_path: Path) -> None:
+    written = write_reports(runs_dir, tmp_path / "report", None)
+    names = {path.name for paths in written.values() for path in paths}
+    assert {"seeds.md", "seeds.csv"} <= names
+    assert len(pd.read_csv(tmp_path / "report" / "seeds.csv")) == len(BASE)

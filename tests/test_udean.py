@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 from benchmark.plugins import METHODS
 from benchmark.profiles import load_profile
 from benchmark.scale import Scale
+from benchmark.training.run_context import RunContext
 from benchmark.training.trainer import Trainer
 from methods.adversarial import frozen
 from methods.losses import lsgan_generator_loss
@@ -44,8 +47,8 @@ REACHES = {
     "da": {"downsampling_extractor", "lr_decoder"},
     "fa": {"lr_encoder", "downsampling_extractor"},
 }
-# With the global skip, Ŷ_s = SR(f_s) + up(X_{s→t}) also trains the LR decoder.
-SKIP_REACHES = {**REACHES, "hr_con": {"downsampling_extractor", "lr_decoder", "sr_decoder"}}
+# The old skips (udean_down_skip, with udean_lr_consistency_skip): eq. 7 then also reaches... the same
+# networks, but is satisfied by an LR decoder that outputs zero (test_eq_7_is_not_satisfied_by_a_zero_decoder).
 
 
 def make(name: str, run, scale: Scale, seed: int = 0) -> tuple[UDEAN, UDEANPlan]:
@@ -120,8 +123,8 @@ def test_shapes_of_every_path(tiny_run, scale: Scale) -> None:
 @pytest.mark.parametrize(
     ("scale", "overrides", "expected"),
     [
-        (Scale(2, 2, 2), {}, SKIP_REACHES),
-        (Scale(2, 2, 1), {}, SKIP_REACHES),
+        (Scale(2, 2, 2), {}, REACHES),
+        (Scale(2, 2, 1), {}, REACHES),
         (Scale(2, 2, 2), {"udean_hr_consistency_skip": False}, REACHES),
         (Scale(2, 2, 2), {"global_skip": False}, REACHES),
     ],
@@ -131,7 +134,6 @@ def test_every_term_is_finite_and_trains_the_right_networks(tiny_run, scale, ove
     run = tiny_run(scale, **overrides)
     _, plan = make("udean", run, scale)
     plan.networks["sr_decoder"].tail.reset_parameters()  # zero with the skip: no gradient through it at step 0
-    plan.networks["lr_decoder"].tail.reset_parameters()  # zero with the sampling skip, likewise
     terms, paths = generator_losses(plan, batch(plan), run)
     for name in TERMS:
         assert torch.isfinite(terms[name]) and terms[name] > 0, name
@@ -150,10 +152,15 @@ def test_every_term_is_finite_and_trains_the_right_networks(tiny_run, scale, ove
 
 
 @pytest.mark.parametrize(
-    ("overrides", "skip_cycle", "skip_hr_consistency"),
-    [({}, True, True), ({"udean_hr_consistency_skip": False}, True, False), ({"global_skip": False}, False, False)],
+    ("overrides", "skip_cycle", "skip_hr_consistency", "lr_skips"),
+    [
+        ({}, True, True, False),
+        ({"udean_hr_consistency_skip": False}, True, False, False),
+        ({"global_skip": False}, False, False, False),
+        ({"udean_down_skip": True}, True, True, True),
+    ],
 )
-def test_where_the_global_skip_is_added(tiny_run, overrides, skip_cycle: bool, skip_hr_consistency: bool) -> None:
+def test_where_the_skips_are_added(tiny_run, overrides, skip_cycle: bool, skip_hr_consistency: bool, lr_skips) -> None:
     scale = Scale(2, 2, 2)
     method, plan = make("udean", tiny_run(scale, **overrides), scale)
     y_s, x_t = batch(plan)
@@ -168,10 +175,80 @@ def test_where_the_global_skip_is_added(tiny_run, overrides, skip_cycle: bool, s
         residual(p.y_s_t_s, p.f_s_t_s, p.x_s_t, skip_cycle)
         residual(p.y_hat_s, p.f_s, p.x_s_t, skip_hr_consistency)
         residual(method.inference_network()(x_t), plan.networks["lr_encoder"](x_t), x_t, skip_cycle)
-        sampled = sample_slab(y_s, scale.factors) if skip_cycle else torch.zeros_like(p.x_s_t)  # udean_down_skip
+        sampled = sample_slab(y_s, scale.factors) if lr_skips else torch.zeros_like(p.x_s_t)  # udean_down_skip
         torch.testing.assert_close(p.x_s_t, plan.networks["lr_decoder"](p.f_s) + sampled)
-        target = x_t if skip_cycle else torch.zeros_like(x_t)  # udean_lr_consistency_skip
+        target = x_t if lr_skips else torch.zeros_like(x_t)  # udean_lr_consistency_skip
         torch.testing.assert_close(p.x_hat_t, plan.networks["lr_decoder"](p.f_t) + target)
+
+
+def _profile_run(name: str, scale: Scale, tmp_path, **overrides) -> RunContext:
+    settings = [f"{k}={v!r}" for k, v in {"lr_patch": (8, 8, 3), "batch_size": 2, **overrides}.items()]
+    return RunContext(torch.device("cpu"), 0, load_profile(name, settings), scale, tmp_path, tmp_path / "checkpoints")
+
+
+@pytest.mark.parametrize("profile", ["tiny", "quick", "paper"])
+@pytest.mark.parametrize("scale", SCALES, ids=str)
+def test_eq_6_and_7_update_exactly_the_networks_the_paper_names(tmp_path, profile: str, scale: Scale) -> None:
+    """Eq. 6 trains the down-sampling feature extractor and the SR decoder; eq. 7 the LR encoder and the LR
+    decoder; in every profile, whatever base a skip adds (before issue 23, eq. 6 also trained the LR decoder
+    through ``up(X_{s→t})`` in the quick and tiny profiles)."""
+    run = _profile_run(profile, scale, tmp_path)
+    _, plan = make("udean", run, scale)
+    if run.profile["global_skip"]:
+        plan.networks["sr_decoder"].tail.reset_parameters()  # zero at the start: no gradient through it there
+    terms, _ = generator_losses(plan, batch(plan), run)
+    assert reached(plan.networks, terms["hr_con"]) == {"downsampling_extractor", "sr_decoder"}
+    assert reached(plan.networks, terms["lr_con"]) == {"lr_encoder", "lr_decoder"}
+
+
+@pytest.mark.parametrize("profile", ["tiny", "quick", "paper"])
+def test_eq_7_is_not_satisfied_by_a_zero_decoder(tmp_path, profile: str) -> None:
+    """``X̂_t`` is the LR decoder's own output: an LR decoder that outputs zero leaves eq. 7's L1 at the mean
+    of ``|X_t|`` (before issue 23, the quick and tiny profiles added ``X_t`` and eq. 7 was then 0)."""
+    scale = Scale(2, 2, 2)
+    run = _profile_run(profile, scale, tmp_path)
+    _, plan = make("udean", run, scale)
+    plan.networks["lr_decoder"].tail.reset_parameters()
+    torch.nn.init.zeros_(plan.networks["lr_decoder"].tail.weight)
+    torch.nn.init.zeros_(plan.networks["lr_decoder"].tail.bias)
+    y_s, x_t = batch(plan)
+    with torch.no_grad():
+        p = plan.forward_paths(y_s, x_t)
+    assert torch.count_nonzero(p.x_hat_t) == 0
+    assert float(torch.nn.functional.l1_loss(p.x_hat_t, p.x_t)) == pytest.approx(float(x_t.abs().mean()))
+
+
+def test_the_warm_up_trains_the_lr_paths_then_eq_10(tiny_run) -> None:
+    """In the warm-up ``g_total = λ4·L_lr_con + L_start`` reaches the extractor, the LR encoder and decoder and
+    not the SR decoder; afterwards ``start`` is 0 and ``g_total`` is eq. 10."""
+    scale = Scale(2, 2, 2)
+    run = tiny_run(scale, udean_warmup=0.5)
+    _, plan = make("udean", run, scale)
+    plan.networks["sr_decoder"].tail.reset_parameters()
+    trainer = trainer_for(plan, run)
+    trainer.total_steps = 4
+    data = batch(plan)
+    for step, warming in ((0, True), (1, True), (2, False), (3, False)):
+        trainer.step = step
+        plan.warming = step < 2
+        assert plan.warming == warming
+        terms, paths = generator_losses(plan, data, run)
+        w = plan.weights
+        if warming:
+            expected = torch.nn.functional.l1_loss(paths.x_s_t, sample_slab(data[0], scale.factors))
+            assert float(terms["start"].detach()) >= float(expected.detach()) > 0
+            torch.testing.assert_close(terms["g_total"], w.lambda4 * terms["lr_con"] + terms["start"])
+            assert reached(plan.networks, terms["g_total"]) == {"downsampling_extractor", "lr_decoder", "lr_encoder"}
+        else:
+            assert float(terms["start"]) == 0
+            eq10 = sum(getattr(w, f"lambda{i}") * terms[n] for i, n in enumerate(TERMS, start=1))
+            torch.testing.assert_close(terms["g_total"], eq10)
+    # The trainer sets the phase from its step.
+    plan.train_step(data, trainer)
+    assert plan.warming is False
+    trainer.step = 0
+    plan.train_step(data, trainer)
+    assert plan.warming is True
 
 
 @pytest.mark.parametrize("profile", ["tiny", "quick", "paper"])
@@ -317,12 +394,12 @@ def test_fit_and_state_round_trip(tiny_run) -> None:
 
 
 # ------------------------------------------------------- issue 14: the degradation path's start
-def test_the_degradation_path_starts_at_plain_sampling_with_the_global_skip(tiny_run) -> None:
-    """``X_{s→t}`` of an untrained UDEAN is an LR image (the decimated ``Y_s`` plus a small residual),
-    not the near-zero output of an untrained decoder, whose training pulled the SR decoder away from
-    the inference path (issue 14)."""
+def test_the_degradation_path_starts_at_plain_sampling_with_the_sampling_skip(tiny_run) -> None:
+    """With ``udean_down_skip``, ``X_{s→t}`` of an untrained UDEAN is an LR image (the decimated ``Y_s``
+    plus a small residual), not the near-zero output of an untrained decoder (issue 14); without it,
+    the default since issue 23, the decoder alone: near zero, which the warm-up starts from."""
     scale = SCALES[0]
-    run = tiny_run(scale)
+    run = tiny_run(scale, udean_down_skip=True)
     plan = seeded_method(UDEAN, run, scale).make_plan(tiny_training_data(scale), run)
     y_s, x_t = plan.sample_batch(np.random.default_rng(0))
     with torch.no_grad():
@@ -334,14 +411,24 @@ def test_the_degradation_path_starts_at_plain_sampling_with_the_global_skip(tiny
         assert abs(float(plan.forward_paths(y_s, x_t).x_s_t.mean())) < 0.05  # the decoder alone: near zero
 
 
-def test_training_keeps_the_inference_path_near_its_interpolation_start(tiny_run) -> None:
+def test_the_warm_up_keeps_the_inference_path_near_its_interpolation_start(tiny_run) -> None:
     """A few dozen steps, where target LR is the k-space truncation of HR like the source's: the
-    inference path starts at linear interpolation and must not move far from it. Before the
-    sampling skip, 30 steps took it from 19.3 dB to 13.8 dB (interpolation: 19.3 dB)."""
+    inference path starts at the skip's interpolation. Without a start for the LR decoder's paths
+    (no warm-up, no sampling skip) the cycle trains the SR networks on the untrained decoder's
+    near-zero ``X_{s→t}`` and validation falls (measured: 19.4 → 16.4 dB in 30 steps; 3 warm-up
+    steps: 17.9 dB); with 9 warm-up steps it stays within 0.5 dB (19.2 dB)."""
     scale = SCALES[0]
-    run = tiny_run(scale, steps_per_epoch=30, val_every=10, lr_max=5e-4)
-    start, curve = validation_from_interpolation_start(UDEAN, run, scale)
+    curves = {}
+    for warmup in (0.3, 0.0):
+        run = tiny_run(scale, steps_per_epoch=30, val_every=10, lr_max=5e-4, udean_warmup=warmup)
+        folder = run.cell_dir / f"warmup{warmup}"
+        run = dataclasses.replace(run, cell_dir=folder, checkpoint_dir=folder / "checkpoints")
+        folder.mkdir()
+        curves[warmup] = validation_from_interpolation_start(UDEAN, run, scale)
+    start, curve = curves[0.3]
     assert min(curve) > start - 0.5, (start, curve)
+    start, curve = curves[0.0]
+    assert min(curve) < start - 1.0, (start, curve)
 
 
 # ------------------------------------------------- issue 14: the feature space eq. 5 and 9 act on
@@ -368,7 +455,7 @@ def test_the_degradation_path_starts_at_plain_sampling_exactly(tiny_run) -> None
     """With the sampling skip, the LR decoder's last conv starts at zero: ``X_{s→t}`` of an untrained
     UDEAN is the decimated ``Y_s``, whatever the features are."""
     scale = SCALES[0]
-    run = tiny_run(scale)
+    run = tiny_run(scale, udean_down_skip=True)
     plan = seeded_method(UDEAN, run, scale).make_plan(tiny_training_data(scale), run)
     y_s, x_t = plan.sample_batch(np.random.default_rng(0))
     with torch.no_grad():

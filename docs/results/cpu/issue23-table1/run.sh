@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Issue 23's CPU study: Table I with seeds, Table II, and each UDEAN departure with 3 seeds.
+# Quick profile, 3,000 steps, demo, 2x2x2, misaligned; two cells at a time, one thread each.
+# Every cell resumes from its checkpoints: rerun this script to go on where it stopped.
+#
+#   STUDY_CODE=/path/to/a/checkout docs/results/cpu/issue23-table1/run.sh
+#
+# STUDY_CODE (default: this repository) is the code the cells run, put first on PYTHONPATH, so that
+# a frozen worktree of the study's commit keeps training the same code while the repository moves on.
+set -u
+ROOT="$(cd "$(dirname "$0")/../../../.." && pwd)"
+CODE="${STUDY_CODE:-$ROOT}"
+RUNS="${STUDY_RUNS:-$ROOT/runs/issue23}"
+PY="$ROOT/.venv/bin/python"
+export PYTHONPATH="$CODE"
+COMMON=(--dataset demo --scale 2x2x2 --setting misaligned --profile quick --set steps_per_epoch=3000
+        --executor local --workers 2 --threads 1 --runs-dir "$RUNS")
+bench() { "$PY" -m benchmark.cli "$@"; }
+echo "study code $(git -C "$CODE" rev-parse --short HEAD) start $(date -u +%FT%TZ)"
+# Table I rows, 3 seeds (the Table I UDEAN row is also the base of the departures below).
+bench run --methods udean,udean-image-da,udean-feature-da,supervised,supervised-rigid,supervised-aligned \
+  --seed 0,1,2 "${COMMON[@]}"
+# Table II rows, 1 seed.
+bench run --methods tricubic,zero-fill,zssr,cyclegan,dasr,pseudosr --seed 0 "${COMMON[@]}"
+# Each departure of UDEAN where the paper is open, switched off (or the earlier skips switched on), 3 seeds.
+for departure in udean_warmup=0.0 udean_hr_consistency_skip=False udean_feature_gradient_penalty=0.0 \
+                 "udean_encoder_init='pytorch'" udean_down_skip=True global_skip=False; do
+  bench run --methods udean --seed 0,1,2 "${COMMON[@]}" --set "$departure"
+done
+echo "end $(date -u +%FT%TZ)"
