@@ -133,6 +133,9 @@ def run(
     train_degradation: Annotated[str, typer.Option(help="Degradation making the target LR.")] = "kspace",
     test_degradation: Annotated[str, typer.Option(help="Degradation making validation and test LR.")] = "kspace",
     save_sr: Annotated[bool, typer.Option(help="Also save every SR test volume as NIfTI in the cell folder.")] = False,
+    retry_diverged: Annotated[
+        bool, typer.Option(help="Train cells that diverged again, from step 0 (a diverged cell is a result).")
+    ] = False,
     list_cells: Annotated[bool, typer.Option(help="Print the cells of the matrix with their index and exit.")] = False,
     cell_index: Annotated[
         int | None, typer.Option(help="Run only the cell with this index (e.g. $SLURM_ARRAY_TASK_ID).")
@@ -195,6 +198,7 @@ def run(
         train_degradation=train_degradation,
         test_degradation=test_degradation,
         save_sr=save_sr,
+        retry_diverged=retry_diverged,
     )
     request.check_threads()
     if executor != "local" and (gpus is not None or workers is not None):
@@ -221,7 +225,7 @@ def run(
     cells = matrix.cells
     if list_cells:
         for index, cell in enumerate(cells):
-            console.print(f"{index}\t{cell.label()}")
+            typer.echo(f"{index}\t{cell.label()}")  # plain: tabs kept, brackets of overrides not read as markup
         return
     if cell_index is not None:
         if executor != "inline":
@@ -255,9 +259,11 @@ def run(
     else:
         from benchmark.runner import run_matrix
 
-        summary = run_matrix(cells, runs_dir, matrix.device, matrix.cache_dir, console, save_sr)
+        summary = run_matrix(cells, runs_dir, matrix.device, matrix.cache_dir, console, save_sr, retry_diverged)
+    diverged = _diverged_cells(cells, runs_dir)
     console.print(
         f"done {len(summary.done)}, already done {len(summary.skipped)}, failed {len(summary.failed)}"
+        + (f", diverged {len(diverged)}" if diverged else "")
         + (f", held by another bench run {len(summary.busy)}" if summary.busy else "")
         + f"; results table: {runs_dir / 'results.csv'}"
     )
@@ -274,7 +280,25 @@ def run(
                 f"note: {cell_dir} is left out of results.csv: {reason}; rerun the bench run command that made it "
                 "to redo it."
             )
+    for cell, reason in diverged:
+        console.print(
+            f"[magenta]diverged[/magenta] {cell.label()}: {reason}; recorded in results.csv as diverged "
+            "(`--retry-diverged` trains it again)."
+        )
     _report_failures(summary.failed, runs_dir)
+
+
+def _diverged_cells(cells: list[Cell], runs_dir: Path) -> list[tuple[Cell, str]]:
+    """The cells of the matrix whose folder records a diverged training, with the reason."""
+    from benchmark.results.cell_state import cell_state
+    from benchmark.training.divergence import DIVERGED
+
+    found = []
+    for cell in cells:
+        state = cell_state(cell.folder(runs_dir))
+        if state.state == DIVERGED:
+            found.append((cell, state.reason))
+    return found
 
 
 def _report_failures(failed: list[tuple[Cell, str]], runs_dir: Path) -> None:
@@ -308,7 +332,10 @@ def report(
         raise BenchError(f"--runs-dir {runs_dir} is a file, not a results folder; give the folder `bench run` wrote.")
     out_dir = out or runs_dir / "report"
     # The paper's tables are package data of `reports`, found wherever it is installed.
-    written = write_reports(runs_dir, out_dir, packaged_reference(), profile=profile)
+    notes: list[str] = []
+    written = write_reports(runs_dir, out_dir, packaged_reference(), profile=profile, notes=notes)
+    for note in notes:
+        console.print(f"note: {note}")
     for kind, paths in written.items():
         for path in paths:
             console.print(f"{kind:>10}  {path}")
@@ -346,7 +373,7 @@ def status(
     if not rows:
         console.print(f"no cells in {runs_dir} yet; `bench run` records its matrix there when it starts.")
         return
-    colours = {"done": "green", "running": "cyan", "failed": "red", "pending": "yellow"}
+    colours = {"done": "green", "diverged": "magenta", "running": "cyan", "failed": "red", "pending": "yellow"}
     table = Table(title=f"cells in {runs_dir}", header_style="bold")
     for column in ("cell", "state", "wall time", "executor", "detail"):
         table.add_column(column)
@@ -363,7 +390,8 @@ def status(
         )
     console.print(table)
     counts = {name: sum(row.state.state == name for row in rows) for name in STATES}
-    console.print(", ".join(f"{name} {count}" for name, count in counts.items()) + f" (of {len(rows)} cells)")
+    shown = [f"{name} {count}" for name, count in counts.items() if name != "diverged" or count]
+    console.print(", ".join(shown) + f" (of {len(rows)} cells)")
 
 
 @app.command()
@@ -378,12 +406,16 @@ def infer(
     method: Annotated[
         str | None, typer.Option(help="A method that needs no training data (tricubic, zero-fill, zssr), not --run.")
     ] = None,
-    scale: Annotated[str, typer.Option(help="--method: scale SXxSYxSZ.")] = "2x2x2",
-    profile: Annotated[str, typer.Option(help=f"--method: sizes and budgets ({', '.join(PROFILES)}).")] = "paper",
+    scale: Annotated[str | None, typer.Option(help="--method: scale SXxSYxSZ [default: 2x2x2].")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help=f"--method: sizes and budgets ({', '.join(PROFILES)}) [default: paper].")
+    ] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="--method: override a profile setting, key=value.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="--method: seed of training at test time (ZSSR).")] = 0,
+    seed: Annotated[
+        int | None, typer.Option(help="--method: seed of training at test time (ZSSR) [default: 0].")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     precision: Annotated[
         str | None, typer.Option(help="fp32, bf16, fp16 or auto [default: the cell's; auto for --method].")
@@ -403,6 +435,16 @@ def infer(
 
     if (run_dir is None) == (method is None):
         raise BenchError("give exactly one of --run <cell folder> and --method <name> (tricubic, zero-fill, zssr).")
+    given = [
+        name
+        for name, value in (("--scale", scale), ("--profile", profile), ("--set", set_), ("--seed", seed))
+        if value is not None
+    ]
+    if run_dir is not None and given:
+        raise BenchError(
+            f"{', '.join(given)} belong to --method; a --run cell fixes its scale, profile, settings and seed "
+            "(its config.json), so leave them out."
+        )
     if slab_axis != "auto" and slab_axis not in ("0", "1", "2"):
         raise BenchError(f"--slab-axis must be auto, 0, 1 or 2, got '{slab_axis}'.")
     if threads is not None:
@@ -415,10 +457,10 @@ def infer(
         target,
         run_dir=run_dir,
         method=method,
-        scale=scale,
-        profile=profile,
+        scale=scale or "2x2x2",
+        profile=profile or "paper",
         overrides=set_ or [],
-        seed=seed,
+        seed=0 if seed is None else seed,
         device=device,
         precision=precision,
         slab_axis=None if slab_axis == "auto" else int(slab_axis),

@@ -21,6 +21,7 @@ from benchmark.settings import (
     check_settings,
     choice,
     declare,
+    declared,
     int_tuple,
     integer,
     number,
@@ -173,9 +174,29 @@ class Profile:
         """Plain dict (tuples become lists when written as JSON)."""
         return {"name": self.name, **dict(self.settings)}
 
+    def for_method(self, method: str) -> Profile:
+        """This profile as method ``method`` sees it: without the overrides of settings another method owns.
+
+        ``--set udean_lambda5=0.3`` on a matrix of several methods changes UDEAN's cells only; the
+        others keep their identity (no duplicate ``_set-…`` cell). A setting owned by ``owner``
+        applies to the methods named ``owner`` or ``owner-…`` (``udean`` → ``udean-image-da``);
+        shared (``core``) settings apply to every method.
+        """
+        owners = {name: setting.owner for name, setting in declared().items()}
+        foreign = [key for key in self.overrides if not _applies(owners.get(key, "core"), method)]
+        if not foreign:
+            return self
+        kept = [f"{key}={self.settings[key]!r}" for key in self.overrides if key not in foreign]
+        return load_profile(self.name, kept)
+
     def overrides_text(self) -> str:
         """The overrides in canonical form, ``key=value;key=value`` (sorted), or ``""``."""
         return ";".join(f"{key}={_text(self.settings[key])}" for key in self.overrides)
+
+
+def _applies(owner: str, method: str) -> bool:
+    """Whether a setting declared by ``owner`` applies to ``method`` (see :meth:`Profile.for_method`)."""
+    return owner == "core" or method == owner or method.startswith(f"{owner}-")
 
 
 def _text(value: Any) -> str:
@@ -206,7 +227,10 @@ def load_profile(name: str, overrides: Iterable[str] = ()) -> Profile:
             value = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):
             value = raw.strip()
-        settings[key] = tuple(value) if isinstance(value, list) else value
+        value = tuple(value) if isinstance(value, list) else value
+        if key in given:
+            raise BenchError(f"--set {key} is given twice ({settings[key]!r} and {value!r}); give it once.")
+        settings[key] = value
         given.add(key)
     resolved = check_settings(settings, name, frozenset(given))
     base = check_settings(PROFILES[name], name)

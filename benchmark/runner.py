@@ -12,6 +12,8 @@ finished cell is intact, and the next run rebuilds the table.
 from __future__ import annotations
 
 import errno
+import io
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -36,8 +38,9 @@ from benchmark.progress_bar import counting_progress
 from benchmark.protocol.groups import CellData, build_groups, cohort
 from benchmark.protocol.setting_names import NO_SETTING, SOURCE_HR_SETTINGS
 from benchmark.results.cell import Cell, ProtocolOptions, config_hash
-from benchmark.results.cell_lock import cell_lock, lock_holder
+from benchmark.results.cell_lock import LOCK, cell_lock, lock_holder
 from benchmark.results.inputs import changed_inputs, input_record
+from benchmark.results.no_follow import LinkInCellError, append_text, refuse_links, write_text
 from benchmark.results.store import (
     CONFIG,
     DONE,
@@ -46,17 +49,36 @@ from benchmark.results.store import (
     collect_results,
     mark_done,
     recorded_commit,
+    remove_stale_table_temporaries,
     remove_temporaries,
+    write_atomic,
     write_csv,
     write_json,
     write_npz,
 )
 from benchmark.scale import Scale
+from benchmark.training.divergence import DIVERGED, TrainingDivergedError
 from benchmark.training.run_context import RunContext
 from benchmark.training.seeding import seed_everything
 
 SETTINGS = SOURCE_HR_SETTINGS  # the settings `bench run --setting` accepts
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+CELL_FILES = (
+    LOCK,
+    "DONE",
+    "config.json",
+    "environment.json",
+    "log.txt",
+    "process.log",
+    "error.txt",
+    "model.pt",
+    "metrics.csv",
+    "slices.npz",
+    "losses.csv",
+    "timing.csv",
+)
+"""Files the harness writes in a cell folder: a symbolic link under one of these names is refused."""
 
 __all__ = [
     "ProtocolOptions",
@@ -86,6 +108,8 @@ class RunSummary:
     damaged: list[tuple[Path, str]] = field(default_factory=list)
     # Skipped cells whose results another commit of the harness made: kept, but worth a note.
     other_commit: dict[str, list[Cell]] = field(default_factory=dict)
+    # Diverged cells that --retry-diverged trains again from step 0.
+    retried: list[Cell] = field(default_factory=list)
 
 
 def build_matrix(
@@ -117,7 +141,9 @@ def build_matrix(
                         continue
                     cell_setting = setting if getattr(cls, "uses_source_hr", True) else NO_SETTING
                     for seed in seeds:
-                        cell = Cell(dataset, scale, cell_setting, method, seed, profile, protocol, precision)
+                        cell = Cell(
+                            dataset, scale, cell_setting, method, seed, profile.for_method(method), protocol, precision
+                        )
                         if cell not in cells:
                             cells.append(cell)
     return cells
@@ -144,11 +170,12 @@ def evaluate(method: Any, data: CellData, scale: Scale, cell_dir: Path, save_sr:
             slices = figure_slices(pair.hr.data, pair.lr.data, sr_array, pair.hr.affine, scale)
             write_npz(cell_dir / "slices.npz", {**slices, "subject": pair.hr.subject})
         if save_sr:
+            import gzip
+
             import nibabel as nib
 
-            path = cell_dir / "sr" / f"{pair.hr.subject}.nii.gz"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            nib.save(nib.Nifti1Image(sr_array, pair.hr.affine), path)
+            image = nib.Nifti1Image(sr_array, pair.hr.affine)
+            write_atomic(cell_dir / "sr" / f"{pair.hr.subject}.nii.gz", gzip.compress(image.to_bytes(), mtime=0))
     return pd.DataFrame(rows)
 
 
@@ -173,6 +200,7 @@ def run_cell(
     """
     cell_dir = cell.folder(runs_dir)
     cell_dir.mkdir(parents=True, exist_ok=True)
+    refuse_links(cell_dir, CELL_FILES)
     (cell_dir / DONE).unlink(missing_ok=True)
     (cell_dir / "error.txt").unlink(missing_ok=True)
     remove_temporaries(cell_dir)
@@ -183,8 +211,7 @@ def run_cell(
     log_path = cell_dir / "log.txt"
 
     def log(message: str) -> None:
-        with log_path.open("a") as handle:
-            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        append_text(log_path, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
     def warn_user(message: str) -> None:
         log(f"warning: {message}")
@@ -215,12 +242,24 @@ def run_cell(
     )
     started = time.perf_counter()
     log(f"fit {cell.label()} in {cell.precision}")
+    diverged: TrainingDivergedError | None = None
     with inference_precision(cell.precision):  # validation during fit and the test volumes alike
-        method.fit(view, run)
+        try:
+            method.fit(view, run)
+        except TrainingDivergedError as error:  # a finding, recorded as the cell's result (divergence.py)
+            diverged = error
         fit_seconds = time.perf_counter() - started
-        torch.save(method.state_dict(), cell_dir / "model.pt")
-        log(f"evaluate on {len(data.test)} test subjects")
-        metrics = evaluate(method, data, cell.scale, cell_dir, save_sr)
+        if diverged is None:
+            weights = io.BytesIO()
+            torch.save(method.state_dict(), weights)
+            write_atomic(cell_dir / "model.pt", weights.getvalue())
+            log(f"evaluate on {len(data.test)} test subjects")
+            metrics = evaluate(method, data, cell.scale, cell_dir, save_sr)
+        else:
+            warn_user(f"{diverged}; the cell is recorded as diverged, without metrics (--retry-diverged reruns it).")
+            (cell_dir / "model.pt").unlink(missing_ok=True)
+            nan = float("nan")
+            metrics = pd.DataFrame([{"subject": p.hr.subject, "ssim": nan, "psnr": nan} for p in data.test])
     write_csv(cell_dir / "metrics.csv", metrics)
     total_seconds = time.perf_counter() - started
     mark_done(
@@ -232,6 +271,7 @@ def run_cell(
             "reads": sorted(view.reads),
             "inputs": inputs,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **({DIVERGED: diverged.record()} if diverged is not None else {}),
         },
     )
 
@@ -258,8 +298,12 @@ class _Inputs:
         return input_record(self.datasets[cell.dataset], used, self.subjects(cell.dataset), self.hashes)
 
 
-def _finished(cell: Cell, runs_dir: Path, inputs: _Inputs, summary: RunSummary) -> bool:
-    """Whether ``cell`` is finished and current; records a note when it was damaged or its inputs changed."""
+def _finished(cell: Cell, runs_dir: Path, inputs: _Inputs, summary: RunSummary, retry_diverged: bool = False) -> bool:
+    """Whether ``cell`` is finished and current; records a note when it was damaged or its inputs changed.
+
+    A diverged cell is finished (its divergence is its result) unless ``retry_diverged``: then its
+    checkpoints are removed, so that it trains again from step 0.
+    """
     cell_dir = cell.folder(runs_dir)
     try:
         found = check_finished(cell_dir, config_hash(cell_identity(cell)))
@@ -267,6 +311,10 @@ def _finished(cell: Cell, runs_dir: Path, inputs: _Inputs, summary: RunSummary) 
         summary.damaged.append((cell_dir, str(error)))
         return False
     if found is None:
+        return False
+    if retry_diverged and DIVERGED in found[0]:
+        shutil.rmtree(cell_dir / "checkpoints", ignore_errors=True)
+        summary.retried.append(cell)
         return False
     changes = inputs.changes(cell, found[0])
     if changes:
@@ -282,6 +330,7 @@ def run_matrix(
     cache_dir: Path,
     console: Console | None = None,
     save_sr: bool = False,
+    retry_diverged: bool = False,
 ) -> RunSummary:
     """Run every cell not yet done, with a progress bar; failures are recorded and the run goes on.
 
@@ -289,7 +338,7 @@ def run_matrix(
         BenchError: the disk is full (or read-only) while writing; finished cells are kept.
     """
     console = console or Console()
-    datasets, inputs, pending, summary = sort_finished(cells, runs_dir, cache_dir, console)
+    datasets, inputs, pending, summary = sort_finished(cells, runs_dir, cache_dir, console, retry_diverged)
     cached_key: tuple[str, Scale, str] | None = None
     cached: CellData | None = None
     try:
@@ -302,10 +351,16 @@ def run_matrix(
             for cell in pending:
                 progress.update(overall, description=f"cells · {cell.label()}")
                 cell_dir = cell.folder(runs_dir)
+                try:
+                    refuse_links(cell_dir, (LOCK,))
+                except LinkInCellError as error:  # never lock (or write) through a planted link
+                    summary.failed.append((cell, str(error)))
+                    progress.advance(overall)
+                    continue
                 with cell_lock(cell_dir) as held:
                     if not held:
                         summary.busy.append((cell, lock_holder(cell_dir)))
-                    elif _finished(cell, runs_dir, inputs, RunSummary()):  # another process finished it meanwhile
+                    elif _finished(cell, runs_dir, inputs, RunSummary(), retry_diverged):  # finished meanwhile
                         summary.skipped.append(cell)
                     else:
                         key = (cell.dataset, cell.scale, cell.setting)
@@ -341,21 +396,24 @@ def open_datasets(cells: Sequence[Cell], cache_dir: Path) -> dict[str, Dataset]:
 
 
 def sort_finished(
-    cells: Sequence[Cell], runs_dir: Path, cache_dir: Path, console: Console
+    cells: Sequence[Cell], runs_dir: Path, cache_dir: Path, console: Console, retry_diverged: bool = False
 ) -> tuple[dict[str, Dataset], _Inputs, list[Cell], RunSummary]:
     """Open the datasets and split ``cells`` into finished (in the summary) and pending, printing why any reruns.
+
+    Diverged cells are finished unless ``retry_diverged`` (:func:`_finished`).
 
     Returns:
         ``(datasets, inputs, pending, summary)``; ``summary.skipped`` holds the finished cells.
     """
     summary = RunSummary()
+    remove_stale_table_temporaries(runs_dir)
     current_commit = harness_commit()
     # Open every dataset first, so a bad data root stops the run before any training starts.
     datasets = open_datasets(cells, cache_dir)
     inputs = _Inputs(datasets, cells[0].profile.get("max_subjects") if cells else None)
     pending = []
     for cell in cells:
-        if _finished(cell, runs_dir, inputs, summary):
+        if _finished(cell, runs_dir, inputs, summary, retry_diverged):
             summary.skipped.append(cell)
             recorded = recorded_commit(cell.folder(runs_dir))
             if not same_commit(recorded, current_commit):
@@ -369,6 +427,8 @@ def sort_finished(
         )
     for cell_dir, reason in summary.damaged:
         console.print(f"note: finished cell {cell_dir} is damaged ({reason}), so it reruns.")
+    for cell in summary.retried:
+        console.print(f"note: {cell.label()} diverged before; --retry-diverged trains it again from step 0.")
     return datasets, inputs, pending, summary
 
 
@@ -443,7 +503,9 @@ def _disk_full(error: OSError, where: str) -> BenchError:
 def _record_failure(cell_dir: Path, text: str) -> None:
     try:
         cell_dir.mkdir(parents=True, exist_ok=True)
-        (cell_dir / "error.txt").write_text(text + "\n")
+        write_text(cell_dir / "error.txt", text + "\n")
+    except LinkInCellError:
+        return  # the failure (this link) is reported in its one sentence; nothing is written through it
     except OSError as error:
         if error.errno in DISK_FULL:
             raise _disk_full(error, f"while writing {cell_dir / 'error.txt'}") from None

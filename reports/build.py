@@ -204,6 +204,7 @@ def _write_profile(
     reference_method: str,
     display_names: Mapping[str, str] | None,
     written: dict[str, list[Path]],
+    notes: list[str] | None = None,
 ) -> None:
     for variant, rows in split_variants(results):
         _write_variant(
@@ -211,7 +212,9 @@ def _write_profile(
         )
     _write_degradation_shift(results, out_dir, suffix, display_names, written)
     oracles = frozenset(results.loc[results["oracle"], "method"])
-    written["figures"] += write_error_maps(runs_dir, out_dir / "figures", profile, oracles, display_names, suffix)
+    written["figures"] += write_error_maps(
+        runs_dir, out_dir / "figures", profile, oracles, display_names, suffix, notes
+    )
     _write_training(results, runs_dir, out_dir, profile, suffix, display_names, written)
 
 
@@ -222,6 +225,7 @@ def write_reports(
     profile: str | None = None,
     reference_method: str = "udean",
     display_names: Mapping[str, str] | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, list[Path]]:
     """Read ``runs_dir/results.csv`` and write every report into ``out_dir``.
 
@@ -271,6 +275,8 @@ def write_reports(
         profile: the profile to report, or ``None`` for all.
         reference_method: the method tested against the others and starred against (UDEAN).
         display_names: method display-name overrides (raw name → name).
+        notes: where to add one sentence per thing left out (e.g. a cell whose ``slices.npz``
+            cannot be read; its error map is skipped, the rest is written).
 
     Returns:
         The written paths by kind: ``"latex"``, ``"markdown"``, ``"csv"``, ``"figures"``.
@@ -293,5 +299,5 @@ def write_reports(
     for name in profiles:
         suffix = f"_{_safe(name)}" if len(profiles) > 1 else ""
         subset = results[results["profile"] == name].reset_index(drop=True)
-        _write_profile(subset, runs_dir, out_dir, paper, name, suffix, reference_method, display_names, written)
+        _write_profile(subset, runs_dir, out_dir, paper, name, suffix, reference_method, display_names, written, notes)
     return written

@@ -22,6 +22,7 @@ object interface with the Agg canvas, so no global pyplot state or display is in
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -183,6 +184,7 @@ def write_error_maps(
     oracle_methods: frozenset[str] = frozenset(),
     display_names: Mapping[str, str] | None = None,
     suffix: str = "",
+    notes: list[str] | None = None,
 ) -> list[Path]:
     """Write every error-map figure of one profile as PNG (dpi 150) and PDF.
 
@@ -197,6 +199,8 @@ def write_error_maps(
         oracle_methods: raw names of oracle methods (their titles get a dagger).
         display_names: method display-name overrides.
         suffix: appended to every file stem (e.g. ``"_quick"``).
+        notes: where to add one sentence per cell whose ``slices.npz`` cannot be read (it is left
+            out of its figure; the others are drawn).
 
     Returns:
         The written paths, PNG and PDF of each figure in turn; empty when no cell has slices.
@@ -207,7 +211,15 @@ def write_error_maps(
         members = sorted(
             members, key=lambda c: (setting_sort_key(c.setting), c.method in oracle_methods, method_sort_key(c.method))
         )
-        loaded = [(cell, cell.load()) for cell in members]
+        loaded = []
+        for cell in members:
+            try:
+                loaded.append((cell, cell.load()))
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+                if notes is not None:
+                    notes.append(f"{cell.path} cannot be read ({type(error).__name__}); its error map is left out.")
+        if not loaded:
+            continue
         first = loaded[0][1]
         subject = _subject(first)
         for plane in _planes(first):

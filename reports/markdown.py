@@ -45,7 +45,7 @@ def _value(cell: MetricCell) -> str:
 
 
 def _method(row: TableRow, names: Mapping[str, str] | None) -> str:
-    text = escape_markdown(method_name(row.method, names))
+    text = escape_markdown(method_name(row.method, names) + (f" ({row.note})" if row.note else ""))
     return text + _MARKUP.dagger if row.oracle else text
 
 

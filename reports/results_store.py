@@ -33,12 +33,14 @@ from benchmark.errors import BenchError
 from benchmark.results.schema import (
     DEFAULT_DEGRADATION,
     DEFAULT_PRECISION,
+    DIVERGED_STATE,
     INTEGER_COLUMNS,
     METRIC_COLUMNS,
     NON_METRIC_COLUMNS,
     ORACLE,
     REQUIRED_COLUMNS,
     RESULTS_FILE,
+    STATE,
     TEXT_DEFAULTS,
 )
 
@@ -178,9 +180,21 @@ def read_results(runs_dir: Path) -> pd.DataFrame:
             results[name] = results[name].fillna(default).astype(str)
     results[ORACLE] = results[ORACLE].map(_as_bool) if ORACLE in results.columns else False
     results[ORACLE] = results[ORACLE].astype(bool)
+    missing = [name for name in METRIC_COLUMNS if name not in results.columns]
+    if missing:
+        raise BenchError(f"{path} lacks the metric column(s) {', '.join(missing)}; {REBUILD_HINT}.")
+    diverged = results[STATE] == DIVERGED_STATE if STATE in results.columns else pd.Series(False, index=results.index)
     for name in results.columns:
         if name in METRIC_COLUMNS:
-            results[name] = pd.to_numeric(results[name], errors="coerce").astype(float)
+            values = pd.to_numeric(results[name], errors="coerce").astype(float)
+            bad = (values.isna() | ~np.isfinite(values)) & ~diverged  # only a diverged cell's rows are empty
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                raise BenchError(
+                    f"{path} has '{results[name].iloc[row]}' in column {name} on line {row + 2}, not a number; "
+                    f"{REBUILD_HINT}."
+                )
+            results[name] = values
         elif name not in NON_METRIC_COLUMNS:
             with contextlib.suppress(ValueError, TypeError):  # a text column stays text, not a metric
                 results[name] = pd.to_numeric(results[name]).astype(float)

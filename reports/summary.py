@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.results.schema import CELL_COLUMNS
+from benchmark.results.schema import CELL_COLUMNS, DIVERGED_STATE, STATE
 from reports.results_store import metric_columns
 
 DDOF = 1
@@ -43,8 +43,9 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         One row per (dataset, scale, setting, method, profile) with ``oracle``, ``n_subjects``,
-        ``n_seeds`` (distinct seeds in the cell) and ``<metric>_mean``, ``<metric>_std`` for every
-        metric column (``ssim`` and ``psnr`` first).
+        ``n_seeds`` (distinct seeds in the cell), ``n_diverged`` (of those, the seeds whose training
+        diverged: they have no metrics, so the means are over the others, NaN when all diverged) and
+        ``<metric>_mean``, ``<metric>_std`` for every metric column (``ssim`` and ``psnr`` first).
     """
     metrics = metric_columns(results)
     subjects = per_subject(results)
@@ -52,6 +53,9 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     summary = grouped["oracle"].any().to_frame()
     summary["n_subjects"] = grouped["subject"].nunique()
     summary["n_seeds"] = results.groupby(list(CELL_COLUMNS), sort=False, dropna=False)["seed"].nunique()
+    diverged = results[results[STATE] == DIVERGED_STATE] if STATE in results.columns else results.iloc[:0]
+    counts = diverged.groupby(list(CELL_COLUMNS), sort=False, dropna=False)["seed"].nunique()
+    summary["n_diverged"] = counts.reindex(summary.index, fill_value=0).astype(int)
     for metric in metrics:
         summary[f"{metric}_mean"] = grouped[metric].mean()
         summary[f"{metric}_std"] = grouped[metric].std(ddof=DDOF)

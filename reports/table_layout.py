@@ -92,6 +92,15 @@ class TableRow:
     n_subjects: int
     cells: dict[str, MetricCell] = field(default_factory=dict)
     profile: str = ""
+    note: str = ""
+    """Printed after the name in brackets: ``diverged``, or ``k of n seeds diverged``; empty otherwise."""
+
+
+def divergence_note(n_diverged: int, n_seeds: int) -> str:
+    """``""``, ``"diverged"`` (every seed) or ``"k of n seeds diverged"``."""
+    if n_diverged <= 0:
+        return ""
+    return "diverged" if n_diverged >= n_seeds else f"{n_diverged} of {n_seeds} seeds diverged"
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,7 @@ def _row(record: pd.Series, metrics: tuple[str, ...], alpha: float, reference: s
         n_subjects=int(record["n_subjects"]),
         cells=cells,
         profile=str(record.get("profile", "")),
+        note=divergence_note(int(record.get("n_diverged", 0) or 0), int(record.get("n_seeds", 1) or 1)),
     )
 
 
@@ -308,6 +318,11 @@ def table_notes(
     notes.append(rule + ".")
     if any(row.oracle for row in rows):
         notes.append(f"{markup.dagger} Oracle (upper bound), not ranked.")
+    if any(row.note for row in rows):
+        notes.append(
+            "Diverged: a training loss stopped being a finite number; such a seed has no metrics and is left "
+            f"out of its row's means ({markup.dash} when every seed diverged)."
+        )
     if p_values is not None and reference_name:
         comparisons = _comparisons(rows, p_values)
         if comparisons == 0:

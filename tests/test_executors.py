@@ -350,3 +350,39 @@ def test_a_failed_task_is_reported_by_its_exception_not_by_its_log_paths():
     )
     assert task_error_line(report) == "benchmark.errors.BenchError: cell 0 of the matrix rebuilt here is a, not b"
     assert task_error_line("killed\n") == "killed"
+
+
+def _cell_processes(queue_pid: int) -> list[int]:
+    """Process ids of the cell processes a local queue started (their environment names the queue)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"BENCH_QUEUE_PID={queue_pid}".encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux's")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_cell_processes_die_with_their_local_queue(tmp_path, cache, signum):
+    """Before issue 24, SIGTERM or SIGKILL to a local queue left its cells running and holding their locks."""
+    process = run_bench(
+        tmp_path / "runs", cache, "--executor", "local", "--workers", "2", "--set", "steps_per_epoch=400", wait=False
+    )
+    deadline = time.monotonic() + 120
+    while not _cell_processes(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _cell_processes(process.pid), "no cell process started"
+    process.send_signal(signum)
+    process.communicate(timeout=60)
+    deadline = time.monotonic() + 20
+    while _cell_processes(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _cell_processes(process.pid)
+    if signum == signal.SIGTERM:
+        assert process.returncode == 128 + signal.SIGTERM

@@ -38,23 +38,37 @@ class NiftiScan:
     high: float
 
     def unit_range(self) -> np.ndarray:
-        """``(X, Y, Z)`` float32 voxels min–max scaled: ``(v - low) / (high - low)``, in ``[0, 1]``."""
-        return np.ascontiguousarray((self.data - self.low) / (self.high - self.low), dtype=np.float32)
+        """``(X, Y, Z)`` float32 voxels min–max scaled: ``(v - low) / (high - low)``, in ``[0, 1]``.
+
+        Computed in float64: a finite float32 scan whose range exceeds float32's (one voxel at
+        +3e38, one at −3e38) would otherwise overflow ``high - low`` to infinity and give NaN.
+        """
+        span = float(self.high) - float(self.low)  # Python floats are float64
+        unit = (self.data.astype(np.float64) - float(self.low)) / span
+        return np.ascontiguousarray(np.clip(unit, 0.0, 1.0), dtype=np.float32)
 
 
 def read_nifti(path: Path) -> NiftiScan:
     """Read one 3D NIfTI volume; trailing singleton dimensions beyond the third (``(X, Y, Z, 1)``) are dropped.
 
     Raises:
-        BenchError: the file cannot be read, is not one 3D volume (2D, or 4D with more than one
-            volume), holds NaN or infinite values, is constant, or has an unusable affine
+        BenchError: the file cannot be read, holds complex voxels, is not one 3D volume (2D, or 4D
+            with more than one volume), holds NaN or infinite values, is constant, or has an unusable affine
             (see :func:`check_affine`).
     """
     try:
         image = nib.load(str(path))
+        if np.dtype(image.get_data_dtype()).kind == "c":
+            raise BenchError(
+                f"NIfTI file {path} holds complex voxels; give the magnitude image (the protocol's LR is a magnitude)."
+            )
+        check_claimed_size(image, Path(path))
         data = image.get_fdata(dtype=np.float32, caching="unchanged")
+    except BenchError:
+        raise
     except Exception as error:  # nibabel raises many types for a bad file (ImageFileError, OSError, EOFError…)
-        raise BenchError(f"cannot read NIfTI file {path}: {error}.") from error
+        reason = str(error).strip().rstrip(".") or type(error).__name__
+        raise BenchError(f"cannot read NIfTI file {path}: {reason}.") from error
     shape = data.shape
     while data.ndim > 3 and data.shape[-1] == 1:
         data = data[..., 0]
@@ -68,6 +82,36 @@ def read_nifti(path: Path) -> NiftiScan:
     affine = np.asarray(image.affine, dtype=np.float64)
     check_affine(affine, path)
     return NiftiScan(image, data, affine, low, high)
+
+
+def check_claimed_size(image: nib.Nifti1Image, path: Path) -> None:
+    """Refuse a header whose voxel count the file cannot hold, before its voxels are allocated.
+
+    An uncompressed ``.nii`` must hold ``vox_offset + voxels × bytes per voxel`` bytes; a ``.nii.gz``
+    records its uncompressed size (modulo 2³²) in its last four bytes. A header claiming 1000³
+    voxels in a small file otherwise allocated gigabytes before nibabel failed.
+
+    Raises:
+        BenchError: the file is shorter than its header says.
+    """
+    header = image.header
+    voxels = int(np.prod([int(n) for n in image.shape], dtype=object))
+    claimed = int(header.get_data_offset()) + voxels * np.dtype(header.get_data_dtype()).itemsize
+    size = path.stat().st_size
+    if path.name.endswith(".gz"):
+        if size < 18:
+            raise BenchError(f"NIfTI file {path} is not a complete gzip file.")
+        with path.open("rb") as handle:
+            handle.seek(-4, 2)
+            size = int.from_bytes(handle.read(4), "little")  # ISIZE: the uncompressed size modulo 2**32
+        if claimed >= 2**32:
+            return  # ISIZE wrapped around: nibabel's own read decides
+    if claimed > size:
+        shape = " × ".join(str(int(n)) for n in image.shape)
+        raise BenchError(
+            f"NIfTI file {path} claims {shape} voxels ({claimed} bytes) but holds {size} bytes; it is cut or its "
+            "header is wrong."
+        )
 
 
 def check_affine(affine: np.ndarray, path: Path) -> None:

@@ -20,19 +20,23 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
 from benchmark.errors import BenchError
-from benchmark.execution.one_cell import EXIT_BUSY, EXIT_DONE, EXIT_FAILED, EXIT_USER_ERROR
+from benchmark.execution.one_cell import EXIT_BUSY, EXIT_DONE, EXIT_FAILED, EXIT_USER_ERROR, PARENT_ENV
 from benchmark.execution.request import Matrix, RunRequest, split_list
 from benchmark.progress_bar import counting_progress
 from benchmark.results.cell import Cell
 from benchmark.results.cell_state import ERROR_FILE, last_error_line
+from benchmark.results.no_follow import LinkInCellError, open_no_follow, write_text
 from benchmark.results.store import DONE
 from benchmark.runner import RunSummary, rebuild_table, sort_finished
 
@@ -119,7 +123,7 @@ def run_local(
         BenchError: a cell's process refused the request (one sentence from it), or the disk is full.
     """
     runs_dir = matrix.runs_dir
-    _, _, pending, summary = sort_finished(matrix.cells, runs_dir, matrix.cache_dir, console)
+    _, _, pending, summary = sort_finished(matrix.cells, runs_dir, matrix.cache_dir, console, request.retry_diverged)
     threads = threads_per_slot(request.threads, len(slots))
     indices = {cell.folder(Path(".")): index for index, cell in enumerate(matrix.cells)}
     queue = deque(pending)
@@ -131,7 +135,7 @@ def run_local(
             for slot in slots
         }
         try:
-            with counting_progress(console) as progress:
+            with _sigterm_as_exit(), counting_progress(console) as progress:
                 overall = progress.add_task(
                     f"cells · {len(slots)} slot(s), {threads} thread(s) each",
                     total=len(matrix.cells),
@@ -142,7 +146,15 @@ def run_local(
                         slot = free.pop(0)
                         cell = queue.popleft()
                         index = indices[cell.folder(Path("."))]
-                        running.append(_start(cell, index, slot, request_files[slot.device], runs_dir, threads))
+                        try:
+                            started = _start(cell, index, slot, request_files[slot.device], runs_dir, threads)
+                        except LinkInCellError as error:  # a planted process.log: nothing written through it
+                            free.append(slot)
+                            summary.failed.append((cell, str(error)))
+                            progress.console.print(f"[red]failed[/red] {cell.label()}: {error}")
+                            progress.advance(overall)
+                            continue
+                        running.append(started)
                         progress.console.print(f"start {cell.label()} on {slot.name}")
                     time.sleep(POLL_SECONDS)
                     for item in [item for item in running if item.process.poll() is not None]:
@@ -154,6 +166,26 @@ def run_local(
             _stop(running)
             rebuild_table(runs_dir, summary)
     return summary
+
+
+@contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """While the queue runs, SIGTERM ends it like Ctrl-C does: its ``finally`` stops the cell processes first.
+
+    (Python's default SIGTERM ends the process at once, leaving the cells running and holding their locks.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _write_request(folder: Path, request: RunRequest, device: str, precision: str, threads: int) -> Path:
@@ -168,6 +200,7 @@ def _start(cell: Cell, index: int, slot: Slot, request_file: Path, runs_dir: Pat
     log = cell_dir / PROCESS_LOG
     environment = {
         **os.environ,
+        PARENT_ENV: str(os.getpid()),  # the cell process dies with this queue (one_cell.die_with_parent)
         **slot.environment,
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
@@ -181,7 +214,7 @@ def _start(cell: Cell, index: int, slot: Slot, request_file: Path, runs_dir: Pat
         str(index),
         str(cell.folder(Path("."))),
     ]
-    with log.open("w") as handle:
+    with os.fdopen(open_no_follow(log, os.O_WRONLY | os.O_TRUNC | os.O_CREAT), "w") as handle:
         handle.write(f"# {slot.name}: {' '.join(command)}\n")
         handle.flush()
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=environment)
@@ -218,7 +251,7 @@ def _write_error(cell_dir: Path, code: int, log: Path, tail: list[str]) -> None:
     else:
         why = f"its process ended with exit status {code} without finishing the cell"
     text = "\n".join([f"last lines of {log}:", *tail, "", f"the cell did not finish: {why}."])
-    (cell_dir / ERROR_FILE).write_text(text + "\n")
+    write_text(cell_dir / ERROR_FILE, text + "\n")
 
 
 def _tail(log: Path) -> list[str]:

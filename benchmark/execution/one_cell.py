@@ -12,6 +12,8 @@ As a program, ``python -m benchmark.execution.one_cell REQUEST.json INDEX FOLDER
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -53,7 +55,9 @@ def run_one_cell(request: RunRequest, index: int, folder: str, console: Console 
             f"cell {index} of the matrix rebuilt here is {cell.folder(Path('.'))}, not {folder}; "
             "the harness, its plugins or the request differ from where the matrix was submitted."
         )
-    summary = run_matrix([cell], matrix.runs_dir, matrix.device, matrix.cache_dir, console, request.save_sr)
+    summary = run_matrix(
+        [cell], matrix.runs_dir, matrix.device, matrix.cache_dir, console, request.save_sr, request.retry_diverged
+    )
     if summary.failed:
         return EXIT_FAILED
     if summary.busy:
@@ -61,8 +65,32 @@ def run_one_cell(request: RunRequest, index: int, folder: str, console: Console 
     return EXIT_DONE
 
 
+PARENT_ENV = "BENCH_QUEUE_PID"
+"""Set by the local queue to its process id: the cell process then dies with the queue (:func:`die_with_parent`)."""
+
+
+def die_with_parent() -> None:
+    """On Linux, end this process (SIGTERM) when the local queue that started it dies, even by SIGKILL.
+
+    The queue stops its cells itself on Ctrl-C or SIGTERM; this covers a queue killed outright, whose
+    cells would otherwise run on, holding their locks. ``PR_SET_PDEATHSIG`` fires when the parent
+    dies; a parent already gone before the call is caught by comparing ``getppid`` with the id the
+    queue passed in :data:`PARENT_ENV`. Elsewhere, or when not started by the queue, nothing happens.
+    """
+    parent = os.environ.get(PARENT_ENV)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if str(os.getppid()) != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m benchmark.execution.one_cell REQUEST.json INDEX FOLDER``."""
+    die_with_parent()
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 3:
         print("usage: python -m benchmark.execution.one_cell REQUEST.json INDEX FOLDER", file=sys.stderr)

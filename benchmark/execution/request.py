@@ -25,12 +25,22 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+MAX_SEED = 2**32 - 1
+"""The largest training seed: NumPy's legacy seeding (``np.random.seed``) takes 32-bit seeds."""
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"0,1,2"`` → ``[0, 1, 2]``; anything else is a :class:`BenchError`."""
+    """``"0,1,2"`` → ``[0, 1, 2]``; anything else (no seed, a negative or too large one) is a :class:`BenchError`."""
     try:
-        return [int(part) for part in split_list(text)]
+        seeds = [int(part) for part in split_list(text)]
     except ValueError:
         raise BenchError(f"seeds '{text}' must be comma-separated integers, e.g. 0,1,2.") from None
+    if not seeds:
+        raise BenchError("--seed needs at least one seed, e.g. 0 or 0,1,2.")
+    for seed in seeds:
+        if not 0 <= seed <= MAX_SEED:
+            raise BenchError(f"seed {seed} is outside 0..{MAX_SEED}; give seeds such as 0,1,2.")
+    return seeds
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,7 @@ class RunRequest:
     train_degradation: str = "kspace"
     test_degradation: str = "kspace"
     save_sr: bool = False
+    retry_diverged: bool = False
 
     def with_changes(self, **changes: Any) -> RunRequest:
         """A copy with some fields changed (e.g. the device a subprocess gets)."""

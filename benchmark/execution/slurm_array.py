@@ -237,7 +237,7 @@ def submit_array(
         cells that were finished before submission.
     """
     runs_dir = matrix.runs_dir
-    _, _, pending, summary = sort_finished(matrix.cells, runs_dir, matrix.cache_dir, console)
+    _, _, pending, summary = sort_finished(matrix.cells, runs_dir, matrix.cache_dir, console, request.retry_diverged)
     if not pending:
         return {}, summary
     indices = {cell.folder(Path(".")): index for index, cell in enumerate(matrix.cells)}

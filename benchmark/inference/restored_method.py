@@ -19,10 +19,11 @@ import torch
 from benchmark.errors import BenchError
 from benchmark.method import Method
 from benchmark.plugins import METHODS
-from benchmark.precision import DEFAULT_PRECISION, resolve_precision
+from benchmark.precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from benchmark.profiles import Profile, load_profile
-from benchmark.results.store import CONFIG, DONE
+from benchmark.results.store import CONFIG, DONE, DamagedCellError, check_finished
 from benchmark.scale import Scale
+from benchmark.training.divergence import DIVERGED, describe
 
 MODEL = "model.pt"
 
@@ -80,6 +81,9 @@ def restore_cell(cell_dir: Path) -> RestoredMethod:
         raise BenchError(f"--run {cell_dir} is not a folder; give a cell folder of `bench run` (…/seed0).")
     if not config_path.is_file():
         raise BenchError(f"--run {cell_dir} has no {CONFIG}, so it is not a cell folder of `bench run` (…/seed0).")
+    finished = _verified(cell_dir)
+    if finished is not None and DIVERGED in finished:
+        raise BenchError(f"cell {cell_dir} {describe(finished[DIVERGED])}: it has no trained weights to restore.")
     if not model_path.is_file():
         raise BenchError(f"cell {cell_dir} has no {MODEL}: its training has not finished; rerun its bench run first.")
     try:
@@ -101,7 +105,23 @@ def restore_cell(cell_dir: Path) -> RestoredMethod:
     else:
         source = str(cell_dir)
     precision = str(config.get("precision", DEFAULT_PRECISION))
+    if precision not in PRECISIONS:
+        raise BenchError(f"{config_path} records precision '{precision}', not one of {', '.join(PRECISIONS)}.")
     return RestoredMethod(method, name, scale, profile, seed, precision, source)
+
+
+def _verified(cell_dir: Path) -> dict[str, Any] | None:
+    """The cell's ``DONE`` record when it has one and its ``config.json`` is the configuration it finished.
+
+    Raises:
+        BenchError: ``DONE`` and ``config.json`` disagree (an edited ``config.json`` would otherwise
+            restore another method or scale under the cell's name), or the cell's files are damaged.
+    """
+    try:
+        found = check_finished(cell_dir)
+    except DamagedCellError as error:
+        raise BenchError(f"cell {cell_dir} cannot be trusted: {error}.") from None
+    return None if found is None else found[0]
 
 
 def fresh_method(name: str, scale: Scale, profile: Profile, seed: int, precision: str) -> RestoredMethod:

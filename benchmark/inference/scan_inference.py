@@ -87,7 +87,60 @@ def scan_pairs(source: Path, target: Path) -> list[tuple[Path, Path]]:
     for given, written in pairs:
         if given.resolve() == written.resolve():
             raise BenchError(f"output {written} is its own input; give another output name or folder.")
+    for folder in sorted({written.parent for _, written in pairs}):
+        check_output_folder(folder)
     return pairs
+
+
+def check_output_folder(folder: Path) -> None:
+    """Refuse, before any work, an output folder that cannot be made or written (a file on its path, no rights).
+
+    Raises:
+        BenchError: one sentence naming the folder and why.
+    """
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BenchError(f"output folder {folder} cannot be made: {parent} is a file.")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise BenchError(f"output folder {folder} cannot be written: no write permission on {parent}.")
+            return
+
+
+BYTES_PER_SR_VOXEL = 28
+"""Peak bytes per SR voxel of one scan, an estimate: the tiled inference's 9.7 B (measured by
+``benchmarks/inference_overhead.py``, README "Performance"), the float32 SR array (4 B), the float64
+values written back in the scan's range (8 B) and their cast to the scan's type (up to 4 B), rounded up."""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system says are available (``MemAvailable``), or ``None`` where it cannot say."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(shape: tuple[int, ...], factors: tuple[int, ...], path: Path) -> None:
+    """Refuse a scan whose SR volume would not fit in the available memory, before allocating it.
+
+    Raises:
+        BenchError: the SR of ``shape`` by ``factors`` needs more than the memory available.
+    """
+    voxels = 1
+    for n, f in zip(shape, factors):
+        voxels *= int(n) * int(f)
+    needed = voxels * BYTES_PER_SR_VOXEL
+    free = available_memory()
+    if free is not None and needed > free:
+        sr_shape = " × ".join(str(int(n) * int(f)) for n, f in zip(shape, factors))
+        raise BenchError(
+            f"the SR of {path} would be {sr_shape} voxels and need about {needed / 2**30:.1f} GiB of memory, "
+            f"more than the {free / 2**30:.1f} GiB available; use a smaller scale or a larger machine."
+        )
 
 
 def check_shape(shape: tuple[int, int, int], path: Path, slab_axis: int) -> None:
@@ -121,6 +174,7 @@ def super_resolve_scan(
     scan = read_nifti(source)
     order = slab_axis_order(voxel_sizes(scan.affine), restored.scale, slab_axis)
     check_shape(tuple(scan.data.shape), source, order[2])
+    check_memory(tuple(scan.data.shape), restored.scale.factors, source)
     lr = torch.from_numpy(np.ascontiguousarray(scan.unit_range().transpose(order)))
     with inference_precision(restored.precision_on(device)), report_tiles(on_tiles or _quiet):  # type: ignore[arg-type]
         sr = restored.method.super_resolve(lr)
@@ -130,6 +184,9 @@ def super_resolve_scan(
             f"{restored.name}.super_resolve returned {tuple(sr.shape)} for an LR volume {tuple(lr.shape)}"
         )
     sr_array = sr.detach().float().cpu().numpy().transpose(inverse_order(order))
+    bad = int(np.count_nonzero(~np.isfinite(sr_array)))
+    if bad:
+        raise BenchError(f"the SR of {source} has {bad} NaN or infinite voxels, so nothing was written to {target}.")
     factors = factors_in_file_axes(restored.scale, order)
     affine = sr_affine(scan.affine, factors)
     write_like(target, sr_array, scan, affine, f"bench infer {restored.name} {restored.scale}")
@@ -151,6 +208,8 @@ def write_like(path: Path, unit: np.ndarray, scan: NiftiScan, affine: np.ndarray
     one that nibabel fits to the new values.  The sform and qform keep the scan's codes.
     """
     values = np.clip(scan.low + unit.astype(np.float64) * (scan.high - scan.low), scan.low, scan.high)
+    if not np.isfinite(values).all():  # never write a non-finite voxel
+        raise BenchError(f"the output for {path} would hold NaN or infinite voxels, so it was not written.")
     header = scan.image.header.copy()
     dtype = np.dtype(scan.image.get_data_dtype())
     slope, inter = scan.image.dataobj.slope, scan.image.dataobj.inter

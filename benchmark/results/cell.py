@@ -116,7 +116,7 @@ class Cell:
         if (p.split_seed, p.misalign_seed) != (0, 0):
             label += f" split{p.split_seed} mis{p.misalign_seed}"
         if self.profile.overrides:
-            label += f" [{self.profile.overrides_text()}]"
+            label += f" ({self.profile.overrides_text()})"  # not [..]: rich would read it as markup
         if self.precision != DEFAULT_PRECISION:
             label += f" {self.precision}"
         return label

@@ -15,6 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from benchmark.errors import BenchError
+from benchmark.results.no_follow import open_no_follow
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -39,7 +42,8 @@ def cell_lock(cell_dir: Path) -> Iterator[bool]:
     if fcntl is None:  # pragma: no cover
         yield True
         return
-    handle = open(cell_dir / LOCK, "a+")  # noqa: SIM115 - the lock lives as long as the file is open
+    fd = open_no_follow(cell_dir / LOCK, os.O_RDWR | os.O_CREAT)  # never a planted link's target
+    handle = os.fdopen(fd, "a+")  # the lock lives as long as the file is open
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -63,8 +67,10 @@ def is_locked(cell_dir: Path) -> bool:
     if fcntl is None:  # pragma: no cover
         return False
     try:
-        handle = open(cell_dir / LOCK)  # noqa: SIM115 - closed below
-    except OSError:
+        handle = os.fdopen(open_no_follow(cell_dir / LOCK, os.O_RDONLY))  # closed below
+    except OSError:  # no lock file, or a link (BenchError is not an OSError: see below)
+        return False
+    except BenchError:
         return False
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)

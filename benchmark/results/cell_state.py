@@ -1,7 +1,9 @@
-"""Where a cell stands: done, running, failed or pending, read from its folder alone.
+"""Where a cell stands: done, diverged, running, failed or pending, read from its folder alone.
 
 - **done**: an intact ``DONE`` marker that agrees with ``config.json`` and ``metrics.csv``
   (:func:`benchmark.results.store.check_finished`); wall time from the marker.
+- **diverged**: the same, for a cell whose training loss stopped being finite; the reason says
+  at which step and which loss (:mod:`benchmark.training.divergence`).
 - **running**: a process holds the cell's lock (:func:`benchmark.results.cell_lock.is_locked`);
   wall time since its ``config.json`` was written, when the cell started.
 - **failed**: ``error.txt`` and no lock; its last non-empty line is the reason, the wall time
@@ -20,8 +22,9 @@ from pathlib import Path
 
 from benchmark.results.cell_lock import is_locked
 from benchmark.results.store import CONFIG, DamagedCellError, check_finished
+from benchmark.training.divergence import DIVERGED, describe
 
-STATES = ("done", "running", "failed", "pending")
+STATES = ("done", DIVERGED, "running", "failed", "pending")
 ERROR_FILE = "error.txt"
 
 
@@ -61,8 +64,12 @@ def cell_state(cell_dir: Path, now: float | None = None) -> CellState:
     except DamagedCellError as error:
         return CellState("failed", None, f"damaged finished cell: {error}")
     if finished is not None:
-        seconds = finished[0].get("total_seconds")
-        return CellState("done", float(seconds) if isinstance(seconds, (int, float)) else None)
+        done = finished[0]
+        seconds = done.get("total_seconds")
+        seconds = float(seconds) if isinstance(seconds, (int, float)) else None
+        if isinstance(done.get(DIVERGED), dict):
+            return CellState(DIVERGED, seconds, describe(done[DIVERGED]))
+        return CellState("done", seconds)
     if is_locked(cell_dir):
         return CellState("running", now - started if started is not None else None)
     error_time = _mtime(cell_dir / ERROR_FILE)

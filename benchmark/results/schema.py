@@ -9,14 +9,15 @@ names columns, not methods or datasets.
 Columns, in the order written (``psnr`` is followed by any further metric the runner adds)::
 
     dataset, scale, setting, method, profile, overrides, train_degradation, test_degradation,
-    split_seed, misalign_seed, data_root, precision, seed, subject, ssim, psnr, oracle, config_hash
+    split_seed, misalign_seed, data_root, precision, seed, subject, ssim, psnr, oracle, config_hash, state
 
 * :data:`IDENTITY_COLUMNS` identify a cell; with ``subject`` they are the key of a row
   (:data:`KEY_COLUMNS`).
 * Metrics are ``ssim`` and ``psnr`` (:data:`METRIC_COLUMNS`) and any further numeric column
   that is none of :data:`NON_METRIC_COLUMNS`.
 * ``oracle`` marks methods that are upper bounds, ``config_hash`` the hash the cell's ``DONE``
-  marker finished.
+  marker finished, ``state`` whether the cell trained to its end (``done``) or its training
+  diverged (``diverged``: its metrics are empty; :mod:`benchmark.training.divergence`).
 
 Stores written by older harness versions hold only :data:`REQUIRED_COLUMNS` (and the metrics,
 perhaps ``oracle``); the reader fills the others as :data:`TEXT_DEFAULTS` says.  The setting
@@ -67,11 +68,15 @@ METRIC_COLUMNS: tuple[str, ...] = ("ssim", "psnr")
 
 ORACLE = "oracle"
 CONFIG_HASH = "config_hash"
+STATE = "state"
+"""``done`` or ``diverged``; stores written before divergence was recorded lack it (every row ``done``)."""
+DONE_STATE = "done"
+DIVERGED_STATE = "diverged"
 
-COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *METRIC_COLUMNS, ORACLE, CONFIG_HASH)
+COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *METRIC_COLUMNS, ORACLE, CONFIG_HASH, STATE)
 """Every column of a table the runner writes (a further metric would follow ``psnr``)."""
 
-NON_METRIC_COLUMNS: frozenset[str] = frozenset({*KEY_COLUMNS, ORACLE, CONFIG_HASH})
+NON_METRIC_COLUMNS: frozenset[str] = frozenset({*KEY_COLUMNS, ORACLE, CONFIG_HASH, STATE})
 """Columns never read as metrics, even when all their values are numbers (seeds, hashes, roots)."""
 
 INTEGER_COLUMNS: tuple[str, ...] = ("seed", "split_seed", "misalign_seed")
@@ -90,6 +95,7 @@ TEXT_DEFAULTS: dict[str, str] = {
     "data_root": "",
     "precision": DEFAULT_PRECISION,
     CONFIG_HASH: "",
+    STATE: DONE_STATE,
 }
 """Text columns that may be empty or absent, and what that means: the default degradation, no
 override, generated data (no data root), fp32, an unknown hash."""

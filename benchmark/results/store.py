@@ -21,6 +21,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,14 +37,17 @@ from benchmark.results.schema import (
     CONFIG_HASH,
     DEFAULT_DEGRADATION,
     DEFAULT_PRECISION,
+    DONE_STATE,
     IDENTITY_COLUMNS,
     INTEGER_COLUMNS,
     KEY_COLUMNS,
     METRIC_COLUMNS,
     ORACLE,
     RESULTS_FILE,
+    STATE,
     SUBJECT,
 )
+from benchmark.training.divergence import DIVERGED
 
 DONE = "DONE"
 METRICS = "metrics.csv"
@@ -55,10 +59,15 @@ TEMPORARY_PREFIX = "."
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
+    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file.
+
+    The rename replaces ``path`` itself, so a symbolic link planted there is replaced, never
+    written through; the file gets the mode a plain ``open`` would (0666 less the umask).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY_PREFIX}{path.name}.")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from a shared folder's group
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -67,6 +76,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and back: there is no other portable way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, payload: Any) -> None:
@@ -98,6 +114,28 @@ def remove_temporaries(cell_dir: Path) -> list[Path]:
         if path.is_file() and path.name != LOCK:
             path.unlink(missing_ok=True)
             removed.append(path)
+    return removed
+
+
+STALE_SECONDS = 600
+"""Age after which a temporary file of the results table is a killed write's leftover, not one in flight."""
+
+
+def remove_stale_table_temporaries(runs_dir: Path, now: float | None = None) -> list[Path]:
+    """Delete the ``.results.csv.*`` files that killed rewrites of the results table left behind.
+
+    Another ``bench run`` on the same folder may be writing one right now (a rewrite takes well
+    under a second), so only those older than :data:`STALE_SECONDS` go. Returns the removed paths.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for path in Path(runs_dir).glob(f"{TEMPORARY_PREFIX}{RESULTS_FILE}.*"):
+        try:
+            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > STALE_SECONDS:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
     return removed
 
 
@@ -156,14 +194,33 @@ def _read_metrics(cell_dir: Path, done: dict[str, Any]) -> pd.DataFrame:
         raise DamagedCellError("metrics.csv cannot be parsed") from None
     if any(name not in metrics.columns for name in (SUBJECT, *METRIC_COLUMNS)):
         raise DamagedCellError(f"metrics.csv lacks its columns {', '.join((SUBJECT, *METRIC_COLUMNS))}")
-    if metrics.empty or ("metrics_rows" in done and len(metrics) != int(done["metrics_rows"])):
+    recorded_rows = _recorded_rows(done)
+    if metrics.empty or (recorded_rows is not None and len(metrics) != recorded_rows):
         raise DamagedCellError("metrics.csv has fewer rows than its DONE marker recorded")
+    diverged = DIVERGED in done
     for name in METRIC_COLUMNS:
         values = pd.to_numeric(metrics[name], errors="coerce")
-        if values.isna().any() or not all(math.isfinite(v) for v in values):
+        if diverged:  # a diverged cell records its test subjects without metrics
+            if values.notna().any():
+                raise DamagedCellError(f"metrics.csv of a diverged cell has a {name} value")
+        elif values.isna().any() or not all(math.isfinite(v) for v in values):
             raise DamagedCellError(f"metrics.csv has a missing or non-numeric {name}")
         metrics[name] = values.astype(float)
     return metrics
+
+
+def _recorded_rows(done: dict[str, Any]) -> int | None:
+    """The ``metrics_rows`` of a ``DONE`` marker (its metrics.csv's row count; ``None`` in markers older than it).
+
+    Raises:
+        DamagedCellError: it is there but not a positive integer (before, it stopped every ``bench run``).
+    """
+    if "metrics_rows" not in done:
+        return None
+    value = done["metrics_rows"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DamagedCellError("its DONE marker's metrics_rows is not a positive integer")
+    return value
 
 
 def check_finished(cell_dir: Path, expected_hash: str | None = None) -> tuple[dict, dict, pd.DataFrame] | None:
@@ -270,6 +327,7 @@ def collect_results(runs_dir: Path) -> Collected:
             metrics.insert(position, name, value)
         metrics[ORACLE] = bool(config.get("oracle", False))
         metrics[CONFIG_HASH] = done["config_hash"]
+        metrics[STATE] = DIVERGED if DIVERGED in done else DONE_STATE
         frames.append(metrics)
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS))
     table = table.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)

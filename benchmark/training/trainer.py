@@ -38,6 +38,7 @@ from torch import nn
 
 from benchmark.precision import autocast, needs_loss_scaler
 from benchmark.results.store import write_atomic, write_csv
+from benchmark.training.divergence import TrainingDivergedError
 from benchmark.training.run_context import RunContext
 
 CHECKPOINT = "last.pt"
@@ -211,7 +212,13 @@ class Trainer:
         never mix gradients.  In fp16 the loss is scaled before the backward pass and the step
         unscales the gradients (skipped when they overflowed); every method's optimiser steps go
         through here, so the scaler covers all of them.
+
+        Raises:
+            TrainingDivergedError: ``loss`` is NaN or infinite; nothing is updated.
         """
+        value = float(loss.detach())
+        if not math.isfinite(value):  # before any weight moves: the cell ends as diverged (divergence.py)
+            raise TrainingDivergedError(self.step + 1, optimiser, value)
         opt = self.optimisers[optimiser]
         opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward(retain_graph=retain_graph)
