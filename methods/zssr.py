@@ -611,62 +611,75 @@ def zssr_forward(
     return (sr.double() + torch.from_numpy(base)).float()
 
 
-def _up_kspace(residual: np.ndarray, factors: Sequence[int]) -> np.ndarray:
-    return kspace_zero_fill(residual, factors).real
+def _up_kspace(residual: torch.Tensor, factors: Sequence[int]) -> torch.Tensor:
+    return kspace_zero_fill(residual, tuple(factors)).real
 
 
-def _up_cubic(residual: np.ndarray, factors: Sequence[int]) -> np.ndarray:
-    return upsample_cubic(residual.real, factors)
+def _up_cubic(residual: torch.Tensor, factors: Sequence[int]) -> torch.Tensor:
+    return torch.from_numpy(upsample_cubic(residual.real.cpu().numpy(), factors)).to(residual.device)
 
 
-BACK_PROJECTION_UPS: dict[str, Callable[[np.ndarray, Sequence[int]], np.ndarray]] = {
+BACK_PROJECTION_UPS: dict[str, Callable[[torch.Tensor, Sequence[int]], torch.Tensor]] = {
     "kspace": _up_kspace,
     "cubic": _up_cubic,
 }
 """``zssr_back_projection_up``: how the complex LR residual becomes a real HR correction."""
 
 
-def back_projection_step(sr: np.ndarray, lr: np.ndarray, scale: Scale, up: str = "kspace") -> np.ndarray:
+def back_projection_step(sr: torch.Tensor, lr: torch.Tensor, scale: Scale, up: str = "kspace") -> torch.Tensor:
     """One back-projection: ``clip(sr + up(lr − down(sr)), 0, 1)``, as ZSSR's ``back_projection``.
 
     ``down`` is the protocol's degradation, the 3D k-space truncation that made ``lr``
     (ZSSR's ``down_kernel``). It ends in a magnitude, which folds the negative lobes of the
     truncation's ringing up; a plain ``lr − |z|`` then pushes those voxels the wrong way and
     the iteration drifts off (on the demo, −0.6 dB in 10 iterations). So the residual is
-    taken before the magnitude, on the complex image ``z`` (:func:`truncated_image`):
-    ``lr·z/|z| − z``, the LR's magnitude with ``z``'s phase. It is zero exactly when
-    ``|z| == lr``, i.e. ``kspace_truncate(sr) == lr``.
+    taken before the magnitude, on the complex image ``z``
+    (:func:`~benchmark.protocol.degradations.truncated_image`): ``lr·z/|z| − z``, the LR's
+    magnitude with ``z``'s phase. It is zero exactly when ``|z| == lr``, i.e.
+    ``kspace_truncate(sr) == lr``. Torch on ``sr``'s device, in float64.
 
     Args:
-        sr: ``(X, Y, Z)`` SR volume (a multiple of the scale).
-        lr: ``(X/sx, Y/sy, Z/sz)`` LR volume.
+        sr: ``(X, Y, Z)`` float64 SR volume (a multiple of the scale).
+        lr: ``(X/sx, Y/sy, Z/sz)`` float64 LR volume, on ``sr``'s device.
         scale: the scale.
-        up: ``"kspace"``: the residual zero-filled in k-space (:func:`kspace_zero_fill`, the
-            pseudo-inverse of the truncation: each step is k-space data consistency), or
-            ``"cubic"``: the cubic interpolation of its real part
-            (:func:`~methods.cubic_upsampling.upsample_cubic`, ZSSR's ``upscale_method``).
+        up: ``"kspace"``: the residual zero-filled in k-space
+            (:func:`~benchmark.protocol.degradations.kspace_zero_fill`, the pseudo-inverse of the
+            truncation: each step is k-space data consistency), or ``"cubic"``: the cubic
+            interpolation of its real part (:func:`~methods.cubic_upsampling.upsample_cubic`,
+            ZSSR's ``upscale_method``; on the CPU).
 
     Returns:
-        ``(X, Y, Z)`` float64 volume, clipped to ``[0, 1]`` (the protocol's intensity range).
+        ``(X, Y, Z)`` float64 volume on ``sr``'s device, clipped to ``[0, 1]`` (the protocol's range).
     """
     z = truncated_image(sr, scale)
-    residual = np.asarray(lr, dtype=np.float64) * np.exp(1j * np.angle(z)) - z
-    return np.clip(sr + BACK_PROJECTION_UPS[up](residual, scale.factors), 0.0, 1.0)
+    residual = lr * torch.exp(1j * torch.angle(z)) - z
+    return torch.clamp(sr + BACK_PROJECTION_UPS[up](residual, scale.factors), 0.0, 1.0)
 
 
-def back_project(sr: torch.Tensor, lr: torch.Tensor, scale: Scale, iterations: int, up: str = "kspace") -> torch.Tensor:
+def back_project(
+    sr: torch.Tensor,
+    lr: torch.Tensor,
+    scale: Scale,
+    iterations: int,
+    up: str = "kspace",
+    device: torch.device | None = None,
+) -> torch.Tensor:
     """``iterations`` :func:`back_projection_step` s (with ``up``) of an SR volume ``(X, Y, Z)`` against its LR volume.
+
+    Args:
+        device: where the steps run (the method's device; float64 FFTs); default ``sr``'s.
 
     Returns:
         ``(X, Y, Z)`` float32 tensor on the CPU (``sr`` itself when ``iterations`` is 0).
     """
     if iterations == 0:
         return sr
-    out = sr.detach().cpu().double().numpy()
-    lr_array = lr.detach().cpu().double().numpy()
+    device = sr.device if device is None else device
+    out = sr.detach().to(device, torch.float64)
+    lr64 = lr.detach().to(device, torch.float64)
     for _ in range(iterations):
-        out = back_projection_step(out, lr_array, scale, up)
-    return torch.from_numpy(out.astype(np.float32))
+        out = back_projection_step(out, lr64, scale, up)
+    return out.float().cpu()
 
 
 def super_resolve_ensemble(
@@ -713,11 +726,11 @@ def super_resolve_ensemble(
             raise ValueError(f"a transposed variant needs sx == sy, got scale {scale}")
         y = zssr_forward(network, apply(lr, transform).contiguous(), scale, tile, batch_size, device, learn_residual)
         y = invert(y, transform, factors=(scale.sx, scale.sy)).contiguous()
-        outputs.append(back_project(y, lr, scale, back_projection, back_projection_up))
+        outputs.append(back_project(y, lr, scale, back_projection, back_projection_up, device))
     stacked = torch.stack(outputs).sort(dim=0).values
     n = stacked.shape[0]
     median = stacked[n // 2] if n % 2 else 0.5 * (stacked[n // 2 - 1] + stacked[n // 2])
-    return back_project(median, lr, scale, back_projection, back_projection_up)
+    return back_project(median, lr, scale, back_projection, back_projection_up, device)
 
 
 # ----------------------------------------------------------------------------- method

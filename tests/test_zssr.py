@@ -398,7 +398,7 @@ def test_back_projection_10_iterations_per_variant_and_10_after_the_median(scale
 
     def counted(sr, lr, scale, *args):
         out = step(sr, lr, scale, *args)
-        calls.append((np.array(sr), out))
+        calls.append((sr.numpy().copy(), out.numpy()))
         return out
 
     monkeypatch.setattr(zssr, "back_projection_step", counted)
@@ -437,7 +437,7 @@ def test_back_projection_makes_the_sr_consistent_with_the_lr_through_the_protoco
 
     errors = [inconsistency(sr)]
     for _ in range(10):
-        sr = zssr.back_projection_step(sr, lr, scale, up)
+        sr = zssr.back_projection_step(torch.from_numpy(sr), torch.from_numpy(lr).double(), scale, up).numpy()
         errors.append(inconsistency(sr))
     assert all(b < a for a, b in itertools.pairwise(errors[:4]))
     assert errors[-1] < 0.05 * errors[0]
@@ -486,3 +486,31 @@ def test_paper_profile_batch_is_one_pair_with_a_father_crop_of_128():
     plan = zssr.SonFatherPlan(zssr_network(profile, scale, 0), sampler, profile, torch.device("cpu"), settings)
     son_slabs, father_slabs, *_ = plan.sample_batch(np.random.default_rng(0))
     assert son_slabs.shape == (1, 3, 64, 64) and father_slabs.shape == (1, 6, 128, 128)
+
+
+def _numpy_back_projection_step(sr: np.ndarray, lr: np.ndarray, scale: Scale) -> np.ndarray:
+    """The NumPy/SciPy back-projection step that ran before issue 24 (k-space up-projection), as the reference."""
+    import scipy.fft
+
+    block = [np.arange(-(m // 2), m - m // 2) % n for n, m in zip(sr.shape, scale.lr_shape(sr.shape))]
+    ratio = np.prod(scale.lr_shape(sr.shape)) / sr.size
+    z = scipy.fft.ifftn(scipy.fft.ifftshift(scipy.fft.fftn(sr)[np.ix_(*block)] * ratio))
+    residual = lr * np.exp(1j * np.angle(z)) - z
+    spectrum = np.zeros(sr.shape, dtype=np.complex128)
+    frequencies = [np.round(np.fft.fftfreq(m) * m).astype(int) % n for m, n in zip(lr.shape, sr.shape)]
+    spectrum[np.ix_(*frequencies)] = scipy.fft.fftn(residual)
+    up = scipy.fft.ifftn(spectrum).real * (sr.size / lr.size)
+    return np.clip(sr + up, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("scale", [*SCALES, Scale(3, 2, 1)], ids=str)
+def test_the_torch_back_projection_equals_the_numpy_one(scale):
+    """Issue 24 moved the back-projection to torch on the method's device; it gives the NumPy result to 1e-12."""
+    hr = smooth_volume((24, 24, 12), 4)
+    lr = kspace_truncate(hr, scale).astype(np.float64)
+    sr = np.clip(hr + 0.05 * np.random.default_rng(0).standard_normal(hr.shape), 0, 1)
+    expected, got = sr, torch.from_numpy(sr)
+    for _ in range(3):
+        expected = _numpy_back_projection_step(expected, lr, scale)
+        got = zssr.back_projection_step(got, torch.from_numpy(lr), scale, "kspace")
+    np.testing.assert_allclose(got.numpy(), expected, rtol=0, atol=1e-12)

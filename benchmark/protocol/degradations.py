@@ -20,6 +20,7 @@ voxel counts) so that the DC term, and hence the mean intensity, of the HR volum
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -75,74 +76,140 @@ def image_from_kspace(kspace: np.ndarray) -> np.ndarray:
     return np.abs(inverse).astype(np.float32)
 
 
-def truncated_image(hr: np.ndarray, scale: Scale) -> np.ndarray:
+Volume = np.ndarray | torch.Tensor
+"""A volume as a NumPy array or a torch tensor (on any device that has float64 and complex128)."""
+
+
+def _as_tensor(volume: Volume) -> torch.Tensor:
+    """``volume`` as a float64 or complex128 tensor (on its own device; NumPy arrays on the CPU)."""
+    tensor = torch.from_numpy(np.asarray(volume)) if isinstance(volume, np.ndarray) else volume
+    return tensor.to(torch.complex128 if tensor.is_complex() else torch.float64)
+
+
+def _like(result: torch.Tensor, given: Volume) -> Volume:
+    """``result`` as a NumPy array when ``given`` was one, else the tensor."""
+    return result.cpu().numpy() if isinstance(given, np.ndarray) else result
+
+
+def _fft(volume: torch.Tensor, inverse: bool) -> torch.Tensor:
+    """The n-dimensional (inverse) FFT of a tensor, complex128, on its device.
+
+    On the CPU it runs SciPy's FFT on the tensor's memory (torch's threads): on this project's CPU
+    machine torch's own took 2.6 times as long for a demo-sized volume (``benchmarks/back_projection_speed.py``).
+    """
+    if volume.device.type != "cpu":
+        return torch.fft.ifftn(volume) if inverse else torch.fft.fftn(volume)
+    transform = scipy.fft.ifftn if inverse else scipy.fft.fftn
+    return torch.from_numpy(transform(volume.resolve_conj().numpy(), workers=torch.get_num_threads()))
+
+
+def _gather(spectrum: torch.Tensor, indices: list[torch.Tensor]) -> torch.Tensor:
+    """``spectrum`` at the outer product of per-axis ``indices`` (NumPy's ``ix_`` on the CPU: the fastest there)."""
+    if spectrum.device.type == "cpu":
+        return torch.from_numpy(spectrum.numpy()[np.ix_(*(index.numpy() for index in indices))])
+    return spectrum[tuple(i.reshape([-1 if a == k else 1 for a in range(len(indices))]) for k, i in enumerate(indices))]
+
+
+def _scatter(values: torch.Tensor, indices: list[torch.Tensor], shape: tuple[int, ...]) -> torch.Tensor:
+    """A zero tensor of ``shape`` holding ``values`` at the outer product of per-axis ``indices``."""
+    out = values.new_zeros(shape)
+    if values.device.type == "cpu":
+        out.numpy()[np.ix_(*(index.numpy() for index in indices))] = values.numpy()
+        return out
+    out[tuple(i.reshape([-1 if a == k else 1 for a in range(len(indices))]) for k, i in enumerate(indices))] = values
+    return out
+
+
+def _lr_frequencies_on(
+    lr_shape: tuple[int, ...], hr_shape: tuple[int, ...], device: torch.device
+) -> list[torch.Tensor]:
+    """Per axis, the HR FFT indices of the LR frequencies ``0 … m − m//2 − 1, −(m//2) … −1`` (FFT order)."""
+    return [
+        torch.from_numpy(np.round(np.fft.fftfreq(m) * m).astype(np.int64) % n).to(device)
+        for m, n in zip(lr_shape, hr_shape)
+    ]
+
+
+def truncated_image(hr: Volume, scale: Scale) -> Volume:
     """The k-space truncation before its magnitude: the complex ``(X/sx, Y/sy, Z/sz)`` image.
 
-    Its magnitude is :func:`kspace_truncate` of ``hr`` (the same block, :func:`truncated_kspace`).
+    Its magnitude is :func:`kspace_truncate` of ``hr`` (the same frequencies, the same voxel-count
+    ratio). Computed with torch on ``hr``'s device; a NumPy ``hr`` gives a NumPy complex128 array.
     """
-    centred = truncated_kspace(hr, scale)
-    return scipy.fft.ifftn(scipy.fft.ifftshift(centred), workers=torch.get_num_threads())
+    volume = _as_tensor(hr)
+    lr_shape = scale.lr_shape(tuple(volume.shape))
+    indices = _lr_frequencies_on(lr_shape, tuple(volume.shape), volume.device)
+    block = _gather(_fft(volume, inverse=False), indices)
+    return _like(_fft(block * (math.prod(lr_shape) / volume.numel()), inverse=True), hr)
 
 
-def _lr_frequencies_on(lr_shape: tuple[int, ...], hr_shape: tuple[int, ...]) -> list[np.ndarray]:
-    """Per axis, the HR FFT indices of the LR frequencies ``0 … m − m//2 − 1, −(m//2) … −1`` (FFT order)."""
-    return [np.round(np.fft.fftfreq(m) * m).astype(int) % n for m, n in zip(lr_shape, hr_shape)]
+def zero_filled_spectrum(
+    lr: torch.Tensor, factors: tuple[int, ...] | list[int], with_mask: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The zero-fill of an LR image's spectrum: ``(HR spectrum, mask of the frequencies it holds)``, FFT order.
+
+    The one place where an LR spectrum is put on the HR grid: the LR spectrum, times
+    ``N_hr / N_lr`` (undoing the truncation's voxel-count ratio), at the same frequencies of the HR
+    axes, zero elsewhere. :func:`kspace_zero_fill` and :func:`zero_fill` transform it back.
+
+    Args:
+        lr: ``(X/sx, Y/sy, Z/sz)`` float64 or complex128 tensor.
+        factors: ``(sx, sy, sz)``.
+        with_mask: also return the mask (``None`` otherwise).
+    """
+    hr_shape = tuple(int(n) * int(f) for n, f in zip(lr.shape, factors))
+    indices = _lr_frequencies_on(tuple(lr.shape), hr_shape, lr.device)
+    spectrum = _scatter(_fft(lr, inverse=False) * (math.prod(hr_shape) / lr.numel()), indices, hr_shape)
+    if not with_mask:
+        return spectrum, None
+    held = _scatter(torch.ones(tuple(lr.shape), dtype=torch.bool, device=lr.device), indices, hr_shape)
+    return spectrum, held
 
 
-def kspace_zero_fill(lr: np.ndarray, factors: tuple[int, ...] | list[int]) -> np.ndarray:
-    """The pseudo-inverse of :func:`truncated_image`: the LR spectrum as the centred block of a zero HR spectrum.
+def kspace_zero_fill(lr: Volume, factors: tuple[int, ...] | list[int]) -> Volume:
+    """The pseudo-inverse of :func:`truncated_image`: the inverse FFT of :func:`zero_filled_spectrum`.
 
-    The block is scaled by ``N_hr / N_lr`` (undoing the truncation's voxel-count ratio), so that
-    ``truncated_image(kspace_zero_fill(r)) == r`` for any complex ``r``. For a real image the
-    result is complex where an LR axis has even size (its Nyquist bin has no partner); use
+    ``truncated_image(kspace_zero_fill(r)) == r`` for any complex ``r``. For a real image the result
+    is complex where an LR axis has even size (its Nyquist bin has no partner); use
     :func:`zero_fill` for the real up-sampling of an LR volume.
 
     Args:
-        lr: ``(X/sx, Y/sy, Z/sz)`` real or complex image.
+        lr: ``(X/sx, Y/sy, Z/sz)`` real or complex image (NumPy, or a tensor on any device).
         factors: ``(sx, sy, sz)``.
 
     Returns:
-        ``(X, Y, Z)`` complex128 image.
+        ``(X, Y, Z)`` complex128 image, of ``lr``'s kind (NumPy or a tensor on its device).
     """
-    hr_shape = tuple(int(n) * int(f) for n, f in zip(lr.shape, factors))
-    spectrum = np.zeros(hr_shape, dtype=np.complex128)
-    spectrum[np.ix_(*_lr_frequencies_on(lr.shape, hr_shape))] = scipy.fft.fftn(lr, workers=torch.get_num_threads())
-    return scipy.fft.ifftn(spectrum, workers=torch.get_num_threads()) * (np.prod(hr_shape) / lr.size)
+    spectrum, _ = zero_filled_spectrum(_as_tensor(lr), factors, with_mask=False)
+    return _like(_fft(spectrum, inverse=True), lr)
 
 
-def zero_fill(lr: np.ndarray, scale: Scale) -> np.ndarray:
+def zero_fill(lr: Volume, scale: Scale) -> Volume:
     """Zero-fill up-sampling: the linear up-sampling that the k-space truncation implies.
 
-    The LR spectrum (times ``N_hr / N_lr``) becomes the centred block of an HR spectrum that is
-    zero elsewhere, as in :func:`kspace_zero_fill`, and the spectrum is completed to the
-    Hermitian spectrum of a real volume: on an axis of even LR size ``m`` the truncation kept
-    frequency ``−m/2`` but not ``+m/2``, and ``+m/2`` gets the conjugate of its mirror. (A plain
-    zero-fill would leave that bin without its partner; its real part then halves the Nyquist
-    terms, and truncating it again misses the LR by up to 0.05 on the ``[0, 1]`` scale for a random
-    volume.) So the truncation of the result returns the LR's spectrum exactly:
-    ``kspace_truncate(zero_fill(lr)) == lr`` up to floating-point rounding for every ``lr ≥ 0``
-    (the protocol's LR is a magnitude, hence ≥ 0). The result does not pass through the LR
-    voxels exactly where an axis is even: the truncation is not a sampling at the Nyquist bin.
+    :func:`zero_filled_spectrum`, completed to the Hermitian spectrum of a real volume: on an axis
+    of even LR size ``m`` the truncation kept frequency ``−m/2`` but not ``+m/2``, and ``+m/2`` gets
+    the conjugate of its mirror. (A plain zero-fill would leave that bin without its partner; its
+    real part then halves the Nyquist terms, and truncating it again misses the LR by up to 0.05
+    on the ``[0, 1]`` scale for a random volume.) So the truncation of the result returns the LR's
+    spectrum exactly: ``kspace_truncate(zero_fill(lr)) == lr`` up to floating-point rounding for
+    every ``lr ≥ 0`` (the protocol's LR is a magnitude, hence ≥ 0). The result does not pass
+    through the LR voxels exactly where an axis is even: the truncation is not a sampling at the
+    Nyquist bin.
 
     Args:
-        lr: ``(X/sx, Y/sy, Z/sz)`` real LR volume.
+        lr: ``(X/sx, Y/sy, Z/sz)`` real LR volume (NumPy, or a tensor on any device).
         scale: factors ``(sx, sy, sz)``.
 
     Returns:
-        ``(X, Y, Z)`` float32 volume (not clipped: the sinc-like up-sampling rings at edges).
+        ``(X, Y, Z)`` float32 volume of ``lr``'s kind (not clipped: the sinc-like up-sampling rings at edges).
     """
-    lr = np.asarray(lr, dtype=np.float64)
-    hr_shape = scale.hr_shape(lr.shape)
-    spectrum = np.zeros(hr_shape, dtype=np.complex128)
-    held = np.zeros(hr_shape, dtype=bool)
-    block = np.ix_(*_lr_frequencies_on(lr.shape, hr_shape))
-    spectrum[block] = scipy.fft.fftn(lr, workers=torch.get_num_threads())
-    held[block] = True
+    spectrum, held = zero_filled_spectrum(_as_tensor(lr), scale.factors)
     # Frequency −k of every k (index (n − i) mod n along each axis): the conjugate of the held mirror.
-    mirrored = np.conj(np.roll(np.flip(spectrum), 1, axis=tuple(range(lr.ndim))))
-    spectrum = np.where(held, spectrum, mirrored)
-    image = scipy.fft.ifftn(spectrum, workers=torch.get_num_threads()).real
-    return (image * (np.prod(hr_shape) / lr.size)).astype(np.float32)
+    axes = tuple(range(spectrum.ndim))
+    mirrored = torch.conj(torch.roll(torch.flip(spectrum, axes), shifts=(1,) * spectrum.ndim, dims=axes))
+    image = _fft(torch.where(held, spectrum, mirrored), inverse=True).real
+    return _like(image.float(), lr)
 
 
 def kspace_truncate(hr: np.ndarray, scale: Scale) -> np.ndarray:
