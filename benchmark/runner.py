@@ -39,6 +39,7 @@ from benchmark.protocol.groups import CellData, build_groups, cohort
 from benchmark.protocol.setting_names import NO_SETTING, SOURCE_HR_SETTINGS
 from benchmark.results.cell import Cell, ProtocolOptions, config_hash
 from benchmark.results.cell_lock import LOCK, cell_lock, lock_holder
+from benchmark.results.hash_cache import CACHE_FILE, HashCache
 from benchmark.results.inputs import changed_inputs, input_record
 from benchmark.results.no_follow import LinkInCellError, append_text, refuse_links, write_text
 from benchmark.results.store import (
@@ -282,7 +283,7 @@ class _Inputs:
 
     datasets: dict[str, Dataset]
     max_subjects: int | None
-    hashes: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    hashes: HashCache = field(default_factory=HashCache)
 
     def subjects(self, dataset: str) -> list[str]:
         return cohort(self.datasets[dataset], self.max_subjects)
@@ -291,11 +292,15 @@ class _Inputs:
         recorded = done.get("inputs")
         if not isinstance(recorded, dict):
             return []  # finished before inputs were recorded: nothing to compare with
-        return changed_inputs(self.datasets[cell.dataset], recorded, self.subjects(cell.dataset), self.hashes)
+        changes = changed_inputs(self.datasets[cell.dataset], recorded, self.subjects(cell.dataset), self.hashes)
+        self.hashes.save()
+        return changes
 
     def record(self, cell: Cell, data: CellData) -> dict[str, Any]:
         used = data.records.get("hr_shapes", {}).keys()
-        return input_record(self.datasets[cell.dataset], used, self.subjects(cell.dataset), self.hashes)
+        record = input_record(self.datasets[cell.dataset], used, self.subjects(cell.dataset), self.hashes)
+        self.hashes.save()
+        return record
 
 
 def _finished(cell: Cell, runs_dir: Path, inputs: _Inputs, summary: RunSummary, retry_diverged: bool = False) -> bool:
@@ -410,7 +415,8 @@ def sort_finished(
     current_commit = harness_commit()
     # Open every dataset first, so a bad data root stops the run before any training starts.
     datasets = open_datasets(cells, cache_dir)
-    inputs = _Inputs(datasets, cells[0].profile.get("max_subjects") if cells else None)
+    hashes = HashCache(cache_dir / CACHE_FILE if Path(cache_dir).is_dir() else None)
+    inputs = _Inputs(datasets, cells[0].profile.get("max_subjects") if cells else None, hashes)
     pending = []
     for cell in cells:
         if _finished(cell, runs_dir, inputs, summary, retry_diverged):

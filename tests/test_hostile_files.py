@@ -328,3 +328,26 @@ def test_a_killed_rewrite_of_the_results_table_leaves_nothing_for_good(monkeypat
     code, _, err = bench(monkeypatch, capsys, *args)
     assert code == 0, err
     assert not stale.exists() and fresh.exists()  # another bench run may be writing a fresh one
+
+
+# ------------------------------------------------------------------------ the persistent input-hash cache
+def test_input_hashes_persist_across_processes_and_a_changed_file_is_hashed_again(tmp_path: Path, monkeypatch) -> None:
+    from benchmark.results import inputs
+    from benchmark.results.hash_cache import HashCache
+
+    volume = tmp_path / "sub01.nii.gz"
+    volume.write_bytes(b"first bytes")
+    cache = tmp_path / "cache" / "input-hashes.json"
+    cache.parent.mkdir()
+    first = HashCache(cache)
+    digest = inputs.file_record(volume, first)["sha256"]
+    first.save()
+
+    hashed: list[Path] = []
+    real = inputs.file_sha256
+    monkeypatch.setattr(inputs, "file_sha256", lambda path: hashed.append(path) or real(path))
+    second = HashCache(cache)  # another process: reads the digest, hashes nothing
+    assert inputs.file_record(volume, second)["sha256"] == digest and hashed == []
+    volume.write_bytes(b"other bytes")  # edited in place: new mtime and ctime
+    third = HashCache(cache)
+    assert inputs.file_record(volume, third)["sha256"] != digest and hashed == [volume]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.data.dataset import Dataset
+from benchmark.results.hash_cache import Key, file_key
 
 _CHUNK = 1 << 20
 
@@ -29,16 +30,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_record(path: Path, hashes: dict[tuple[str, int, int], str] | None = None) -> dict[str, Any]:
+def file_record(path: Path, hashes: dict[Key, str] | None = None) -> dict[str, Any]:
     """``{"file", "bytes", "mtime_ns", "sha256"}`` of one input file.
 
     Args:
         path: the file.
-        hashes: a cache ``(path, bytes, mtime_ns) → sha256`` shared by one run, so a volume
-            used by many cells is read once.
+        hashes: a cache ``file_key → sha256`` (a run's :class:`~benchmark.results.hash_cache.HashCache`,
+            kept in the cache folder), so a volume is read once, not once per cell process.
     """
     status = Path(path).stat()
-    key = (str(path), status.st_size, status.st_mtime_ns)
+    key = file_key(Path(path))
     if hashes is not None and key in hashes:
         digest = hashes[key]
     else:
@@ -52,7 +53,7 @@ def input_record(
     dataset: Dataset,
     subjects: Iterable[str],
     all_subjects: list[str],
-    hashes: dict[tuple[str, int, int], str] | None = None,
+    hashes: dict[Key, str] | None = None,
 ) -> dict[str, Any]:
     """The record of a cell's inputs: the subject list and one :func:`file_record` per used subject.
 
@@ -73,7 +74,7 @@ def changed_inputs(
     dataset: Dataset,
     recorded: dict[str, Any],
     all_subjects: list[str],
-    hashes: dict[tuple[str, int, int], str] | None = None,
+    hashes: dict[Key, str] | None = None,
 ) -> list[str]:
     """What changed since ``recorded`` was written: one short phrase per change, ``[]`` when nothing did.
 
