@@ -103,20 +103,27 @@ def _fft(volume: torch.Tensor, inverse: bool) -> torch.Tensor:
     return torch.from_numpy(transform(volume.resolve_conj().numpy(), workers=torch.get_num_threads()))
 
 
+def _open_mesh(indices: list[torch.Tensor]) -> tuple:
+    """The outer product of per-axis ``indices`` as an index (NumPy's ``ix_`` on the CPU, the fastest there)."""
+    if indices[0].device.type == "cpu":
+        return np.ix_(*(index.numpy() for index in indices))
+    return tuple(i.reshape([-1 if a == k else 1 for a in range(len(indices))]) for k, i in enumerate(indices))
+
+
 def _gather(spectrum: torch.Tensor, indices: list[torch.Tensor]) -> torch.Tensor:
-    """``spectrum`` at the outer product of per-axis ``indices`` (NumPy's ``ix_`` on the CPU: the fastest there)."""
+    """``spectrum`` at the outer product of per-axis ``indices``."""
     if spectrum.device.type == "cpu":
-        return torch.from_numpy(spectrum.numpy()[np.ix_(*(index.numpy() for index in indices))])
-    return spectrum[tuple(i.reshape([-1 if a == k else 1 for a in range(len(indices))]) for k, i in enumerate(indices))]
+        return torch.from_numpy(spectrum.numpy()[_open_mesh(indices)])
+    return spectrum[_open_mesh(indices)]
 
 
 def _scatter(values: torch.Tensor, indices: list[torch.Tensor], shape: tuple[int, ...]) -> torch.Tensor:
     """A zero tensor of ``shape`` holding ``values`` at the outer product of per-axis ``indices``."""
     out = values.new_zeros(shape)
     if values.device.type == "cpu":
-        out.numpy()[np.ix_(*(index.numpy() for index in indices))] = values.numpy()
-        return out
-    out[tuple(i.reshape([-1 if a == k else 1 for a in range(len(indices))]) for k, i in enumerate(indices))] = values
+        out.numpy()[_open_mesh(indices)] = values.numpy()
+    else:
+        out[_open_mesh(indices)] = values
     return out
 
 
