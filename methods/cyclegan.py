@@ -7,7 +7,7 @@ Networks (all from the shared parts, so that only the pipeline differs from the 
 UDEAN paper Sec. III.B):
 
 * ``g_up`` (LR → HR, the SR network): TS-RCAN, ``ts_rcan_from_profile(profile, scale)``, with the
-  profile's global linear skip when ``global_skip`` is on.
+  profile's global interpolation skip when ``global_skip`` is on.
 * ``g_down`` (HR → LR): the shared :class:`~methods.networks.DownsamplingGenerator`, the
   degradation network UDEAN uses: the down-sampling encoder (HR slab → ``encoder_feats`` features
   on the LR grid, the through-plane reduction by taking the ``3·sz`` HR slices as input channels)

@@ -70,7 +70,7 @@ baselines share generators, discriminators and training set-up):
 * ``G_d``'s sampling skip (profile key ``dasr_down_skip``, by default the profile's ``global_skip``:
   on in ``quick``/``tiny``, off in ``paper``): the decimated input (HR voxel ``s·j`` for LR
   voxel ``j``, every ``sz``-th slice, the k-space truncation grid) is added to ``G_d``'s
-  output, the down-sampling counterpart of the SR path's linear skip. Stage 2 learns only from
+  output, the down-sampling counterpart of the SR path's interpolation skip. Stage 2 learns only from
   ``G_d``'s output, so DASR depends on ``G_d`` more than the one-stage methods do on their
   down paths: on the demo (2×2×2, quick, unpaired) 150 stage-1 steps without the skip left
   ``G_d`` at 14.6 dB against the true LR (validation) and the SR at SSIM 0.66 / 29.6 dB;

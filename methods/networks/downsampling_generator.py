@@ -9,7 +9,7 @@ losses need the features between them.
 
 Optional sampling skip (DASR's ``dasr_down_skip``): the decimated input (HR voxel ``s·j`` for
 LR voxel ``j``, every ``sz``-th slice, the k-space truncation grid) is added to the output, the
-down-sampling counterpart of the SR paths' linear skip; the network then learns a residual over
+down-sampling counterpart of the SR paths' interpolation skip; the network then learns a residual over
 plain sampling.
 """
 
