@@ -37,25 +37,13 @@ from benchmark.plugins import DATASETS
 from benchmark.protocol.groups import build_groups
 from benchmark.protocol.training_data import VolumePair
 from benchmark.registry import load_plugins
-from methods.networks.downsampling_generator import sample_slab
+from benchmark.scale import Scale
+from methods.networks.downsampling_generator import DownsamplingGenerator, sample_slab
 from methods.thin_slab import downsampling_psnr
 from methods.udean import starts_at_sampling
 
 WHOLE = (10_000, 10_000, 10_000)
 """A crop larger than any volume: :func:`downsampling_psnr` clips it to the whole volume."""
-
-
-class DegradationPath(nn.Module):
-    """UDEAN's ``Y_s (B, 3·sz, sx·h, sy·w) → X_{s→t} (B, 3, h, w)``, with the sampling skip where the profile has it."""
-
-    def __init__(self, networks: dict[str, nn.Module], factors: tuple[int, int, int], skip: bool) -> None:
-        super().__init__()
-        self.extractor, self.decoder = networks["downsampling_extractor"], networks["lr_decoder"]
-        self.factors, self.skip = factors, skip
-
-    def forward(self, hr: torch.Tensor) -> torch.Tensor:
-        out = self.decoder(self.extractor(hr))
-        return out + sample_slab(hr, self.factors) if self.skip else out
 
 
 class PlainSampling(nn.Module):
@@ -67,6 +55,11 @@ class PlainSampling(nn.Module):
 
     def forward(self, hr: torch.Tensor) -> torch.Tensor:
         return sample_slab(hr, self.factors)
+
+
+def _degradation_path(networks: dict[str, nn.Module], scale: Scale, skip: bool) -> DownsamplingGenerator:
+    """UDEAN's ``Y_s → X_{s→t}``: its extractor and LR decoder (plus the sampling skip where the profile has it)."""
+    return DownsamplingGenerator(networks["downsampling_extractor"], networks["lr_decoder"], scale, skip)
 
 
 def main() -> None:
@@ -109,8 +102,8 @@ def main() -> None:
         skip = starts_at_sampling(profile)
         paths = {
             "plain sampling": PlainSampling(scale.factors),
-            "untrained start": DegradationPath(fresh.networks, scale.factors, skip),
-            "trained": DegradationPath(method.networks, scale.factors, skip),
+            "untrained start": _degradation_path(fresh.networks, scale, skip),
+            "trained": _degradation_path(method.networks, scale, skip),
         }
         table = Table(title=f"{folder}: X_s→t against the target LR, PSNR (dB)")
         table.add_column("degradation path")
