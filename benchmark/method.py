@@ -28,7 +28,14 @@ class Method(ABC):
         settings: the settings the method can train in; the matrix skips the others.
         needs_training_data: ``False`` for methods whose :meth:`fit` learns nothing from the
             training data (tricubic; ZSSR, which trains on each test volume): ``bench infer``
-            runs them without a trained cell.
+            runs them without a trained cell.  Their cells do not depend on the training
+            degradation or the misalignment seed: the cell's identity records the training
+            degradation as ``n/a`` and the misalignment seed as 0, so ``--train-degradation`` and
+            ``--misalign-seed`` never rerun them (the reports place them beside every training
+            degradation).
+        uses_seed: ``False`` for methods whose result does not depend on the training seed
+            (tricubic, zero-fill): their cells run once, as seed 0, whatever ``--seed`` asks.
+            ``check_declared_inputs`` of the method contract checks both declarations.
     """
 
     uses_source_hr: ClassVar[bool] = True
@@ -36,6 +43,7 @@ class Method(ABC):
     oracle: ClassVar[bool] = False
     settings: ClassVar[tuple[str, ...]] = SOURCE_HR_SETTINGS
     needs_training_data: ClassVar[bool] = True
+    uses_seed: ClassVar[bool] = True
 
     def __init__(self, scale: Scale, profile: Profile) -> None:
         self.scale = scale

@@ -19,7 +19,10 @@ and checks one property:
   declared ``inference_network()`` and changes no weight or buffer of ``networks``;
 * :func:`check_declared_updates` — each ``Trainer.update(optimiser, loss)`` moves only the
   parameters of the networks its plan declares for that optimiser (``plan.optimised``),
-  nothing moves them between updates, and every declared network gets a gradient and moves.
+  nothing moves them between updates, and every declared network gets a gradient and moves;
+* :func:`check_declared_inputs` — a method declaring ``uses_seed = False`` or
+  ``needs_training_data = False`` super-resolves identically when the seed or the training data
+  change (the runner then never reruns its cell for them).
 
 A property fails with an :class:`AssertionError` that says what differed.  One that cannot
 apply to a method (a method without learned state has nothing to resume; one without declared
@@ -128,15 +131,27 @@ def contract_setting(cls: type[Method]) -> str:
     return MISALIGNED if MISALIGNED in settings else settings[0]
 
 
-def contract_data(cls: type[Method], scale: Scale, profile: Profile, seed: int = SEED) -> CellData:
-    """The tiny cohort split, degraded (k-space truncation) and misaligned by the protocol, as for a cell."""
+def contract_data(
+    cls: type[Method],
+    scale: Scale,
+    profile: Profile,
+    seed: int = SEED,
+    train_degradation: str = "kspace",
+    misalign_seed: int | None = None,
+) -> CellData:
+    """The tiny cohort split, degraded (k-space truncation) and misaligned by the protocol, as for a cell.
+
+    ``train_degradation`` makes the target LR of training (the test LR is always k-space
+    truncated); ``misalign_seed`` defaults to ``seed``.
+    """
     return build_groups(
         _Cohort(),
         scale,
         contract_setting(cls),
         split_seed=seed,
-        misalign_seed=seed,
+        misalign_seed=seed if misalign_seed is None else misalign_seed,
         lr_patch=tuple(profile["lr_patch"]),  # type: ignore[arg-type]
+        train_degradation=train_degradation,
     )
 
 
@@ -573,12 +588,54 @@ def check_declared_updates(
     assert not frozen, f"{name}: declared networks never moved in {watch.updates} updates: {', '.join(frozen)}"
 
 
+@_one_thread
+def check_declared_inputs(
+    method: str | type[Method], workdir: Path, scale: Scale = SCALES[0], overrides: Sequence[str] = ()
+) -> None:
+    """A method that declares it reads no seed, or no training data, gives the same volume when they change.
+
+    ``uses_seed = False``: fitted under another cell seed (and other generator states), the
+    method super-resolves the test volume identically.  ``needs_training_data = False``: fitted
+    on training data of another degradation (k-space noise) and misalignment seed, likewise.
+    The runner trusts these declarations and never reruns such a cell for those options.
+    """
+    cls = method_class(method)
+    reads_seed = bool(getattr(cls, "uses_seed", True))
+    reads_data = bool(getattr(cls, "needs_training_data", True))
+    name = cls.__name__
+    if reads_seed and reads_data:
+        raise NotApplicable(f"{name} reads its seed and the training data: every option changes its cell")
+    profile = contract_profile(overrides)
+    first = _Cell(cls, scale, profile, contract_data(cls, scale, profile))
+    expected = first.fit(workdir / "first").super_resolve(first.lr.clone())
+    data = (
+        first.data
+        if reads_data
+        else contract_data(cls, scale, profile, train_degradation="kspace-noise", misalign_seed=SEED + 1)
+    )
+    seed = SEED if reads_seed else OTHER_SEED
+    second = _Cell(cls, scale, profile, data)
+    other = second.new(seed)
+    other.fit(training_view(cls, data), contract_run(workdir / "second", scale, profile, seed=seed))
+    difference = _same_volumes(expected, other.super_resolve(second.lr.clone()))
+    changed = [
+        text
+        for text, changes in (("uses_seed = False", not reads_seed), ("needs_training_data = False", not reads_data))
+        if changes
+    ]
+    assert not difference, (
+        f"{name} declares {' and '.join(changed)}, but changing what it declares it does not read changed "
+        f"its volume ({difference}); its cells would be reused where they should not"
+    )
+
+
 PROPERTIES: dict[str, Callable[..., None]] = {
     "super_resolve_shape": check_super_resolve_shape,
     "state_round_trip": check_state_round_trip,
     "resume_after_kill": check_resume_after_kill,
     "inference_networks": check_inference_networks,
     "declared_updates": check_declared_updates,
+    "declared_inputs": check_declared_inputs,
 }
 """Property name → check, in the order a reader meets them."""
 

@@ -36,7 +36,7 @@ from benchmark.precision import DEFAULT_PRECISION, Precision, inference_precisio
 from benchmark.profiles import Profile
 from benchmark.progress_bar import counting_progress
 from benchmark.protocol.groups import CellData, build_groups, cohort
-from benchmark.protocol.setting_names import NO_SETTING, SOURCE_HR_SETTINGS
+from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING, SOURCE_HR_SETTINGS
 from benchmark.results.cell import Cell, ProtocolOptions, config_hash
 from benchmark.results.cell_lock import LOCK, cell_lock, lock_holder
 from benchmark.results.hash_cache import CACHE_FILE, HashCache
@@ -125,6 +125,11 @@ def build_matrix(
 ) -> list[Cell]:
     """Every cell, ordered so that cells sharing data are adjacent; methods without source HR run once (``n/a``).
 
+    A cell holds only what its method reads (:meth:`ProtocolOptions.as_read`): a method without
+    training data (``needs_training_data = False``) runs once for every training degradation
+    and misalignment seed, a cell outside the misaligned setting once for every misalignment
+    seed, and a method with ``uses_seed = False`` once, as seed 0, for every seed.
+
     ``precision`` is the resolved one (:func:`benchmark.precision.resolve_precision`); it is part
     of every cell's identity.
     """
@@ -141,9 +146,14 @@ def build_matrix(
                     if getattr(cls, "uses_source_hr", True) and setting not in getattr(cls, "settings", SETTINGS):
                         continue
                     cell_setting = setting if getattr(cls, "uses_source_hr", True) else NO_SETTING
+                    read = protocol.as_read(
+                        reads_training_lr=getattr(cls, "needs_training_data", True),
+                        misaligned=cell_setting == MISALIGNED,
+                    )
                     for seed in seeds:
+                        cell_seed = seed if getattr(cls, "uses_seed", True) else 0
                         cell = Cell(
-                            dataset, scale, cell_setting, method, seed, profile.for_method(method), protocol, precision
+                            dataset, scale, cell_setting, method, cell_seed, profile.for_method(method), read, precision
                         )
                         if cell not in cells:
                             cells.append(cell)
@@ -448,7 +458,7 @@ def build_cell_data(dataset: Dataset, cell: Cell, progress: Progress) -> CellDat
         split_seed=protocol.split_seed,
         misalign_seed=protocol.misalign_seed,
         lr_patch=tuple(cell.profile["lr_patch"]),
-        train_degradation=protocol.train_degradation,
+        train_degradation=protocol.built_train_degradation,
         test_degradation=protocol.test_degradation,
         max_subjects=cell.profile.get("max_subjects"),
         progress=progress,

@@ -26,6 +26,7 @@ class Tricubic(Method):
 
     uses_source_hr = False
     needs_training_data = False
+    uses_seed = False
 
     def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
         """``(X/sx, Y/sy, Z/sz)`` → ``(X, Y, Z)`` by order-3 spline interpolation."""

@@ -24,6 +24,7 @@ class ZeroFill(Method):
 
     uses_source_hr = False
     needs_training_data = False
+    uses_seed = False
 
     def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
         """``(X/sx, Y/sy, Z/sz)`` → ``(X, Y, Z)`` float32, by :func:`~benchmark.protocol.degradations.zero_fill`."""

@@ -42,7 +42,9 @@ from benchmark.results.schema import (
     RESULTS_FILE,
     STATE,
     TEXT_DEFAULTS,
+    UNREAD_DEGRADATION,
 )
+from reports.shared_cells import place_shared_cells
 
 REBUILD_HINT = (
     "rerun your `bench run` command, which skips finished cells and rewrites results.csv from the cell folders"
@@ -154,7 +156,9 @@ def read_results(runs_dir: Path) -> pd.DataFrame:
         ``config_hash`` as text (``""`` when empty),
         ``train_degradation``/``test_degradation`` as text with an empty field read as
         ``"kspace"`` (the harness default), ``overrides`` as text with an empty field read as
-        ``""`` (no override).
+        ``""`` (no override).  A row of a method that reads no training data (training
+        degradation ``n/a``) appears once per training degradation of its block
+        (:func:`reports.shared_cells.place_shared_cells`).
 
     Raises:
         BenchError: when the file is missing, empty, has no rows, is truncated, is not UTF-8,
@@ -198,7 +202,7 @@ def read_results(runs_dir: Path) -> pd.DataFrame:
         elif name not in NON_METRIC_COLUMNS:
             with contextlib.suppress(ValueError, TypeError):  # a text column stays text, not a metric
                 results[name] = pd.to_numeric(results[name]).astype(float)
-    return results
+    return place_shared_cells(results)
 
 
 @dataclass(frozen=True)
@@ -224,11 +228,8 @@ class SliceCell:
         Any precision: a store run on a GPU (bf16) has figures too; where a cell ran in several,
         the figures prefer fp32 (:func:`reports.error_maps.write_error_maps`).
         """
-        return (self.train_degradation, self.test_degradation, self.overrides) == (
-            DEFAULT_DEGRADATION,
-            DEFAULT_DEGRADATION,
-            "",
-        )
+        trained_by_default = self.train_degradation in (DEFAULT_DEGRADATION, UNREAD_DEGRADATION)
+        return trained_by_default and (self.test_degradation, self.overrides) == (DEFAULT_DEGRADATION, "")
 
     def load(self) -> dict[str, np.ndarray]:
         """All arrays of the ``slices.npz`` (``{plane}_{hr|lr|sr}`` float32 2D, ``subject``)."""

@@ -33,6 +33,12 @@ NOT_APPLICABLE: dict[tuple[str, str], str] = {
     ),
 }
 """Built-in ``(method, property)`` pairs the contract cannot apply to, with the precise reason."""
+for _name in METHODS.names():  # a learned method reads both, so nothing it declares can be left unread
+    _cls = method_class(_name)
+    if _cls.__module__.startswith("methods.") and _cls.uses_seed and _cls.needs_training_data:
+        NOT_APPLICABLE[(_name, "declared_inputs")] = (
+            f"{_name} learns from the training data under its seed: every option changes its cell"
+        )
 
 KNOWN_BREACHES: dict[tuple[str, str], str] = {}
 """Built-in ``(method, property)`` pairs that break the contract today, with the failing detail."""

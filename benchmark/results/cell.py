@@ -1,13 +1,16 @@
 """One cell of the run matrix, everything that identifies its results, and where they live.
 
-A cell is everything that changes a result (DESIGN.md, "A cell of the matrix"): dataset,
-scale, setting, method, training seed, profile with its overrides, and the data protocol
-(training and test degradations, split and misalignment seeds, data root).  Two cells that
-differ in any of these never share a folder or a row of ``results.csv``:
+A cell is everything that changes a result, and nothing that cannot: dataset, scale, setting,
+method, training seed, profile with its overrides, and the data protocol (training and test
+degradations, split and misalignment seeds, data root).  What a method cannot read is made
+canonical (:meth:`ProtocolOptions.as_read`, ``Method.uses_seed``), so a tricubic cell is one
+cell whatever training degradation, misalignment seed or seed was asked.  Two cells that differ
+in any of these never share a folder or a row of ``results.csv``:
 
 ``runs/<dataset>/<scale>/<setting>/<method>/<profile>/<variant>/seed<k>/``
 
-where ``<variant>`` spells the protocol, e.g. ``kspace_to_kspace_split0_mis0``, with
+where ``<variant>`` spells the protocol, e.g. ``kspace_to_kspace_split0_mis0`` (``na_to_kspace_…``
+for a method that reads no training data), with
 ``_set-<hash>`` added when ``--set`` overrides change the profile, ``_root-<hash>`` when
 a ``--data-root`` is given (8 hex digits of SHA-256 of the canonical overrides / the path)
 and ``_<precision>`` (``_bf16``, ``_fp16``) when the cell runs in another precision than fp32
@@ -21,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ from benchmark.precision import DEFAULT_PRECISION, Precision
 from benchmark.profiles import Profile
 from benchmark.protocol.setting_names import NO_SETTING as NO_SETTING  # re-exported for older importers
 from benchmark.protocol.setting_names import setting_file_name
-from benchmark.results.schema import DEFAULT_DEGRADATION, IDENTITY_COLUMNS
+from benchmark.results.schema import DEFAULT_DEGRADATION, IDENTITY_COLUMNS, UNREAD_DEGRADATION
 from benchmark.scale import Scale
 
 
@@ -54,6 +57,24 @@ class ProtocolOptions:
     misalign_seed: int = 0
     train_degradation: str = DEFAULT_DEGRADATION
     test_degradation: str = DEFAULT_DEGRADATION
+
+    def as_read(self, *, reads_training_lr: bool, misaligned: bool) -> ProtocolOptions:
+        """These options with what a cell cannot read made canonical, so that it never reruns for them.
+
+        Args:
+            reads_training_lr: whether the method reads the training data (``needs_training_data``);
+                if not, the training degradation becomes ``n/a`` and the misalignment seed 0.
+            misaligned: whether the cell trains in the misaligned setting; if not, no movement
+                is ever made and the misalignment seed becomes 0.
+        """
+        train = self.train_degradation if reads_training_lr else UNREAD_DEGRADATION
+        misalign_seed = self.misalign_seed if reads_training_lr and misaligned else 0
+        return replace(self, train_degradation=train, misalign_seed=misalign_seed)
+
+    @property
+    def built_train_degradation(self) -> str:
+        """The training degradation to build the cell's data with (the default where none is read)."""
+        return DEFAULT_DEGRADATION if self.train_degradation == UNREAD_DEGRADATION else self.train_degradation
 
     def root_text(self) -> str:
         """The data root as an absolute path without resolving symlinks (``""`` when none)."""
@@ -86,7 +107,8 @@ class Cell:
     def variant(self) -> str:
         """Folder name of the protocol, overrides and precision, e.g. ``kspace_to_kspace_split0_mis0_set-1a2b3c4d``."""
         p = self.protocol
-        name = f"{p.train_degradation}_to_{p.test_degradation}_split{p.split_seed}_mis{p.misalign_seed}"
+        train = "na" if p.train_degradation == UNREAD_DEGRADATION else p.train_degradation
+        name = f"{train}_to_{p.test_degradation}_split{p.split_seed}_mis{p.misalign_seed}"
         if self.profile.overrides:
             name += f"_set-{_short_hash(self.profile.overrides_text())}"
         if p.data_root:
@@ -111,7 +133,10 @@ class Cell:
         """Short human-readable name for progress bars and logs (protocol shown when not the default)."""
         label = f"{self.dataset} {self.scale} {self.setting} {self.method} seed{self.seed}"
         p = self.protocol
-        if (p.train_degradation, p.test_degradation) != (DEFAULT_DEGRADATION, DEFAULT_DEGRADATION):
+        if p.train_degradation == UNREAD_DEGRADATION:
+            if p.test_degradation != DEFAULT_DEGRADATION:
+                label += f" test {p.test_degradation}"
+        elif (p.train_degradation, p.test_degradation) != (DEFAULT_DEGRADATION, DEFAULT_DEGRADATION):
             label += f" {p.train_degradation}→{p.test_degradation}"
         if (p.split_seed, p.misalign_seed) != (0, 0):
             label += f" split{p.split_seed} mis{p.misalign_seed}"

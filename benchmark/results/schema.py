@@ -32,6 +32,12 @@ RESULTS_FILE = "results.csv"
 DEFAULT_DEGRADATION = "kspace"
 """The paper's degradation: the protocol's default, and what an empty or absent degradation means."""
 
+UNREAD_DEGRADATION = "n/a"
+"""The training degradation of a cell whose method reads no training data (tricubic, zero-fill, ZSSR).
+
+Such a cell belongs beside every training degradation of its test degradation; the reports place
+it so (:func:`reports.shared_cells.place_shared_cells`)."""
+
 DEFAULT_PRECISION = "fp32"
 """The precision of CPU runs and of every cell recorded before precisions were: what an empty or absent one means."""
 
