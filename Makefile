@@ -24,7 +24,9 @@ demo: env
 		--executor local --workers 2 --threads 1
 	$(BIN)/bench report --runs-dir $(RUNS)
 
+# tests/install_slurm.sh installs a single-node Slurm for tests/test_slurm_real.py where it can (root, apt-get).
 test: env
+	tests/install_slurm.sh
 	$(BIN)/python -m pytest tests
 
 lint: env

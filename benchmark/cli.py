@@ -156,9 +156,13 @@ def run(
     ] = None,
     slurm_partition: Annotated[str | None, typer.Option(help="slurm: partition.")] = None,
     slurm_time: Annotated[int | None, typer.Option(help="slurm: minutes per task [240].")] = None,
-    slurm_gpus_per_task: Annotated[int | None, typer.Option(help="slurm: GPUs per task [1].")] = None,
+    slurm_gpus_per_task: Annotated[
+        int | None, typer.Option(help="slurm: GPUs per task [1 with --device cuda, else 0].")
+    ] = None,
     slurm_cpus_per_task: Annotated[int | None, typer.Option(help="slurm: CPU cores per task.")] = None,
-    slurm_mem_gb: Annotated[int | None, typer.Option(help="slurm: memory per task in GiB.")] = None,
+    slurm_mem: Annotated[
+        str | None, typer.Option(help="slurm: memory per task in sbatch's units, e.g. 500M or 32G (bare number: MiB).")
+    ] = None,
     slurm_parallelism: Annotated[int | None, typer.Option(help="slurm: array tasks running at once [32].")] = None,
     slurm_requeues: Annotated[
         int | None, typer.Option(help="slurm: requeues after a timeout or pre-emption [3].")
@@ -212,14 +216,14 @@ def run(
             "time": slurm_time,
             "gpus_per_task": slurm_gpus_per_task,
             "cpus_per_task": slurm_cpus_per_task,
-            "mem_gb": slurm_mem_gb,
+            "mem": slurm_mem,
             "array_parallelism": slurm_parallelism,
             "requeues": slurm_requeues,
             "cluster": slurm_cluster,
         }
         slurm = slurm_options(slurm_config, given, slurm_option or [])
         here = resolve_device(device) if slurm.cluster == "local" else torch.device("cpu")
-        matrix = request.matrix(make_folders=not list_cells, planned_device=planned_device(slurm, here))
+        matrix = request.matrix(make_folders=not list_cells, planned_device=planned_device(slurm, here, device))
     else:
         matrix = request.matrix(make_folders=not list_cells)
     cells = matrix.cells
@@ -251,8 +255,7 @@ def run(
         from benchmark.execution.slurm_array import submit_array
 
         assert slurm is not None
-        job_ids, summary = submit_array(request, matrix, slurm, console, wait)
-        write_manifest(runs_dir, matrix.cells, executor, sys.argv, job_ids)
+        job_ids, summary = submit_array(request, matrix, slurm, console, wait, sys.argv)
         if job_ids and not wait:
             console.print(f"follow it with `bench status --runs-dir {runs_dir}`; `bench report` once it has ended.")
             return

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from rich.console import Console
 
 from benchmark.errors import BenchError
@@ -22,7 +23,16 @@ from benchmark.execution.local_queue import Slot, _finish, _Running, local_slots
 from benchmark.execution.manifest import planned_cells, write_manifest
 from benchmark.execution.matrix_status import matrix_status, wall_time_text
 from benchmark.execution.request import RunRequest
-from benchmark.execution.slurm_array import CellJob, SlurmOptions, make_executor, slurm_options, task_error_line
+from benchmark.execution.slurm_array import (
+    CellJob,
+    SlurmOptions,
+    make_executor,
+    memory_mib,
+    planned_device,
+    sbatch_refusal,
+    slurm_options,
+    task_error_line,
+)
 from benchmark.results.cell_lock import cell_lock, is_locked
 from benchmark.results.cell_state import cell_state
 from benchmark.runner import RunSummary
@@ -73,14 +83,16 @@ def test_slurm_array_through_submitit_local_gives_the_inline_results(tmp_path, c
 
 
 def test_an_interrupted_local_queue_resumes_to_the_same_results(tmp_path, cache, inline_results):
-    started = time.perf_counter()
-    run_bench(tmp_path / "reference", cache, "--executor", "local", "--workers", "2")
-    duration = time.perf_counter() - started
     process = run_bench(tmp_path / "runs", cache, "--executor", "local", "--workers", "2", wait=False)
-    time.sleep(0.6 * duration)
-    assert process.poll() is None, "the queue finished before it could be interrupted"
+    seen = []
+    for line in process.stdout:  # interrupt once the first cell is done: the others are still training
+        seen.append(line)
+        if line.startswith("done "):
+            break
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=120)
+    out = "".join(seen) + out
+    assert "done 3" not in out, f"the queue finished before it could be interrupted: {out}"
     assert process.returncode == 130, out
     run_bench(tmp_path / "runs", cache, "--executor", "local", "--workers", "2")
     assert (tmp_path / "runs" / "results.csv").read_bytes() == inline_results
@@ -218,7 +230,7 @@ def test_the_sbatch_script_carries_the_options(tmp_path, monkeypatch):
         time=90,
         gpus_per_task=1,
         cpus_per_task=8,
-        mem_gb=32,
+        mem="32G",
         array_parallelism=4,
         sbatch={"account": "my-lab"},
     )
@@ -236,6 +248,40 @@ def test_the_sbatch_script_carries_the_options(tmp_path, monkeypatch):
         assert line in script, script
     assert executor._executor.max_num_timeout == 3
     assert executor._executor.parameters["array_parallelism"] == 4
+    # CPU tasks (the default on a node without GPUs): no GPU option at all, memory in sbatch's units.
+    cpu = make_executor(SlurmOptions(mem="500M"), tmp_path / "cpu", threads=None, gpus=False)
+    script = cpu._executor._make_submission_file_text("python -m x", "uid")
+    assert "gpu" not in script.lower() and "#SBATCH --mem=500MB" in script, script
+
+
+def test_gpus_follow_the_device_unless_asked():
+    assert planned_device(SlurmOptions(), torch.device("cpu"), "auto").type == "cpu"
+    assert planned_device(SlurmOptions(), torch.device("cpu"), "cuda").type == "cuda"
+    assert planned_device(SlurmOptions(gpus_per_task=2), torch.device("cpu"), "auto").type == "cuda"
+    assert planned_device(SlurmOptions(gpus_per_task=0), torch.device("cpu"), "cuda").type == "cpu"
+    with pytest.raises(BenchError, match="disagree"):
+        planned_device(SlurmOptions(gpus_per_task=1), torch.device("cpu"), "cpu")
+
+
+@pytest.mark.parametrize(("text", "mib"), [("500M", 500), ("0.1G", 102.4), ("2g", 2048), ("64", 64), ("1T", 2**20)])
+def test_slurm_memory_reads_sbatch_units(text, mib):
+    assert memory_mib(text) == pytest.approx(mib)
+
+
+@pytest.mark.parametrize("text", ["lots", "-1G", "0", "512K", "5X"])
+def test_slurm_memory_that_sbatch_would_refuse_is_one_sentence(text):
+    with pytest.raises(BenchError, match=r"sbatch|below 1M"):
+        SlurmOptions(mem=text).check()
+
+
+def test_an_sbatch_refusal_quotes_the_reason_and_names_the_option():
+    text = sbatch_refusal("sbatch: error: Invalid generic resource (gres) specification\n")
+    assert text == (
+        "sbatch refused the array: Invalid generic resource (gres) specification; change --slurm-gpus-per-task "
+        "(0 on a cluster without GPUs)."
+    )
+    assert "--slurm-partition" in sbatch_refusal("sbatch: error: invalid partition specified: gpu")
+    assert "check the --slurm-*" in sbatch_refusal("sbatch: error: something new")
 
 
 def one_tricubic_cell(tmp_path: Path, cache: Path) -> list[str]:

@@ -4,8 +4,10 @@ The cells are those of the matrices ``bench run`` recorded (:mod:`benchmark.exec
 whichever executor ran them, plus any cell folder found on disk that no manifest names (made
 before manifests existed, or by a copied results folder).  States are read from the cell
 folders (:mod:`benchmark.results.cell_state`), so the view is the same for all executors.
-A pending cell of a Slurm array also gets what ``sacct`` says of its task, where there is
-``sacct`` (:mod:`benchmark.execution.slurm_states`): a task Slurm ended badly is failed.
+A pending cell of a Slurm array also gets what Slurm says of its task (``squeue``, then
+``sacct`` where the cluster keeps accounting; :mod:`benchmark.execution.slurm_states`): a task
+Slurm ended badly, or one that left the queue without finishing its cell, is failed, with the
+cause and its log.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmark.execution.manifest import planned_cells
-from benchmark.execution.slurm_states import ENDED_BADLY, slurm_states
+from benchmark.execution.slurm_states import ENDED_BADLY, GONE, cause, refined_state, slurm_states
 from benchmark.results.cell_state import ERROR_FILE, CellState, cell_state
 from benchmark.results.store import CONFIG, DONE
 
@@ -70,7 +72,7 @@ def matrix_status(runs_dir: Path, now: float | None = None) -> list[StatusRow]:
 
 
 def with_slurm_states(rows: list[StatusRow], runs_dir: Path) -> list[StatusRow]:
-    """Pending Slurm cells with what ``sacct`` says: failed when their task ended badly, else why they wait."""
+    """Pending Slurm cells with what Slurm says: failed when their task ended badly or is gone, else why they wait."""
     waiting = [row.job_id for row in rows if row.executor == "slurm" and row.job_id and row.state.state == "pending"]
     states = slurm_states(job for job in waiting if job)
     if not states:
@@ -78,9 +80,9 @@ def with_slurm_states(rows: list[StatusRow], runs_dir: Path) -> list[StatusRow]:
     updated = []
     for row in rows:
         state = states.get(row.job_id or "") if row.state.state == "pending" and row.executor == "slurm" else None
-        if state in ENDED_BADLY:
+        if state in ENDED_BADLY or state == GONE:
             log = Path(runs_dir, SLURM_FOLDER, f"{row.job_id}_0_log.err")
-            reason = f"Slurm ended the task: {state} (see {log})"
+            reason = f"Slurm ended the task: {cause(refined_state(state, log))} (log: {log})"
             row = replace(row, state=CellState("failed", None, reason))
         elif state is not None:
             reason = "queued in Slurm" if state == "PENDING" else f"Slurm: {state}"

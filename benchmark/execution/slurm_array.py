@@ -13,9 +13,9 @@ Options come from the command line or a small TOML (or JSON) file; the command l
 
     partition = "gpu"
     time = 240               # minutes per task
-    gpus_per_task = 1
+    gpus_per_task = 1        # 0 (the default): CPU tasks, unless --device cuda asks for one
     cpus_per_task = 8
-    mem_gb = 32
+    mem = "32G"              # sbatch's units: K, M (when none), G, T
     array_parallelism = 16   # tasks running at once
     requeues = 3             # times a task is requeued after a timeout or pre-emption
     [sbatch]                 # any other sbatch option, without its dashes
@@ -29,7 +29,7 @@ import json
 import os
 import re
 import sys
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -38,11 +38,12 @@ import torch
 from rich.console import Console
 
 from benchmark.errors import BenchError
+from benchmark.execution.manifest import write_manifest
 from benchmark.execution.matrix_status import SLURM_FOLDER
 from benchmark.execution.one_cell import EXIT_BUSY, EXIT_FAILED, run_one_cell
 from benchmark.execution.request import Matrix, RunRequest
-from benchmark.progress_bar import counting_progress
-from benchmark.results.cell import Cell, ProtocolOptions
+from benchmark.execution.slurm_follow import follow_array
+from benchmark.results.cell import ProtocolOptions
 from benchmark.results.cell_state import last_error_line
 from benchmark.runner import RunSummary, rebuild_table, sort_finished
 
@@ -63,9 +64,11 @@ class SlurmOptions:
     Attributes:
         partition: Slurm partition, or ``None`` for the cluster's default.
         time: wall-time limit of one task in minutes.
-        gpus_per_task: GPUs per task (0 for CPU-only tasks).
+        gpus_per_task: GPUs per task; ``None`` follows ``--device`` (1 for ``cuda``, else 0),
+            so a CPU-only cluster needs no option.
         cpus_per_task: CPU cores per task (``None``: the cluster's default).
-        mem_gb: memory per task in GiB (``None``: the cluster's default).
+        mem: memory per task as sbatch writes it, ``"500M"``, ``"32G"`` (a bare number is MiB);
+            ``None``: the cluster's default.
         array_parallelism: array tasks running at once.
         requeues: times a task is requeued after a timeout or pre-emption.
         sbatch: other sbatch options, ``{"account": "my-lab"}`` for ``--account=my-lab``.
@@ -74,9 +77,9 @@ class SlurmOptions:
 
     partition: str | None = None
     time: int = 240
-    gpus_per_task: int = 1
+    gpus_per_task: int | None = None
     cpus_per_task: int | None = None
-    mem_gb: int | None = None
+    mem: str | None = None
     array_parallelism: int = 32
     requeues: int = 3
     sbatch: dict[str, str] = field(default_factory=dict)
@@ -92,11 +95,38 @@ class SlurmOptions:
             ("array_parallelism", self.array_parallelism, 1),
             ("requeues", self.requeues, 0),
             ("cpus_per_task", self.cpus_per_task, 1),
-            ("mem_gb", self.mem_gb, 1),
         ):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
                 raise BenchError(f"Slurm option {name} must be a whole number of at least {least}, got {value!r}.")
+        if self.mem is not None:
+            memory_mib(self.mem)
         return self
+
+    def gpus(self, device: str) -> int:
+        """GPUs per task: the option when given, else 1 when ``--device cuda`` asked for a GPU, else 0."""
+        if self.gpus_per_task is not None:
+            return self.gpus_per_task
+        return 1 if device.startswith("cuda") else 0
+
+
+_MEMORY_UNITS = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+
+def memory_mib(text: str | int) -> float:
+    """sbatch's ``--mem`` value in MiB: ``"500M"`` → 500, ``"2G"`` → 2048, ``"100"`` → 100 (MiB, as sbatch reads it).
+
+    Raises:
+        BenchError: not a positive number with one of the units K, M, G, T (an optional B after it).
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*", str(text), flags=re.IGNORECASE)
+    if match is None or float(match.group(1)) <= 0:
+        raise BenchError(
+            f"Slurm memory '{text}' is not a size sbatch reads; give a number with K, M, G or T, e.g. 500M or 32G."
+        )
+    mib = float(match.group(1)) * _MEMORY_UNITS[(match.group(2) or "M").upper()]
+    if mib < 1:
+        raise BenchError(f"Slurm memory '{text}' is below 1M; sbatch cannot ask for less.")
+    return mib
 
 
 def read_slurm_file(path: Path) -> dict[str, Any]:
@@ -122,6 +152,8 @@ def read_slurm_file(path: Path) -> dict[str, Any]:
         raise BenchError(f"the Slurm options file {path} is not valid: {error}.") from None
     if not isinstance(values, dict):
         raise BenchError(f"the Slurm options file {path} must hold a table of options.")
+    if "mem_gb" in values and "mem" not in values:  # the older key: whole GiB
+        values["mem"] = f"{values.pop('mem_gb')}G"
     known = {item.name for item in fields(SlurmOptions)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -179,11 +211,22 @@ class CellJob(Checkpointable):
         return "busy" if code == EXIT_BUSY else "done"
 
 
-def planned_device(options: SlurmOptions, here: torch.device) -> torch.device:
-    """The device the array's cells run on: a GPU when tasks get GPUs on Slurm, else what ``--device`` is here."""
-    if options.cluster == "slurm":
-        return torch.device("cuda" if options.gpus_per_task > 0 else "cpu")
-    return here
+def planned_device(options: SlurmOptions, here: torch.device, device: str = "auto") -> torch.device:
+    """The device the array's cells run on: a GPU when tasks get GPUs on Slurm, else what ``--device`` is here.
+
+    Args:
+        here: ``--device`` resolved on this machine (what the local cluster uses).
+        device: ``--device`` as given; ``cpu`` with GPUs asked for is refused.
+
+    Raises:
+        BenchError: ``--device cpu`` with ``--slurm-gpus-per-task`` above 0.
+    """
+    if options.cluster != "slurm":
+        return here
+    gpus = options.gpus(device)
+    if gpus > 0 and device == "cpu":
+        raise BenchError(f"--device cpu and --slurm-gpus-per-task {gpus} disagree; drop one of them.")
+    return torch.device("cuda" if gpus > 0 else "cpu")
 
 
 def make_executor(options: SlurmOptions, folder: Path, threads: int | None, gpus: bool) -> Any:
@@ -203,16 +246,17 @@ def make_executor(options: SlurmOptions, folder: Path, threads: int | None, gpus
         ) from None
     parameters: dict[str, Any] = {
         "timeout_min": options.time,
-        "gpus_per_node": options.gpus_per_task if gpus else 0,
         "tasks_per_node": 1,
         "nodes": 1,
         "name": "bench",
         "slurm_array_parallelism": options.array_parallelism,
     }
+    if gpus and options.gpus("cuda") > 0:  # no GPU option at all for CPU tasks: some clusters refuse even 0
+        parameters["gpus_per_node"] = options.gpus("cuda")
     if options.cpus_per_task is not None:
         parameters["cpus_per_task"] = options.cpus_per_task
-    if options.mem_gb is not None:
-        parameters["mem_gb"] = options.mem_gb
+    if options.mem is not None:
+        parameters["mem_gb"] = memory_mib(options.mem) / 1024  # submitit writes it back as whole MB
     if options.partition is not None:
         parameters["slurm_partition"] = options.partition
     if options.sbatch:
@@ -229,15 +273,26 @@ def submit_array(
     options: SlurmOptions,
     console: Console,
     wait: bool,
+    command: Sequence[str] = (),
 ) -> tuple[dict[int, str], RunSummary]:
     """Submit the matrix's unfinished cells as one array; with ``wait``, follow it to the end.
+
+    The matrix manifest is written before submission and again, with the job ids, as soon as
+    sbatch has answered, so ``bench status`` shows the cells while the array runs.
+
+    Args:
+        command: the command line, recorded in the manifest.
 
     Returns:
         ``(job ids by cell index, summary)``; without ``wait`` the summary holds only the
         cells that were finished before submission.
+
+    Raises:
+        BenchError: sbatch refused the array (its reason quoted, with the option to change).
     """
     runs_dir = matrix.runs_dir
     _, _, pending, summary = sort_finished(matrix.cells, runs_dir, matrix.cache_dir, console, request.retry_diverged)
+    write_manifest(runs_dir, matrix.cells, "slurm", command)
     if not pending:
         return {}, summary
     indices = {cell.folder(Path(".")): index for index, cell in enumerate(matrix.cells)}
@@ -251,15 +306,47 @@ def submit_array(
     )
     executor = make_executor(options, runs_dir / SLURM_FOLDER, request.threads, matrix.device.type == "cuda")
     job = CellJob(task_request)
-    jobs = executor.map_array(
-        job, [indices[cell.folder(Path("."))] for cell in pending], [str(cell.folder(Path("."))) for cell in pending]
-    )
+    try:
+        jobs = executor.map_array(
+            job,
+            [indices[cell.folder(Path("."))] for cell in pending],
+            [str(cell.folder(Path("."))) for cell in pending],
+        )
+    except Exception as error:  # submitit's FailedJobError holds sbatch's stderr
+        if submitit is None or not isinstance(error, submitit.core.utils.FailedJobError):
+            raise
+        raise BenchError(sbatch_refusal(str(error))) from None
     job_ids = {indices[cell.folder(Path("."))]: str(item.job_id) for cell, item in zip(pending, jobs)}
+    write_manifest(runs_dir, matrix.cells, "slurm", command, job_ids)
     console.print(f"submitted {len(jobs)} cell(s) as {options.cluster} job(s) {_id_range(list(job_ids.values()))}")
     if wait:
-        _follow(list(zip(pending, jobs)), matrix, summary, console)
+        follow_array(list(zip(pending, jobs)), matrix, summary, console, options.cluster)
         rebuild_table(runs_dir, summary)
     return job_ids, summary
+
+
+_REFUSAL_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("partition", "--slurm-partition"),  # first: a partition may be named "gpu"
+    ("gres", "--slurm-gpus-per-task (0 on a cluster without GPUs)"),
+    ("memory", "--slurm-mem"),
+    ("time limit", "--slurm-time"),
+    ("account", "--slurm-option account=…"),
+    ("qos", "--slurm-option qos=…"),
+    ("cpu", "--slurm-cpus-per-task"),
+    ("gpu", "--slurm-gpus-per-task"),
+)
+"""Words of sbatch's reason and the option that changes what it refused, the first found wins."""
+
+
+def sbatch_refusal(stderr: str) -> str:
+    """One sentence for an array sbatch refused: sbatch's own reason and the option that sets it."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    reasons = [line.split("error:", 1)[1].strip() for line in lines if "error:" in line]
+    reason = "; ".join(reasons) if reasons else (lines[-1] if lines else "no reason given")
+    low = reason.lower()
+    option = next((name for key, name in _REFUSAL_OPTIONS if key in low), None)
+    hint = f"change {option}" if option else "check the --slurm-* options and --slurm-config"
+    return f"sbatch refused the array: {reason.rstrip('.')}; {hint}."
 
 
 def task_error_line(text: str) -> str:
@@ -274,27 +361,3 @@ def task_error_line(text: str) -> str:
 
 def _id_range(ids: list[str]) -> str:
     return ids[0] if len(ids) == 1 else f"{ids[0]} … {ids[-1]}"
-
-
-def _follow(jobs: list[tuple[Cell, Any]], matrix: Matrix, summary: RunSummary, console: Console) -> None:
-    """Wait for every job, recording each cell's outcome as it ends."""
-    waiting = list(jobs)
-    with counting_progress(console) as progress:
-        overall = progress.add_task("array tasks", total=len(jobs))
-        while waiting:
-            for cell, job in [item for item in waiting if item[1].done()]:
-                waiting.remove((cell, job))
-                error = job.exception()
-                if error is None:
-                    outcome = job.result()
-                    if outcome == "busy":
-                        summary.busy.append((cell, "another bench run"))
-                    else:
-                        summary.done.append(cell)
-                    progress.console.print(f"[green]{outcome}[/green] {cell.label()} (job {job.job_id})")
-                else:
-                    line = last_error_line(cell.folder(matrix.runs_dir)) or task_error_line(str(error))
-                    summary.failed.append((cell, line))
-                    progress.console.print(f"[red]failed[/red] {cell.label()} (job {job.job_id}): {line}")
-                progress.advance(overall)
-            time.sleep(0.5)
