@@ -107,7 +107,7 @@ class Cell:
     def variant(self) -> str:
         """Folder name of the protocol, overrides and precision, e.g. ``kspace_to_kspace_split0_mis0_set-1a2b3c4d``."""
         p = self.protocol
-        train = "na" if p.train_degradation == UNREAD_DEGRADATION else p.train_degradation
+        train = setting_file_name(p.train_degradation)  # n/a (read by no method here) is written na
         name = f"{train}_to_{p.test_degradation}_split{p.split_seed}_mis{p.misalign_seed}"
         if self.profile.overrides:
             name += f"_set-{_short_hash(self.profile.overrides_text())}"

@@ -26,13 +26,15 @@ perhaps ``oracle``); the reader fills the others as :data:`TEXT_DEFAULTS` says. 
 
 from __future__ import annotations
 
+from benchmark.protocol.setting_names import NO_SETTING
+
 RESULTS_FILE = "results.csv"
 """The table's file name at the top of a results store."""
 
 DEFAULT_DEGRADATION = "kspace"
 """The paper's degradation: the protocol's default, and what an empty or absent degradation means."""
 
-UNREAD_DEGRADATION = "n/a"
+UNREAD_DEGRADATION = NO_SETTING  # spelled as the setting of a method without source HR
 """The training degradation of a cell whose method reads no training data (tricubic, zero-fill, ZSSR).
 
 Such a cell belongs beside every training degradation of its test degradation; the reports place
