@@ -3,64 +3,17 @@
 Two domains: LR slabs ``(B, 3, h, w)`` cut from the target LR volumes and HR slabs
 ``(B, 3·sz, sx·h, sy·w)`` cut from the source HR volumes, sampled independently (unpaired).
 
-Networks (all from the shared parts, so that only the pipeline differs from the other methods,
-UDEAN paper Sec. III.B):
+Networks: ``g_up`` (LR → HR, the SR network), the shared TS-RCAN; ``g_down`` (HR → LR), the shared
+:class:`~methods.networks.DownsamplingGenerator`, adding the decimated HR slab when
+``cyclegan_down_skip`` (default: ``global_skip``) is on; ``d_hr`` and ``d_lr``, the shared slab
+discriminator on HR and LR slabs. Followed from the original (``junyanz/pytorch-CycleGAN-and-pix2pix``):
+LSGAN losses, L1 cycle losses of weight 10 per direction, a pool of 50 fakes per discriminator
+(:class:`methods.image_pool.ImagePool`, kept in ``networks`` as ``pool_hr``/``pool_lr`` so checkpoints
+hold it), generators then discriminators each step (the shared
+:class:`~methods.adversarial.AdversarialPlan`), ``g_up`` alone at test time. Departures: no identity
+loss (input and output shapes differ across scales), the shared discriminator and training set-up.
 
-* ``g_up`` (LR → HR, the SR network): TS-RCAN, ``ts_rcan_from_profile(profile, scale)``, with the
-  profile's global interpolation skip when ``global_skip`` is on.
-* ``g_down`` (HR → LR): the shared :class:`~methods.networks.DownsamplingGenerator`, the
-  degradation network UDEAN uses: the down-sampling encoder (HR slab → ``encoder_feats`` features
-  on the LR grid, the through-plane reduction by taking the ``3·sz`` HR slices as input channels)
-  followed by a TS-RCAN decoder at 1×1 to the 3 LR slices; with its sampling skip (the decimated
-  HR slab added to the output) when ``cyclegan_down_skip`` is on, by default the profile's
-  ``global_skip``, so that both generators start at plain resampling (interpolation up, sampling
-  down) and learn residuals. Without it an untrained ``g_down`` outputs about 0, and at the tiny
-  profile 30 steps at lr 5e-4 took ``g_up``'s validation PSNR from 19.3 to 9.0 dB; with it, 19.35
-  (``tests/test_cyclegan.py::test_training_keeps_the_sr_generator_near_its_interpolation_start``).
-  On the demo (quick, 2×2×2, misaligned) validation PSNR then rose from 29.4 dB at step 100 to
-  30.0 at step 500 instead of falling (issue 14). The ``paper`` profile keeps the original's plain
-  generator.
-* ``d_hr`` and ``d_lr``: the shared slab discriminator (:func:`~methods.networks.slab_discriminator`)
-  on HR slabs (``3·sz`` channels) and on LR slabs (3 channels), each with its stride-2 stages
-  chosen from its patch side.
-
-Followed from the original (``junyanz/pytorch-CycleGAN-and-pix2pix``, ``models/cycle_gan_model.py``
-and its defaults):
-
-* Least-squares adversarial losses (``--gan_mode lsgan``): a generator minimises
-  ``mean (D(fake) − 1)²``; a discriminator minimises ``0.5·(mean (D(real) − 1)² + mean D(fake)²)``,
-  which is the original's "discriminator loss × 0.5"
-  (:func:`methods.losses.lsgan_discriminator_loss` includes the 0.5).
-* Cycle losses, L1 with weight 10 per direction: ``‖G_down(G_up(x)) − x‖₁`` (LR → HR → LR) and
-  ``‖G_up(G_down(y)) − y‖₁`` (HR → LR → HR); profile keys ``cyclegan_cycle_lr_weight`` and
-  ``cyclegan_cycle_hr_weight``.
-* A pool of 50 generated images per discriminator (:class:`methods.image_pool.ImagePool`;
-  profile key ``cyclegan_pool_size``); the discriminators see the real batch and the pooled fakes.
-* Per iteration: both generators in one update (one optimiser over both, the discriminators
-  frozen), then both discriminators in one update (one optimiser over both): the shared
-  :class:`~methods.adversarial.AdversarialPlan`.
-* Test time: the LR → HR generator alone.
-
-Adapted to thin-slab MRI, and choices where the original is open:
-
-* Identity loss: omitted. The original's ``‖G_A(b) − b‖₁`` needs a generator whose input and
-  output domains have one shape, which does not hold across scales (``G_up`` takes 3 LR slices
-  and returns ``3·sz`` HR slices). Feeding a generator a re-sampled image of the other domain
-  (e.g. ``G_down`` of a linearly up-sampled LR slab) would only be an identity loss if the
-  re-sampling were the inverse of the degradation, and making an LR slab out of an HR one needs a
-  chosen degradation, which would turn the method into one that knows the degradation (that is
-  PseudoSR's and ZSSR's premise, not CycleGAN's). The original's identity weight exists to keep
-  colour composition in photo translation; here the intensities are already tied by both cycle
-  losses at weight 10.
-* The shared VGG-style discriminator replaces the 70×70 PatchGAN, as the UDEAN paper does; both
-  are fully convolutional patch discriminators without a sigmoid.
-* The shared training set-up replaces the original's schedule: Adam β = (0.9, 0.99), ε = 1e-8,
-  cosine decay ``lr_max → lr_min`` over the whole run, the profile's batch size (the original:
-  β1 = 0.5, lr 2e-4, linear decay in the second half, batch 1).
-* The pools live in the training plan's ``networks`` (as ``pool_hr`` and ``pool_lr``, buffers,
-  no parameters) so checkpoints keep their contents; their random draws use the trainer's seeded
-  generator.
-* Mixed precision: forwards under :meth:`benchmark.training.trainer.Trainer.autocast`, every loss in float32.
+Design notes and measurements: docs/methods/cyclegan.md
 """
 
 from __future__ import annotations

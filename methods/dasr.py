@@ -1,153 +1,28 @@
 """DASR (Wei, Gu, Li, Timofte, Jin, Song, CVPR 2021), on the shared thin-slab backbone.
 
-"Unsupervised Real-world Image Super Resolution via Domain-distance Aware Training": two
-stages, not trained end to end.
+Two stages (reference ``ShuhangGu/DASR``). Stage 1 (:class:`DownsamplingPlan`) trains a
+down-sampling network ``G_d`` (HR slab ``(B, 3·sz, H, W)`` → LR slab ``(B, 3, h, w)``) on
+``1·L1(LF(G_d(y)), LF(y↓)) + 0.005·adversarial``, its discriminator ``D_lr`` judging high
+frequencies per pixel. Stage 2 (:class:`SuperResolutionPlan`) freezes both and trains the SR
+network on ``G_d``'s pairs: a pixel L1 weighted by the domain-distance map
+(:func:`domain_distance_map`), a low-frequency L1, and ``0.01·adversarial`` from ``D_hr`` on the
+high frequencies of SR of real target LR. Inference uses the SR network only.
 
-**Stage 1, down-sampling network** ``G_d`` (reference ``ShuhangGu/DASR``, ``codes/DSN``).
-``G_d`` turns a source HR slab into an LR slab with the target domain's degradation. Its loss
-is ``w_lf · L1(LF(G_d(y)), LF(y↓)) + w_adv · adversarial``, where ``y↓`` is the plain
-down-scaling of ``y`` and LF a Gaussian low-pass; a per-pixel discriminator ``D_lr`` sees only
-the high frequencies ``x − LF(x)`` of generated LR against real target LR.
+Here: ``G_d`` is the shared HR → LR generator
+(:class:`~methods.networks.DownsamplingGenerator`, with a sampling skip ``dasr_down_skip`` that
+follows ``global_skip``), the SR network the shared TS-RCAN, ``D_lr`` the reference's per-pixel
+discriminator (:class:`~methods.networks.pixel_discriminator.PixelDiscriminator`), ``D_hr`` the
+shared slab discriminator. The plain down-scaling is the protocol's k-space truncation of each
+whole source HR volume (:func:`~methods.thin_slab.clean_lr_volumes`). The map is ``D_lr``'s raw
+score clamped to ``[0, 1]`` and averaged over its 13-pixel receptive field
+(:func:`spread_over_receptive_field`). Both stages are the shared
+:class:`~methods.adversarial.AdversarialPlan` (LSGAN; discriminators see ``x − LF(x)`` through
+:meth:`HighFrequencyPlan.discriminator_input`), each a :class:`~methods.thin_slab.TrainingStage`
+of the full budget, in folders ``stage1`` and ``stage2``. Departures from the reference: no
+perceptual (LPIPS) terms (no pretrained weights offline), LSGAN instead of the vanilla GAN, the
+shared schedule, and a gradient penalty γ = 0.001 on ``D_hr`` (``dasr_hr_gradient_penalty``).
 
-**Domain-distance map.** The frozen stage-1 discriminator's per-pixel score on each generated
-LR patch, averaged over each pixel's receptive-field window; one weight per LR pixel, higher
-means closer to the target domain.
-
-**Stage 2, SR network** (``codes/SRN/models/DASR_model.py``, ``train_DASR.json``). ``G_d`` and
-``D_lr`` are frozen. Each batch holds generated LR ``G_d(y)`` paired with ``y`` and real target
-LR ``x``. The losses are a pixel L1 on the generated half weighted by the domain-distance map
-(up-sampled bilinearly from the LR to the HR patch), an unweighted low-frequency L1 on the
-generated half, and an adversarial loss on the high frequencies of ``SR(x)`` against those of
-real HR patches (an HR discriminator ``D_hr`` trained in stage 2, weight 0.01). Inference uses
-the SR network only.
-
-Followed from the original:
-
-* The two-stage pipeline, the losses and their weights: stage 1 ``w_lf = 1`` (``w_col``),
-  ``w_adv = 0.005`` (``w_tex``, the code's default); stage 2 pixel 1, low-frequency 1
-  (``pixel_LL_weight``), adversarial 0.01 (``gan_H_target``). Every weight is a profile key
-  (table below). Issue #15 of the reference repository says the paper's stage-1 adversarial
-  weight is 0.0005 while the code uses 0.005; we use the code's 0.005
-  (``dasr_stage1_adv_weight=0.0005`` gives the paper's).
-* The low-pass filter: a normalised 2D Gaussian of ``dasr_lf_kernel = 5`` taps with
-  σ = kernel / 6 (``FilterLow(gaussian=True)``), applied in-plane to every slice (channel).
-  The high-pass is ``x − LF(x)``.
-* The stage-1 discriminator is the reference's FSD (``DiscriminatorBasic``, the default
-  ``--discriminator FSD``): three 5×5 convs of stride 1 (``disc_feats``, 2·, 4·``disc_feats``
-  channels: 64/128/256 in the paper profile) with LeakyReLU(0.2), instance norm after the
-  second and third, and a 1×1 conv: one score per LR pixel, the input's height and width
-  (:class:`~methods.networks.pixel_discriminator.PixelDiscriminator`).
-* The domain-distance map: the reference (``create_dataset_modified.py``, ``getWeights``)
-  spreads each score over its receptive field and divides by the number of scores that reach
-  each pixel. For a stride-1 network that is the mean of the scores within the receptive field
-  centred on the pixel, cut at the patch border (:func:`spread_over_receptive_field`, an
-  ``avg_pool2d`` with ``count_include_pad=False``); the window is the network's receptive
-  field, 13 pixels (the reference's ``receptive_cal`` counts four 5×5 layers, 17, where its
-  fourth layer is 1×1). The map is on the LR grid, one weight per LR pixel and slab (its three
-  slices share it, and on the HR grid so do the ``3·sz`` HR slices).
-* The map is used directly as the per-pixel weight of the stage-2 pixel L1, up-sampled from
-  the LR to the HR patch bilinearly with half-pixel centres (``align_corners=False``), as the
-  reference does (``DASR_model.feed_data``: ``F.interpolate(..., mode="bilinear",
-  align_corners=False)``); an HR pixel therefore takes its LR pixel's weight blended with its
-  neighbours', not a copy of it.
-* Each stage trains for the profile's full budget, ``epochs × steps_per_epoch`` steps: the
-  reference trains the down-sampling network (``codes/DSN/train.py``, 400 epochs) and the SR
-  network (``train_DASR.json``, 350 000 iterations) on schedules of their own, so DASR's SR
-  network trains as many steps as every other method's and DASR as a whole twice that.
-* Stage 2's adversarial loss judges only SR of *real* target LR (the reference's
-  ``netD_target`` on ``fake_SR_Hf_target``) against unpaired HR patches.
-
-Adapted to thin-slab MRI and to the benchmark's shared set-up (UDEAN paper, Sec. III.B: all
-baselines share generators, discriminators and training set-up):
-
-* ``G_d`` is UDEAN's degradation path, the shared
-  :class:`~methods.networks.DownsamplingGenerator`: a down-sampling encoder (``3·sz`` HR slices
-  → ``encoder_feats`` features on the LR grid) followed by a TS-RCAN decoder (features → 3 LR
-  slices, scale 1×1).
-  The original's ResNet ends in a sigmoid; ours is linear, because k-space-truncated LR may
-  ring slightly outside ``[0, 1]``. The SR network is the shared TS-RCAN
-  (:func:`~methods.networks.ts_rcan_from_profile`, with the profile's global skip).
-* ``G_d``'s sampling skip (profile key ``dasr_down_skip``, by default the profile's ``global_skip``:
-  on in ``quick``/``tiny``, off in ``paper``): the decimated input (HR voxel ``s·j`` for LR
-  voxel ``j``, every ``sz``-th slice, the k-space truncation grid) is added to ``G_d``'s
-  output, the down-sampling counterpart of the SR path's interpolation skip. Stage 2 learns only from
-  ``G_d``'s output, so DASR depends on ``G_d`` more than the one-stage methods do on their
-  down paths: on the demo (2×2×2, quick, unpaired) 150 stage-1 steps without the skip left
-  ``G_d`` at 14.6 dB against the true LR (validation) and the SR at SSIM 0.66 / 29.6 dB;
-  with it ``G_d`` reached 32.0 dB and the SR SSIM 0.90 / 30.1 dB. The paper profile keeps
-  the plain shared network.
-* "Plain down-scaling" is the protocol's 3D k-space truncation: each source HR volume is
-  cropped to a multiple of the scale and truncated once, whole, with
-  :func:`~benchmark.protocol.degradations.kspace_truncate` when stage 1 starts
-  (:func:`~methods.thin_slab.clean_lr_volumes`, as PseudoSR's clean LR), and stage 1
-  cuts aligned (HR, clean LR) patch pairs from it (HR corner = LR corner × scale). This is the
-  degradation the target LR was actually made with, rather than a patch-wise FFT that would
-  add wrap-around at patch borders.
-* Discriminators: ``D_lr`` is the reference's per-pixel FSD (above; on LR slabs, 3 channels,
-  without its sigmoid); ``D_hr`` the shared slab discriminator
-  (:func:`~methods.networks.slab_discriminator`, a VGG-style patch discriminator, on HR slabs,
-  ``3·sz`` channels), where the original stage 2 uses a PatchGAN (``discriminator_patch``).
-* Adversarial losses are least-squares (LSGAN, targets 1 real / 0 fake on raw scores), the
-  shared set-up's; the original uses the vanilla GAN (sigmoid + binary cross-entropy) in both
-  stages.
-* Domain-distance map normalisation: the original map is a sigmoid probability in ``[0, 1]``.
-  With LSGAN raw scores, whose targets are 0 (generated) and 1 (real), the map is the raw
-  score clamped to ``[0, 1]``: the LSGAN-optimal discriminator with these targets is
-  ``p_real / (p_real + p_generated)``, the same probability the vanilla GAN's sigmoid
-  estimates (a sigmoid of the raw score would squash the 0…1 target range into 0.5…0.73).
-  The clamp comes before the receptive-field mean. The map is computed on the fly for each
-  generated patch (``G_d`` and ``D_lr`` are frozen); the original computes it once on whole
-  generated images, so near patch borders our windows are cut by the patch, and the instance
-  norm's statistics are the patch's, not the image's.
-* No perceptual loss in either stage: the original uses LPIPS (``--per_type LPIPS``, or VGG
-  features), which needs pretrained ImageNet weights (AlexNet/VGG) that cannot be had offline
-  here; the shared VGG discriminator is not a feature extractor. The weights that would apply
-  are 0.01 in stage 1 (``w_per`` in ``codes/DSN/train.py``) and 1 in stage 2
-  (``feature_weight`` with ``feature_criterion: LPIPS`` in ``train_DASR.json``); both terms
-  are dropped, the other weights unchanged.
-* High frequencies go to the discriminators as ``x − LF(x)``, without the original's
-  ``0.5 + 0.5·(x − LF(x))`` rescaling (a fixed affine map the first conv absorbs). The
-  low-pass pads by edge replication (the original pads the discriminator's filter with zeros
-  and the fidelity loss's filter not at all); replication keeps every map the patch's size and
-  adds no dark border.
-* Schedule: each stage is one run of the shared :class:`~benchmark.training.trainer.Trainer`, one
-  :class:`~methods.thin_slab.TrainingStage` of the base class's ``fit``; both stages are the
-  shared :class:`~methods.adversarial.AdversarialPlan` (generator update, then discriminator
-  update, the discriminator seeing the high-pass through the plan's input hook) (Adam
-  β = (0.9, 0.99), ε = 1e-8, cosine ``lr_max → lr_min`` over the stage's steps; the original
-  stage 1 uses β1 = 0.5 and linear decay, stage 2 1e-5 with steps). Each stage runs
-  ``epochs × steps_per_epoch`` steps (above), so a DASR cell takes about twice the training
-  time of a one-stage method.
-* Batches: stage 1 draws ``batch_size`` HR patches (with their clean LR) and ``batch_size``
-  target LR patches; stage 2 ``batch_size`` generated pairs, ``batch_size`` target LR patches
-  and ``batch_size`` unpaired HR patches for ``D_hr`` (the reference's batch is likewise half
-  generated, half real LR).
-* Checkpoints and histories: stage 1 writes to ``checkpoint_dir/stage1`` and
-  ``cell_dir/stage1`` (``losses.csv``, ``timing.csv``), stage 2 to ``.../stage2``. A killed run
-  resumes: a finished stage 1 reloads from its last checkpoint without training again.
-* Validation: stage 1 reports ``val_lr_psnr``, the PSNR of ``G_d`` applied to the validation
-  HR crop against the validation LR (how well the degradation is learned); stage 2 the SR
-  PSNR of :func:`~methods.thin_slab.validate_network`.
-* Stage 2's HR discriminator is trained with a gradient penalty (profile key
-  ``dasr_hr_gradient_penalty``, γ = 0.001; the reference has none): its LSGAN loss adds
-  ``γ/2·(E‖∇D_hr(real HR)‖² + E‖∇D_hr(SR(x))‖²)``, taken on the samples whose high frequencies
-  it sees (R1 and R2, :func:`~methods.losses.gradient_penalty`; the same mechanism as UDEAN's
-  feature discriminator). Measured on the demo (quick, 2×2×2, misaligned, 3,000 steps a stage,
-  one seed; issue 14): without it, the adversarial term's gradient (unweighted, L2 over the SR
-  network) spiked to 0.3–42 against 0.006–0.04 for the pixel term, so at the reference's weight
-  0.01 it matched or outweighed the pixel loss; validation PSNR swung between 29.98 and 30.64 dB
-  and ended at 30.24, 0.40 dB under its best (test 32.22 / 32.66 dB). With ``dasr_adv_weight=0``
-  it rose steadily to 30.87 (test 32.76 / 33.13 dB). With γ = 0.001 the discriminator still
-  scores real HR above SR (0.55–0.61 against 0.41–0.46), the adversarial gradient stays at
-  0.24–0.61, and validation rises steadily; γ = 0.1 made the discriminator score both 0.50, which
-  only switches the term off. The weights of the reference are unchanged;
-  ``dasr_hr_gradient_penalty=0`` restores its plain loss.
-
-Profile keys (defaults): ``dasr_lf_kernel`` 5,
-``dasr_stage1_lf_weight`` 1, ``dasr_stage1_adv_weight`` 0.005, ``dasr_pixel_weight`` 1,
-``dasr_lf_weight`` 1, ``dasr_adv_weight`` 0.01, ``dasr_use_ddm`` True (False: unweighted pixel
-L1, the reference's ``multiweights: false``), ``dasr_down_skip`` = ``global_skip``,
-``dasr_hr_gradient_penalty`` 0.001.
+Design notes and measurements: docs/methods/dasr.md
 """
 
 from __future__ import annotations

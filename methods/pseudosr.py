@@ -5,74 +5,16 @@ Domains: X = real LR slabs ``(B, 3, h, w)`` of the target LR volumes; Y = HR sla
 source HR volumes degraded by the predefined degradation, here the protocol's k-space
 truncation (:func:`benchmark.protocol.degradations.kspace_truncate`).
 
-Networks (the shared parts, so that only the pipeline differs, UDEAN paper Sec. III.B):
+Networks: ``g_clean`` = G_{X→Y↓} (TS-RCAN at 1×1×1), ``g_degrade`` = G_{Y↓→X}
+(:class:`NoisyTranslator`: one noise channel + a TS-RCAN decoder at 1×1), ``sr`` = U (TS-RCAN at the
+scale), and the shared slab discriminators ``d_x`` (D_X), ``d_clean`` (D_{Y↓}), ``d_sr`` (D_U).
+U learns the pseudo-clean LR ``G_{X→Y↓}(G_{Y↓→X}(y↓, z))``, detached, → ``y`` with L1; the
+translators train on LSGAN, cycle, identity and geometric-ensemble losses and on D_U's term
+(weight 0.1, U frozen for it: D_U takes ``U(G_{X→Y↓}(x))`` as real, yoon28's reading). One
+iteration: translators, then U, then the three discriminators (:class:`PseudoSRPlan` overrides the
+shared :class:`~methods.adversarial.AdversarialPlan` step). Test time: ``U(G_{X→Y↓}(x))``.
 
-* ``g_clean`` = G_{X→Y↓} (correction: real LR → clean LR): TS-RCAN on the LR grid,
-  ``ts_rcan_from_profile(profile, scale, out_scale=(1, 1, 1))`` (with the profile's global
-  skip, which at 1×1×1 is an identity skip).
-* ``g_degrade`` = G_{Y↓→X} (clean LR → real-like LR, with a noise input):
-  :class:`NoisyTranslator`, one channel of standard Gaussian noise on the LR grid concatenated
-  to the 3 slices, a TS-RCAN decoder ``4 → 3`` channels at 1×1, and the input slab added to the
-  output when the profile's ``global_skip`` is on (like ``g_clean``; greatlog's translators are
-  residual too).
-* ``sr`` = U (clean LR → HR, the SR network): ``ts_rcan_from_profile(profile, scale)``.
-* ``d_x``, ``d_clean``: the shared slab discriminator (:func:`~methods.networks.slab_discriminator`,
-  VGG-style) on LR slabs (D_X, D_{Y↓}); ``d_sr``: on HR slabs (D_U).
-
-Followed from the original (Maeda 2020; unofficial code yoon28/pseudo-sr, greatlog/UnpairedSR):
-
-* Pseudo-pair: ``y↓ → G_{Y↓→X}(y↓, z) → G_{X→Y↓}`` gives a pseudo-clean LR whose HR ``y`` is
-  known; U learns it → ``y`` with L1, so U trains on inputs like those it sees at test time.
-* LSGAN adversarial losses for G_{Y↓→X} (D_X: real ``x`` vs ``G_{Y↓→X}(y↓, z)``) and for
-  G_{X→Y↓} (D_{Y↓}: real ``y↓`` vs ``G_{X→Y↓}(x)``), weight 1 each.
-* Cycle ``‖G_{X→Y↓}(G_{Y↓→X}(y↓, z)) − y↓‖₁``, weight 1 (``pseudosr_cycle_weight``).
-* Identity ``‖G_{X→Y↓}(y↓) − y↓‖₁`` on the clean input (yoon28's ``IDT_INPUT: clean``), weight 1
-  (``pseudosr_identity_weight``; yoon28's face config uses 2, greatlog's configs 1).
-* Geometric-ensemble consistency ``‖G_{X→Y↓}(x) − mean_k T_k⁻¹(G_{X→Y↓}(T_k(x)))‖₁`` over the
-  in-plane flips and rotations, the identity included and gradients through both sides (as
-  yoon28), weight 1 (``pseudosr_geometry_weight``).
-* The SR discriminator D_U with weight γ = 0.1 (``pseudosr_sr_adv_weight``).
-* Everything trained jointly, every iteration; test time: ``U(G_{X→Y↓}(x))``.
-
-Our reading of D_U (the original is open; the two implementations differ): as yoon28, D_U
-judges U's outputs on the two kinds of input U gets, ``U(G_{X→Y↓}(x))`` (the test-time path)
-as real and ``U(pseudo-clean)`` as fake; the generator term ``γ·mean (D_U(U(pseudo-clean)) − 1)²``
-pulls the pseudo-clean LR towards the corrected real LR *as U sees them*, and trains the two
-translators only: U's parameters are frozen for that term (in yoon28 its gradient reaches U but is
-zeroed before U's step), so U learns from the pixel loss alone, which keeps the SR network
-"independent of the correction network" as the paper puts it. U learns from the pseudo-clean
-LR detached (yoon28), so the pixel loss does not train the translators. (greatlog instead
-judges ``U(G_{X→Y↓}(x))`` against real HR ``y`` and back-propagates the pixel loss into the
-translators.)
-
-Adapted to thin-slab MRI, and other choices where the original is open:
-
-* Clean LR: every source HR volume (cropped at its origin to a multiple of the scale, a no-op for
-  the protocol's volumes) is degraded once at fit time, whole, with the k-space truncation
-  (:func:`~methods.thin_slab.clean_lr_volumes`, DASR's plain down-scaling too); the
-  (Y↓, Y) pairs are then cut at one place of the two volumes (HR corner = LR corner × scale,
-  where k-space truncation puts the LR voxels), X patches independently from the target LR.
-* Geometric ensemble: the 8 in-plane flips/rotations of the dihedral group when the LR patch is
-  square and sx = sy; otherwise only the 4 that keep both in-plane axes (identity, the two flips,
-  the 180° rotation): a 90° rotation would change the patch shape, and with sx ≠ sy it would
-  swap axes of different LR resolution, so the rotated slab would not belong to domain X.
-  Transforms act in-plane only (the slices of a slab, its channels, stay in order); they are the
-  shared :func:`methods.dihedral.geometric_transforms` (ZSSR uses the same group).
-* Noise: one standard Gaussian channel at the LR grid (greatlog's ``noise_nf: 1``; yoon28 up-samples
-  an 8×8 noise map with transposed convolutions), drawn with the trainer's seeded generator when
-  the batch is sampled.
-* No image pool (neither implementation uses one); no batch norm in the translators (the shared
-  TS-RCAN has none).
-* Order of updates in one iteration: the translators (discriminators and U frozen), then U on
-  the detached pseudo-clean LR, then the three discriminators on detached outputs, each with its
-  LSGAN loss ``0.5·(mean (D(real) − 1)² + mean D(fake)²)``, unweighted. The fakes for the
-  discriminators are those of this iteration, computed before the translators' step (as in both
-  implementations). The plan is the shared :class:`~methods.adversarial.AdversarialPlan` with
-  its step overridden for the three updates; the discriminator update is the shared one.
-* The shared training set-up: Adam β = (0.9, 0.99), ε = 1e-8, cosine decay ``lr_max → lr_min``,
-  one learning rate for every network, the profile's batch (yoon28: β = (0.5, 0.999) for the
-  translators, step decays).
-* Mixed precision: forwards under :meth:`benchmark.training.trainer.Trainer.autocast`, every loss in float32.
+Design notes and measurements: docs/methods/pseudosr.md
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@
 
 Loss: L1 + α·SSIM with α = 0.5 (the UDEAN paper's α; TS-RCAN's own 100·L1 + 50·SSIM has the
 same ratio).  Patch pairs are cut at the same corner (LR corner × scale) of the LR and HR volumes.
+
+Design notes and measurements: docs/methods/supervised.md
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ The grids are aligned as the k-space truncation aligns them: LR voxel ``j`` samp
 band-limited HR volume at HR voxel ``j·s`` (cropping a DFT resamples at multiples of the
 scale), so HR voxel ``x`` is read at LR coordinate ``x / s``; the spline wraps around the
 border (``grid-wrap``) because a truncated DFT is periodic.
+
+Design notes and measurements: docs/methods/tricubic.md
 """
 
 from __future__ import annotations

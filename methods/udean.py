@@ -15,97 +15,20 @@ source consistency ``Y_s → f_s → Ŷ_s`` (SR decoder on ``f_s``); target cons
 ``X_t → f_t → X̂_t`` (LR decoder on ``f_t``). Inference: ``X_t → LR encoder → SR decoder``.
 Loss: eq. 10, ``λ1·L_icyc + λ2·L_fcyc + λ3·L_hrcon + λ4·L_lrcon + λ5·L_da + λ6·L_fa``.
 
-Choices where the paper is open:
+Where the paper is open (most choices are profile keys, so the alternative is one ``--set`` away):
+an HR-slab discriminator judges the ``β·L_adv`` of eq. 4 and 6 (``udean_hr_discriminator``);
+``L_adv`` is least squares; eq. 8–9 enter the generator update only, and the discriminators train
+with LSGAN targets on the same step's detached samples; with ``global_skip``,
+``Ŷ_s = SR(f_s) + up(X_{s→t})`` with ``X_{s→t}`` detached (``udean_hr_consistency_skip``); for the
+first ``udean_warmup`` (10 %) of the steps the generators optimise only eq. 7 and ``L_start`` (L1 +
+α·SSIM of ``X_{s→t}`` against the decimated ``Y_s``), and the SR decoder does not train; both
+encoders start with He initialisation (``udean_encoder_init``); the feature discriminator's loss
+adds an R1/R2 gradient penalty, γ = 0.1 (``udean_feature_gradient_penalty``). Each batch draws
+source HR and target LR patches independently. ``udean-image-da`` (λ6 = 0) and
+``udean-feature-da`` (λ5 = 0) each remove exactly one term of eq. 10 (an LR or feature
+discriminator trains while it judges a kept term); a profile key cannot switch it back on.
 
-* **Which discriminator judges the adversarial terms of eq. 4, 6, 7.** Eq. 4 and 6 carry
-  ``β·L_adv`` on HR slabs (``Y_{s→t→s}``, ``Ŷ_s``), yet the text names only two discriminators
-  (the "identification module": an LR and a feature discriminator) and Fig. 2 shows no HR one.
-  The equations are the paper's most explicit statement, so by default, in every profile, an
-  HR-slab discriminator (VGG-style like the others; real ``Y_s``, fake ``Y_{s→t→s}`` and ``Ŷ_s``)
-  judges both terms and is trained with the others. Profile key ``udean_hr_discriminator = False``
-  gives the other reading, Fig. 2's: no HR discriminator is built, and eq. 4 and 6 lose their
-  ``β`` term. Eq. 7's ``β·L_adv(X̂_t)`` is judged by the LR discriminator (``X̂_t`` is an LR image
-  and that discriminator knows what target LR looks like). ``L_adv`` is least squares,
-  ``mean (D(x) − 1)²`` (the text's "least square loss"; eq. 3 as printed is ``mean |D − 1|``).
-* **A discriminator trains while it judges a kept term.** The LR discriminator judges eq. 8
-  (``λ5·L_da``) and eq. 7's ``β·L_adv(X̂_t)``, which is part of ``λ4·L_lr_con``; it is trained
-  (on ``X_t`` vs ``X_{s→t}``, as the text says) while either term is on. So ``udean-feature-da``
-  (``λ5 = 0``) removes ``L_da`` and nothing else: eq. 7 keeps its adversarial term and the LR
-  discriminator keeps training. The feature discriminator judges eq. 9 alone and is trained only
-  while ``λ6 > 0`` (not in ``udean-image-da``); the HR discriminator while ``β > 0`` and ``λ1`` or
-  ``λ3`` is. Each ablation's eq. 10 is thus the full model's minus exactly ``λ5·L_da`` or
-  ``λ6·L_fa``. All three variants build the same networks, so they share one checkpoint layout.
-* **Eq. 8–9 are the generators' adversarial objective**, the discriminators are trained with
-  LSGAN targets (1 real, 0 fake) on raw scores, alternately: per step one generator update,
-  then one discriminator update on the same step's generated samples, detached (as CycleGAN).
-  Read as a discriminator loss, eq. 8 would pull ``D(X_t)`` to 0.5, i.e. teach the
-  discriminator not to discriminate. Gradients of eq. 8 in the generator update: the term
-  ``|D_da(X_{s→t}) − 0.5|`` reaches the down-sampling extractor and the LR decoder; the term
-  ``|D_da(X_t) − 0.5|`` has none (``X_t`` is data and ``D_da`` is frozen), it is a constant
-  reported in the loss. The generators therefore pull fakes to the decision midpoint, not to
-  "real"; the LSGAN-optimal discriminator of two equal distributions outputs 0.5 everywhere,
-  so that target is where the game ends, and at that point both terms vanish. In eq. 9 both
-  terms have gradients: ``f_t`` through the LR encoder, ``f_s`` through the extractor, both
-  pulled to the midpoint. The feature discriminator takes ``f_t`` as real and ``f_s`` as fake
-  (target features are what the SR decoder sees at test time); eq. 9 is the same either way,
-  as swapping the labels turns ``D`` into ``1 − D`` and ``|1 − D − 0.5| = |D − 0.5|``.
-* **Eq. 6 and 7 as printed; the global skip stays on the SR paths.** ``X̂_t = LR decoder(f_t)`` and
-  ``X_{s→t} = LR decoder(f_s)``: the shared LR decoder outputs whole LR images in both of its
-  paths, eq. 7 trains exactly the LR encoder and the LR decoder, and a decoder that outputs zero
-  does not satisfy it. With the profile's ``global_skip`` (off in the paper profile) every SR image
-  made from an LR image, ``Y_{s→t→s}`` and inference, adds ``upsample_slab(LR slab, scale)``
-  (kernel ``skip_interpolation``), so the SR decoder is a residual decoder there; the SR decoder's
-  last conv then starts at zero, so the SRR network starts at the skip's interpolation. ``Ŷ_s``
-  is decoded from ``f_s``, not from an LR image, yet by the same SR decoder: left without a base,
-  that decoder would output a residual in the cycle and a whole image in eq. 6 (issue 14 measured
-  what that did: validation PSNR fell to 8–10 dB). So with the skip ``Ŷ_s = SR(f_s) + up(X_{s→t})``
-  with ``X_{s→t}`` **detached** (``udean_hr_consistency_skip``, on by default): the base keeps the
-  decoder's role, and eq. 6 still trains only the down-sampling feature extractor and the SR
-  decoder, as the paper names them. Without ``global_skip`` the key has no effect.
-* **A warm-up starts the LR decoder's two paths** (``udean_warmup``, the share of the steps, 0.1
-  by default; the paper gives no start). An untrained LR decoder outputs about 0 (mean 0.006 for
-  HR patches of mean 0.50, quick profile): trained through the cycle from there, the SR networks
-  learn on near-black LR and the inference path leaves its start (issue 14: at the tiny profile,
-  30 steps at lr 5e-4 took validation PSNR from 19.3 to 13.8 dB). For the first ``udean_warmup``
-  of the steps the generators optimise ``λ4·L_lr_con + L_start`` only: eq. 7 (the LR encoder and
-  decoder on the target LR) and ``L_start = L1 + α·SSIM`` of ``X_{s→t}`` against the decimated
-  ``Y_s`` (LR voxel ``j`` = HR voxel ``s·j``), which teaches the extractor and the LR decoder a
-  plain sampling to start from. The SR decoder is not trained in the warm-up, so with the global
-  skip the inference path stays at its interpolation start; the discriminators train as usual.
-  From then on eq. 10 as printed, with nothing added to the LR paths. The earlier skips stay as
-  keys for the measurement: ``udean_down_skip=True`` adds the decimated ``Y_s`` to ``X_{s→t}`` and,
-  with it, ``X_t`` to ``X̂_t`` (``udean_lr_consistency_skip``), which makes eq. 7 an identity loss.
-* **The encoders start with He initialisation** (profile key ``udean_encoder_init``, ``he``; the
-  paper gives none): Kaiming-normal weights for LeakyReLU(0.2), zero biases. Under PyTorch's
-  default, six conv layers shrank the input: on demo patches the features ``f_s`` and ``f_t`` of
-  the quick profile had a spatial std of 0.005 and 0.006 under mean magnitudes of 0.057 and 0.038,
-  so they were nearly constant and carried little of the image (He: 0.32 and 0.26). With the sampling
-  skip (``udean_down_skip``) the LR decoder's last conv starts at zero, so ``X_{s→t}`` starts at plain
-  sampling exactly, whatever the features (it was 0.024 away under the default, and would be 0.42
-  away with He features).
-* **The feature discriminator is trained with a gradient penalty** (profile key
-  ``udean_feature_gradient_penalty``, γ = 0.1): its LSGAN loss adds
-  ``γ/2·(E‖∇_f D_fa(f_t)‖² + E‖∇_f D_fa(f_s)‖²)``, the R1 penalty (Mescheder et al., ICML 2018) on the
-  real features and the same on the fake. The paper fixes λ6 = 0.1 for eq. 9 but not the smoothness
-  of ``D_fa``, and eq. 9 reaches the encoders only through ``∇_f D_fa``. Measured on the demo (quick,
-  2×2×2, misaligned, 3,000-step schedule, one seed; ``docs/results/cpu/issue14-probes``): without the
-  penalty the feature discriminator's mean scores sat near 0.5 on both domains, yet the gradient of
-  eq. 9 reached 5–47 (unweighted, L2 over the generators) against 0.1–1.3 for every other term, so
-  with λ6 = 0.1 it set the direction of every Adam step of both encoders, and validation PSNR stayed
-  within 0.1 dB of its start (29.35 dB) for 1,300 steps. With λ6 = 0.01 instead, or with eq. 9
-  removed, UDEAN learned. With γ = 0.1 the gradient of eq. 9 fell below 0.01 and validation rose from
-  step 600; a discriminator trained with γ = 0.1 on two 64-channel feature distributions (std 0.3)
-  whose means differ by 0.2 still scores them 0.84 and 0.18 (γ = 1: 0.58 and 0.40), so eq. 9 still
-  acts where the features differ. ``udean_feature_gradient_penalty=0`` restores the plain LSGAN loss.
-* **Sampling**: each batch is ``B`` random source HR patches and ``B`` random target LR patches
-  drawn independently; nothing assumes the two are aligned.
-* **Ablations** fix their zeroed weight: a profile key cannot switch it back on.
-
-Profile keys (defaults): ``udean_lambda1`` … ``udean_lambda6`` (1, 0.1, 1, 1, 0.1, 0.1),
-``udean_alpha`` (0.5), ``udean_beta`` (0.01), ``udean_hr_discriminator`` (True in every profile),
-``udean_hr_consistency_skip`` (True; only with ``global_skip``), ``udean_warmup`` (0.1),
-``udean_down_skip`` (False), ``udean_lr_consistency_skip`` (True; only with ``udean_down_skip``),
-``udean_encoder_init`` (``he``), ``udean_feature_gradient_penalty`` (0.1).
+Design notes and measurements: docs/methods/udean.md
 """
 
 from __future__ import annotations

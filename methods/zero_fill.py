@@ -7,6 +7,8 @@ beat besides tricubic: where the data were made by k-space truncation, zero-fill
 band-limited (sinc) interpolation of the LR, and truncating its output gives the LR back. It is
 not an exact inverse of the degradation: the truncation discards the high frequencies and keeps
 only the magnitude of the complex LR image.
+
+Design notes and measurements: docs/methods/zero-fill.md
 """
 
 from __future__ import annotations

@@ -6,125 +6,19 @@ father on random crops, and the trained network is then applied to the LR image 
 It never sees a source HR volume: ``uses_source_hr = False`` (its cells run once, setting
 n/a), and :meth:`ZSSR.fit` reads nothing from the training data.
 
-Followed from the original (``assafshocher/ZSSR``, ``ZSSR.py``, ``configs.py``):
+Here, per test volume: the network is the shared TS-RCAN (without the profile's global skip)
+learning the residual over :func:`~methods.cubic_upsampling.upsample_cubic`; the son is the LR
+volume degraded once more by the protocol's k-space truncation; pairs are son/father slabs
+(:class:`SonFatherSampler`) with random in-plane dihedral augmentation that respects the
+``s·j`` sampling grid; ZSSR's adaptive learning rate and stopping rule (:class:`ZSSRRatePolicy`,
+through the shared :class:`~benchmark.training.trainer.Trainer`); at most ``zssr_steps``
+iterations (3000 / 600 / 4 in ``paper`` / ``quick`` / ``tiny``); at test time the optional
+8-variant ensemble and back-projection (:func:`back_projection_step`: ``down`` is the k-space
+truncation, ``up`` its k-space zero-fill by default). Each volume's seed is the cell's seed and a
+CRC-32 of its bytes; its history and checkpoints go to ``zssr/volume-<i>/``, so a killed cell
+resumes. Without :meth:`ZSSR.fit` a volume trains on the CPU with seed 0 in a temporary folder.
 
-* A fresh network per test volume, trained only on pairs made from that volume; L1 loss;
-  Adam.
-* The budget: at most ``zssr_steps`` iterations per volume (ZSSR's ``max_iters`` is 3000; the
-  defaults are 4 for ``tiny``, 600 for ``quick``, 3000 for ``paper``). On the demo (2×2×2,
-  80×98×81 LR volumes, quick backbone, the two test subjects) 600 steps give 34.06 dB / SSIM
-  0.934 (tricubic 32.85 dB / 0.930); without back-projection 33.77 dB; before residual
-  learning over cubic interpolation and back-projection (the profile's linear per-slab skip)
-  33.56 dB / 0.935. The cell took 146 s (80 s before) on one core of a busy 2-core machine.
-* ZSSR's learning-rate policy (``zssr_lr_policy="zssr"``, the default): start at
-  ``zssr_lr = 1e-3``; every 50 iterations measure the reconstruction MSE of the network on
-  the son against the father; every 60 iterations, once more than 256 have passed since the
-  last change, fit a line to the last 5 measurements (256 / 50) and divide the rate by 10
-  when ``−1.5·slope < std``; stop when the rate falls below 9e-6. As in the reference code,
-  ``std`` is the standard error of the fitted slope (``np.polyfit(..., cov=True)``), not the
-  spread of the errors themselves. The reconstruction MSE is measured on a central crop of
-  the son (the profile's ``val_crop``, LR voxels) to bound its cost on large volumes.
-* Residual learning (``zssr_learn_residual``, ZSSR's ``learn_residual = True``; on by default
-  in every profile, ``paper`` included): the SR of an input is the network's output plus the
-  input's cubic interpolation onto the HR grid, in training (son → father) and at test time.
-  The interpolation is :func:`~methods.cubic_upsampling.upsample_cubic`, the order-3 spline of
-  the ``tricubic`` row (ZSSR's ``upscale_method = 'cubic'``; a spline rather than ZSSR's Keys
-  kernel so the base is exactly the paper's reference interpolation, on the k-space grid and
-  periodic like a truncated DFT). It interpolates the whole son (whole LR volume at test
-  time) and training pairs crop it, so a thin slab's base has no slab-edge artefacts. ZSSR's
-  residual is its own; the profile's ``global_skip`` (linear, per slab) is ignored. With
-  residual learning the TS-RCAN's last conv starts at zero, so training starts exactly at the
-  cubic interpolation (ZSSR lowers its initial weights' variance for residual learning, 0.1).
-* Geometric self-ensemble at test time (``zssr_ensemble``): the 8 in-plane variants of the
-  dihedral group (:mod:`methods.dihedral`: transpose × flip X × flip Y), or the 4 that keep
-  the axes (flips, i.e. identity, the two mirrors and the 180° rotation) when ``sx ≠ sy``; the
-  outputs are mapped back and their voxel-wise median taken, as ZSSR does. On by default in
-  ``paper``, off in ``quick`` and ``tiny`` (it costs 8 inference passes per volume).
-* Back-projection (``zssr_back_projection``, ZSSR's ``back_projection_iters = [10]``; 10 by
-  default in every profile): each ensemble variant, once mapped back, gets 10 iterations of
-  ``sr ← clip(sr + up(lr − down(sr)), 0, 1)``, and the median 10 more
-  (:func:`super_resolve_ensemble`). Without the ensemble, the one output gets its 10 and,
-  as the "median" of one, 10 more, as ZSSR with ``output_flip = False``. ``down`` is the
-  degradation that made the LR (ZSSR's ``down_kernel``), the protocol's 3D k-space
-  truncation (:func:`~benchmark.protocol.degradations.kspace_truncate`); its fixed point is
-  k-space data consistency, ``kspace_truncate(sr) == lr``.
-* Optional noise on the son (``zssr_noise_std``, ZSSR's ``noise_std``; 0 by default, as in
-  ZSSR's ideal-case configuration: k-space truncation adds no noise).
-
-Adapted to thin-slab MRI volumes (as the UDEAN paper compares it, Sec. III.B):
-
-* The network is the shared TS-RCAN (sized as :func:`~methods.networks.ts_rcan_from_profile`,
-  without its ``global_skip``), not ZSSR's 8-layer net; ZSSR's net takes the interpolated son,
-  TS-RCAN takes the son and up-samples itself, and the base is added to its output.
-* The son is the whole LR volume (first cropped to a multiple of the scale from the origin
-  corner) degraded once more by the protocol's 3D k-space truncation
-  (:func:`~benchmark.protocol.degradations.kspace_truncate`), the same operator that made the
-  LR from the HR, instead of ZSSR's bicubic down-scaling of each augmented crop. Training
-  pairs are a son patch ``(px, py, 3)`` and the father patch over it ``(sx·px, sy·py, 3·sz)``
-  at corner ``× scale``, as slabs. The son patch is the profile's ``lr_patch``, so in ``paper``
-  (64×64×3) the father crop is 128×128 in-plane at the paper's in-plane ×2, ZSSR's
-  ``crop_size = 128``; through-plane it is one slab (3 son slices → ``3·sz`` father slices),
-  the thin-slab counterpart of ZSSR's 3 colour channels. Batch (``zssr_batch_size``): one pair
-  per iteration in ``paper``, as ZSSR's one crop; ``quick`` and ``tiny`` keep the profile's
-  ``batch_size`` (4 and 2), because their step budgets (600 and 4) are far below ZSSR's 3000
-  and were tuned with it. When the son is smaller than a patch along an axis (BraTS at
-  2×2×2: a 60×60×38 son, so a 60×60 son crop and a 120×120 father crop; the demo's son is
-  40×49×40), the patch is clipped to the son's size along it; the son needs at least 3
-  slices (one slab), i.e. an LR volume of at least ``3·sz`` slices.
-* Augmentation: each pair gets a uniformly random element of the in-plane dihedral group
-  (8 elements; the 4 axis-preserving ones when ``sx ≠ sy`` or the clipped patch is not
-  square), applied to son and father alike; ZSSR's 5 % / 45 % split between "as is" and
-  90° rotations/flips is not kept, nor its random affine resampling (arbitrary angles,
-  scales, shear): resampling the father by interpolation would blur it and break the exact
-  k-space relation between son and father that the network is meant to invert.
-* Mirroring respects the k-space sampling grid: LR voxel ``j`` lies at HR voxel ``s·j`` (see
-  :mod:`benchmark.protocol.degradations`), so a plain mirror of a pair (or of an LR volume)
-  would shift the HR grid by ``s − 1`` voxels relative to the LR grid. Mirrored training
-  pairs take the father patch ``s − 1`` voxels earlier (son corners start at 1 along that
-  axis), and mirrored ensemble outputs are shifted back by ``s − 1`` voxels (the last
-  ``s − 1`` voxels repeat the edge) before the median.
-* Optimiser and schedule: the shared :class:`~benchmark.training.trainer.Trainer` (Adam β = (0.9, 0.99),
-  ε = 1e-8, ``zssr_batch_size`` pairs) trains each volume's network, by default with ZSSR's own
-  policy (:class:`ZSSRRatePolicy`, the trainer's learning-rate hook) rather than the shared
-  cosine decay. The shared schedule is defined over a training set's epochs, which ZSSR does not
-  have; its adaptive rate and stopping rule are how it decides how long to train on each
-  image, part of its pipeline. On the demo volume above, before residual learning over cubic
-  interpolation and back-projection, 300 steps reached 32.2 dB with ZSSR's policy, 31.8 dB with
-  the cosine from 1e-3 and ~30.4 dB (150 steps) with the shared cosine from 1e-4.
-  ``zssr_lr_policy="cosine"`` selects the shared schedule (``lr_max → lr_min`` over
-  ``zssr_steps``).
-* ZSSR's test cadence (every 50 iterations) belongs to its policy, which the trainer asks for
-  the rate of iteration ``t`` once ``t − 1`` is done; the trainer's validation (``val_every``)
-  records nothing, as ZSSR has no validation pairs.
-* Back-projection's ``up`` and residual (:func:`back_projection_step`). ZSSR brings the LR
-  residual up with ``upscale_method`` (cubic), the interpolation that matches its cubic
-  down-scaling. For k-space truncation the matching ``up`` is the truncation's pseudo-inverse,
-  zero-filling the residual's spectrum (``zssr_back_projection_up="kspace"``, the default):
-  each step then puts the LR's k-space block back, MRI's data-consistency step. Cubic
-  (``"cubic"``, ZSSR's literal choice) is kept as an option; its spectral images above the LR
-  band are invisible to ``down`` and pile up. The truncation ends in a magnitude, so the
-  residual is taken on its complex image ``z``: ``lr·z/|z| − z`` rather than ``lr − |z|``,
-  which pushes the folded negative ringing lobes the wrong way. Measured on a demo test
-  volume (sub-02, quick, 600 steps, no ensemble): ZSSR's SR 33.64 dB; after 10 iterations
-  33.95 dB (k-space up) or 33.70 dB (cubic up); with ``lr − |z|`` 33.02 dB (k-space) and
-  33.44 dB (cubic); tricubic 32.59 → 33.02 dB (k-space). It runs on the CPU (SciPy FFTs,
-  NumPy): 0.6–1.7 s per iteration on a 160×196×162 SR volume on one core of a busy 2-core
-  machine, i.e. 12–35 s per volume without the ensemble (20 iterations) and 1–2.5 min with it
-  (90); an HCP volume (320×320×256) has ~5× the voxels.
-* Seeding: each volume's network initialisation, patch sampling and augmentation derive
-  from the cell's seed and a CRC-32 of the LR volume's bytes (the seed of the volume's run
-  context, which seeds the trainer's generator), so a volume gives the same output whatever
-  order the volumes come in, and two runs with one seed give identical volumes on the CPU.
-* One folder per test volume ``i`` (in the order of :meth:`ZSSR.super_resolve` calls):
-  ``<cell>/zssr/volume-<i>/`` for ``losses.csv`` (L1 and rate per step) and ``timing.csv``,
-  ``<checkpoints>/zssr/volume-<i>/`` for checkpoints. We keep checkpoints: cheap in ``quick``,
-  a volume takes 3000 iterations of a 2.2 M-parameter network in ``paper``, and a killed cell
-  then skips the volumes it finished and resumes the one it was training, exactly (~27 MB
-  per checkpoint file in ``paper``, two per volume). They carry the cell's configuration
-  hash and the volume's seed, so one of another volume or seed is refused. Without
-  :meth:`ZSSR.fit` a volume trains on the CPU with seed 0 in a temporary folder.
-* Mixed precision on CUDA when the run asks for it (forward passes under autocast, the loss
-  in float32, a gradient scaler), and a rich progress task per volume, both from the trainer.
+Design notes and measurements: docs/methods/zssr.md
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Property-based tests of the simulated movement (``benchmark.protocol.misalignment``).
 
-PROTOCOL.md: rotations 0–2° about SI and LR, translations 0–2 voxels along SI and LR, a shrink
+docs/protocol.md, "Misalignment": rotations 0–2° about SI and LR, translations 0–2 voxels along SI and LR, a shrink
 of 0–2 voxels along AP and LR, all about the world's anatomical axes (RAS, through the affine).
 Volumes here have random axis orders, flips, voxel sizes (mm) and oblique tilts.
 """

@@ -1,6 +1,6 @@
 """Image-quality metrics on whole 3D volumes, in torch (CPU or CUDA).
 
-Convention (stated in the README):
+Convention (stated in docs/protocol.md, "Metrics"):
 
 * Both volumes are compared on the HR grid; the SR volume is clipped to ``[0, 1]`` first and
   the data range is 1.

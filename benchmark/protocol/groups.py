@@ -1,6 +1,6 @@
 """Turn a dataset into the data of one cell: training groups, test pairs and a record.
 
-Steps (PROTOCOL.md, "Data groups"):
+Steps (docs/protocol.md, "Subject groups"):
 
 1. split the subjects (seeded, 4:4:1:1, the same split for every setting);
 2. load each HR volume once and crop it, centred, to a multiple of the scale;

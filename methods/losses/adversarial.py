@@ -1,8 +1,8 @@
 """Least-squares GAN losses (Mao et al., LSGAN; UDEAN paper eq. 3 and Sec. II.C).
 
 Eq. 3 writes the generator's adversarial loss as ``mean sqrt((D(x) − 1)²)``, i.e.
-``mean |D(x) − 1|``, while the text says it uses "the least square loss [32]" (LSGAN) and
-PROTOCOL.md says least-squares GAN. We implement LSGAN: the generator minimises
+``mean |D(x) − 1|``, while the text says it uses "the least square loss [32]" (LSGAN; see
+docs/methods/udean.md). We implement LSGAN: the generator minimises
 ``mean (D(fake) − 1)²`` and the discriminator ``0.5·(mean (D(real) − 1)² + mean D(fake)²)``,
 targets 1 for real and 0 for fake, on raw (no sigmoid) patch scores. The literal eq. 3 is
 available with ``squared=False``; its gradient does not shrink as ``D → 1``.

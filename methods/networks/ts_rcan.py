@@ -1,6 +1,7 @@
 """TS-RCAN: the thin-slab ("pseudo-3D") RCAN shared by every learned method.
 
-Followed (METHODS.md; TS-RCAN release ``HaoLiMRI/TS-RCAN`` and RCAN ``model/rcan.py``):
+Followed (TS-RCAN, Li and Liu, arXiv:2111.14259, release ``HaoLiMRI/TS-RCAN``; RCAN ``model/rcan.py``;
+docs/methods/backbone.md):
 head 3×3 conv → ``n_resgroups`` residual groups of ``n_rcab`` RCABs → 3×3 conv → long skip
 from the head → in-plane up-sampler (3×3 conv ``C → C·sx·sy`` + sub-pixel shuffle) → tail
 3×3 conv to the output slices. A slab of ``M`` consecutive slices enters as ``M`` channels;
