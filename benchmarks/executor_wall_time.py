@@ -37,7 +37,7 @@ def bench_run(work: Path, name: str, matrix: list[str], extra: list[str]) -> tup
     runs = work / name
     shutil.rmtree(runs, ignore_errors=True)
     log = work / f"{name}.log"
-    command = [sys.executable, "-m", "benchmark.cli", "run", *matrix, "--runs-dir", str(runs), *extra]
+    command = [sys.executable, "-m", "benchmark.app.cli", "run", *matrix, "--runs-dir", str(runs), *extra]
     started = time.perf_counter()
     with log.open("w") as handle:
         code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT)

@@ -45,7 +45,7 @@ process and its spawned children; the parent never trains.  Phases, all inside `
    steps).  Cells get ``--set epochs=1 steps_per_epoch=N`` (and each method's own ``*_steps``
    key, e.g. ``zssr_steps``), ``val_every = N // --curve-points`` and ``checkpoint_every = N``.
 5. **Cells.**  The cells go, longest first, to the ``P`` workers, which run them with the
-   runner's :func:`~benchmark.runner.run_cell`; each records its wall time, its training
+   runner's :func:`~benchmark.app.cell_run.run_cell`; each records its wall time, its training
    time and steps (``timing.csv``), its peak GPU memory (``torch.cuda.max_memory_allocated`` in
    its own process) and its precision (``environment.json``).  Workers still running at the
    deadline are killed and their cells reported as unfinished.

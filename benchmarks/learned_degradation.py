@@ -31,8 +31,8 @@ from rich.console import Console
 from rich.table import Table
 from torch import nn
 
+from benchmark.app.infer.restored_method import restore_cell
 from benchmark.data.dataset import default_cache_dir
-from benchmark.inference.restored_method import restore_cell
 from benchmark.plugins import DATASETS
 from benchmark.protocol.groups import build_groups
 from benchmark.protocol.training_data import VolumePair

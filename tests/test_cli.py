@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
+from benchmark.app.cli import main
 from tests.conftest import smooth_volume
 
 

@@ -18,12 +18,12 @@ import pytest
 import torch
 from rich.console import Console
 
-from benchmark.errors import BenchError
-from benchmark.execution.local_queue import Slot, _finish, _Running, local_slots, threads_per_slot
-from benchmark.execution.manifest import planned_cells, write_manifest
-from benchmark.execution.matrix_status import matrix_status, wall_time_text
-from benchmark.execution.request import RunRequest
-from benchmark.execution.slurm_array import (
+from benchmark.app.cell_run import RunSummary
+from benchmark.app.executors.local_queue import Slot, _finish, _Running, local_slots, threads_per_slot
+from benchmark.app.executors.manifest import planned_cells, write_manifest
+from benchmark.app.executors.matrix_status import matrix_status, wall_time_text
+from benchmark.app.executors.request import RunRequest
+from benchmark.app.executors.slurm_array import (
     CellJob,
     SlurmOptions,
     make_executor,
@@ -33,9 +33,9 @@ from benchmark.execution.slurm_array import (
     slurm_options,
     task_error_line,
 )
+from benchmark.errors import BenchError
 from benchmark.results.cell_lock import cell_lock, is_locked
 from benchmark.results.cell_state import cell_state
-from benchmark.runner import RunSummary
 from tests.test_cli import assert_one_sentence, bench
 
 MATRIX = ["--methods", "tricubic,supervised,udean", "--dataset", "demo-small", "--setting", "misaligned"]
@@ -49,8 +49,8 @@ def cache(tmp_path_factory) -> Path:
 
 def run_bench(runs: Path, cache: Path, *extra: str, wait: bool = True) -> subprocess.Popen | int:
     """``bench run`` of the tiny matrix as a separate process (executors start processes of their own)."""
-    code = "import sys; from benchmark.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
-    env = {**os.environ, "BENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    code = "import sys; from benchmark.app.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
+    env = {**os.environ, "BENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
     args = [sys.executable, "-c", code, "run", *MATRIX, *TINY, "--runs-dir", str(runs), *extra]
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if not wait:
@@ -135,7 +135,7 @@ def test_slots_are_gpus_or_workers():
 
 
 def test_status_shows_done_running_failed_and_pending(monkeypatch, capsys, tmp_path, cache, inline_results):
-    from benchmark.execution.request import RunRequest
+    from benchmark.app.executors.request import RunRequest
 
     runs = tmp_path / "runs"
     run_bench(runs, cache)
@@ -377,7 +377,7 @@ def test_a_data_root_reached_through_a_symlink_names_the_same_cells_on_the_node(
     data = write_folder_dataset(tmp_path / "data", n=4, shape=(16, 16, 12))
     (tmp_path / "link").symlink_to(data)
     runs = tmp_path / "runs"
-    code = "import sys; from benchmark.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
+    code = "import sys; from benchmark.app.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
     args = ["run", "--methods", "tricubic", "--dataset", "folder", "--data-root", "link", "--profile", "tiny"]
     args += ["--runs-dir", "runs", "--executor", "slurm", "--slurm-cluster", "local", "--wait", "--threads", "1"]
     env = {**os.environ, "BENCH_CACHE": str(tmp_path / "cache")}

@@ -235,7 +235,7 @@ def test_an_output_under_a_file_is_refused_before_inference(monkeypatch, capsys,
     source = _scan(tmp_path / "scan.nii", np.random.default_rng(0).random((16, 16, 12)).astype(np.float32))
     (tmp_path / "file").write_text("x")
     called = []
-    monkeypatch.setattr("benchmark.inference.scan_infer_command.super_resolve_scan", lambda *a, **k: called.append(1))
+    monkeypatch.setattr("benchmark.app.infer.scan_infer_command.super_resolve_scan", lambda *a, **k: called.append(1))
     code, _, err = bench(
         monkeypatch, capsys, "infer", str(source), str(tmp_path / "file" / "o.nii"), "--method", "tricubic"
     )

@@ -15,13 +15,13 @@ import pytest
 import torch
 from rich.console import Console
 
+from benchmark.app.executors.inline import run_matrix
+from benchmark.app.executors.request import RunRequest
+from benchmark.app.infer.scan_geometry import slab_axis, slab_axis_order
 from benchmark.evaluation.metrics import psnr
-from benchmark.execution.request import RunRequest
-from benchmark.inference.scan_geometry import slab_axis, slab_axis_order
 from benchmark.inference.tile_progress import report_tiles
 from benchmark.inference.tiling import super_resolve_tiled
 from benchmark.protocol.degradations import kspace_truncate
-from benchmark.runner import run_matrix
 from benchmark.scale import Scale
 from tests.conftest import smooth_volume
 from tests.test_cli import assert_one_sentence, bench

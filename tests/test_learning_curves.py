@@ -22,6 +22,7 @@ from scipy import ndimage
 
 import reports.error_maps as error_maps
 import reports.learning_curves as learning_curves
+from benchmark.app.cell_run import evaluate
 from benchmark.data.volume import Volume
 from benchmark.inference.slabs import super_resolve_slabs
 from benchmark.method import Method
@@ -30,7 +31,6 @@ from benchmark.profiles import load_profile
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.protocol.groups import CellData
 from benchmark.protocol.training_data import TrainingData, VolumePair
-from benchmark.runner import evaluate
 from benchmark.scale import Scale
 from methods.networks import TSRCAN
 from methods.tricubic import Tricubic

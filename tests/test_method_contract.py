@@ -1,4 +1,4 @@
-"""The method contract (:mod:`benchmark.method_contract`) on every registered method, tiny profile.
+"""The method contract (:mod:`benchmark.app.method_contract`) on every registered method, tiny profile.
 
 One test per method and property (the shape at 2×2×2 and 2×2×1, the others at 2×2×2).  For the
 built-in methods the outcome is pinned: a property listed in :data:`NOT_APPLICABLE` must be
@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.method_contract import PROPERTIES, SCALES, NotApplicable, check, method_class
+from benchmark.app.method_contract import PROPERTIES, SCALES, NotApplicable, check, method_class
 from benchmark.plugins import METHODS
 from methods.supervised import Supervised
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmark import cli
+from benchmark.app import cli
 from benchmark.method import Method
 from benchmark.profiles import load_profile
 from benchmark.scale import Scale

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmark import settings
-from benchmark.method_contract import PROPERTIES, NotApplicable, check
+from benchmark.app.method_contract import PROPERTIES, NotApplicable, check
 from benchmark.plugins import METHODS
 from benchmark.scale import Scale
 

@@ -59,7 +59,7 @@ def test_bench_report_reads_the_tables_of_the_reports_package_it_imports(tmp_pat
         f"sys.path.insert(0, {str(site)!r})\n"
         "import reports\n"
         f"assert reports.__file__.startswith({str(site)!r}), reports.__file__\n"
-        "from benchmark.cli import main\n"
+        "from benchmark.app.cli import main\n"
         f"sys.argv = ['bench', 'report', '--runs-dir', {str(runs)!r}]\n"
         "main()\n"
     )

@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import benchmark.app.cell_run
+import benchmark.app.executors.inline
 import benchmark.results.store
-import benchmark.runner
 from benchmark.results.cell_lock import cell_lock
 from tests.test_cli import assert_one_sentence, bench, write_folder_dataset
 
@@ -95,8 +96,8 @@ def test_full_disk_writing_error_txt_is_one_sentence(monkeypatch, capsys, tmp_pa
     def full(path, text, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(benchmark.runner, "run_cell", failing_cell)
-    monkeypatch.setattr(benchmark.runner, "write_text", full)  # error.txt's writer (never through a link)
+    monkeypatch.setattr(benchmark.app.executors.inline, "run_cell", failing_cell)
+    monkeypatch.setattr(benchmark.app.cell_run, "write_text", full)  # error.txt's writer (never through a link)
     code, _, err = bench(monkeypatch, capsys, *_args(data, runs))
     assert code == 2
     assert_one_sentence(err)
@@ -151,7 +152,7 @@ def test_runs_folder_that_cannot_be_written_is_one_sentence(monkeypatch, capsys,
 
 # ----------------------------------------------------------------------------- kill and resume
 def _bench_process(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    code = "import sys; from benchmark.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
+    code = "import sys; from benchmark.app.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
     return subprocess.Popen(
         [sys.executable, "-c", code, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.execution.matrix_status import matrix_status
+from benchmark.app.executors.matrix_status import matrix_status
 from tests.slurm_cluster import SlurmCluster, SlurmUnavailableError
 
 pytestmark = pytest.mark.slow
@@ -68,7 +68,7 @@ def cache(tmp_path_factory) -> Path:
 
 def bench(cache: Path, *args: str, background: bool = False) -> subprocess.Popen | tuple[int, str]:
     """``bench`` in a process of its own (Slurm's tasks outlive any one call); ``(exit status, output)``."""
-    code = "import sys; from benchmark.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
+    code = "import sys; from benchmark.app.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
     env = {**os.environ, "BENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1", "COLUMNS": "250"}
     process = subprocess.Popen(
         [sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

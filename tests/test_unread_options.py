@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark.method_contract import NotApplicable, check_declared_inputs
+from benchmark.app.matrix import build_matrix
+from benchmark.app.method_contract import NotApplicable, check_declared_inputs
 from benchmark.profiles import load_profile
 from benchmark.results.cell import ProtocolOptions
 from benchmark.results.schema import UNREAD_DEGRADATION
-from benchmark.runner import build_matrix
 from benchmark.scale import Scale
 from reports.degradation_shift import shift_blocks, shift_summary
 from reports.results_store import read_results

@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.app.executors.request import split_list
 from benchmark.device import resolve_device
 from benchmark.errors import BenchError
-from benchmark.execution.request import split_list
 from benchmark.plugins import DATASETS, DEGRADATIONS, METHODS
 from benchmark.precision import DEFAULT_PRECISION
 from benchmark.profiles import PROFILES, load_profile
@@ -178,8 +178,8 @@ def run(
     ] = False,
 ) -> None:
     """Run the matrix methods × datasets × scales × settings × seeds; finished cells are skipped."""
-    from benchmark.execution.manifest import write_manifest
-    from benchmark.execution.request import RunRequest
+    from benchmark.app.executors.manifest import write_manifest
+    from benchmark.app.executors.request import RunRequest
 
     if executor not in EXECUTORS:
         raise BenchError(f"--executor '{executor}' is not one of {', '.join(EXECUTORS)}.")
@@ -209,7 +209,7 @@ def run(
         raise BenchError("--gpus and --workers belong to --executor local.")
     slurm = None
     if executor == "slurm":
-        from benchmark.execution.slurm_array import planned_device, slurm_options
+        from benchmark.app.executors.slurm_array import planned_device, slurm_options
 
         given = {
             "partition": slurm_partition,
@@ -247,12 +247,12 @@ def run(
         f"executor {executor}, results in {runs_dir}"
     )
     if executor == "local":
-        from benchmark.execution.local_queue import local_slots, run_local
+        from benchmark.app.executors.local_queue import local_slots, run_local
 
         slots = local_slots(gpus, workers, matrix.device.type)
         summary = run_local(request, matrix, slots, console)
     elif executor == "slurm":
-        from benchmark.execution.slurm_array import submit_array
+        from benchmark.app.executors.slurm_array import submit_array
 
         assert slurm is not None
         job_ids, summary = submit_array(request, matrix, slurm, console, wait, sys.argv)
@@ -260,7 +260,7 @@ def run(
             console.print(f"follow it with `bench status --runs-dir {runs_dir}`; `bench report` once it has ended.")
             return
     else:
-        from benchmark.runner import run_matrix
+        from benchmark.app.executors.inline import run_matrix
 
         summary = run_matrix(cells, runs_dir, matrix.device, matrix.cache_dir, console, save_sr, retry_diverged)
     diverged = _diverged_cells(cells, runs_dir)
@@ -359,7 +359,7 @@ def status(
     """Show every cell of the results folder: done, running, failed (with its error's last line) or pending."""
     import stat
 
-    from benchmark.execution.matrix_status import matrix_status, wall_time_text
+    from benchmark.app.executors.matrix_status import matrix_status, wall_time_text
     from benchmark.folders import path_stat
     from benchmark.results.cell_state import STATES
 
@@ -434,7 +434,7 @@ def infer(
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch [default: torch's choice].")] = None,
 ) -> None:
     """Super-resolve your own NIfTI scans with a trained cell (or tricubic, zero-fill, ZSSR), header and range kept."""
-    from benchmark.inference.scan_infer_command import infer_scans
+    from benchmark.app.infer.scan_infer_command import infer_scans
 
     if (run_dir is None) == (method is None):
         raise BenchError("give exactly one of --run <cell folder> and --method <name> (tricubic, zero-fill, zssr).")

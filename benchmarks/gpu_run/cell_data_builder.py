@@ -23,10 +23,10 @@ def build_data_main(dataset_name: str, cell: Any, cache_dir: str, out_path: str,
     register_builtins()
     if not ready.wait(timeout=3600):
         raise RuntimeError("the cohort was never made")
+    from benchmark.app.cell_run import build_cell_data  # the runner's own data path: the same volumes as bench run
     from benchmark.plugins import DATASETS
     from benchmark.protocol.groups import cohort
     from benchmark.results.inputs import input_record
-    from benchmark.runner import build_cell_data  # the runner's own data path: the same volumes as bench run
     from benchmark.training.trainer import total_steps
 
     started = time.perf_counter()

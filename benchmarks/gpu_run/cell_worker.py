@@ -44,7 +44,7 @@ def training_record(cell_dir: Path) -> tuple[int, float]:
 
 def run_cell_task(task: dict[str, Any], device: torch.device, data_cache: dict[str, Any]) -> dict[str, Any]:
     """Run one cell (or one probe cell) with the runner's ``run_cell``; measure time and peak GPU memory."""
-    from benchmark.runner import run_cell
+    from benchmark.app.cell_run import run_cell
 
     gc.collect()  # the last cell's networks: out of this cell's peak memory
     if device.type == "cuda":

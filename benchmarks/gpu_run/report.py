@@ -15,7 +15,7 @@ from benchmarks.gpu_run.run_record import Run, RunLog
 
 def write_report(runs_dir: Path, report_dir: Path, run: Run, log: RunLog) -> None:
     """``results.csv`` from the finished cells, then ``bench report`` (in this process) into ``report_dir``."""
-    from benchmark.cli import app
+    from benchmark.app.cli import app
     from benchmark.results.store import collect_results
 
     collected = collect_results(runs_dir)

@@ -31,12 +31,12 @@ class Session:
     """
 
     def __init__(self, options: Options, run: Run, log: RunLog, deadline: float) -> None:
+        from benchmark.app.matrix import build_matrix
         from benchmark.device import resolve_device
         from benchmark.plugins import METHODS
         from benchmark.precision import resolve_precision
         from benchmark.profiles import load_profile
         from benchmark.results.cell import ProtocolOptions
-        from benchmark.runner import build_matrix
         from benchmark.scale import Scale
 
         self.options, self.run, self.log, self.deadline = options, run, log, deadline

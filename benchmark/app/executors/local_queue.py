@@ -1,6 +1,6 @@
 """The ``local`` executor: a queue of cells over this machine's GPUs (``--gpus``) or CPU workers (``--workers``).
 
-Each cell runs in its own subprocess (:mod:`benchmark.execution.one_cell`), one per slot:
+Each cell runs in its own subprocess (:mod:`benchmark.app.executors.one_cell`), one per slot:
 
 - on a GPU slot with ``CUDA_VISIBLE_DEVICES`` set to that GPU, so the cell sees one device;
 - with its CPU threads bounded (``--threads``, else the machine's cores divided by the slots),
@@ -30,15 +30,16 @@ from pathlib import Path
 
 from rich.console import Console
 
+from benchmark.app.cell_run import RunSummary
+from benchmark.app.executors.inline import rebuild_table, sort_finished
+from benchmark.app.executors.one_cell import EXIT_BUSY, EXIT_DONE, EXIT_FAILED, EXIT_USER_ERROR, PARENT_ENV
+from benchmark.app.executors.request import Matrix, RunRequest, split_list
 from benchmark.errors import BenchError
-from benchmark.execution.one_cell import EXIT_BUSY, EXIT_DONE, EXIT_FAILED, EXIT_USER_ERROR, PARENT_ENV
-from benchmark.execution.request import Matrix, RunRequest, split_list
 from benchmark.progress_bar import counting_progress
 from benchmark.results.cell import Cell
 from benchmark.results.cell_state import ERROR_FILE, last_error_line
 from benchmark.results.no_follow import LinkInCellError, open_no_follow, write_text
 from benchmark.results.store import DONE
-from benchmark.runner import RunSummary, rebuild_table, sort_finished
 
 PROCESS_LOG = "process.log"
 POLL_SECONDS = 0.2
@@ -209,7 +210,7 @@ def _start(cell: Cell, index: int, slot: Slot, request_file: Path, runs_dir: Pat
     command = [
         sys.executable,
         "-m",
-        "benchmark.execution.one_cell",
+        "benchmark.app.executors.one_cell",
         str(request_file),
         str(index),
         str(cell.folder(Path("."))),

@@ -1,11 +1,11 @@
 """What ``bench status`` shows: every cell of a results folder with its state and wall time.
 
-The cells are those of the matrices ``bench run`` recorded (:mod:`benchmark.execution.manifest`),
+The cells are those of the matrices ``bench run`` recorded (:mod:`benchmark.app.executors.manifest`),
 whichever executor ran them, plus any cell folder found on disk that no manifest names (made
 before manifests existed, or by a copied results folder).  States are read from the cell
 folders (:mod:`benchmark.results.cell_state`), so the view is the same for all executors.
 A pending cell of a Slurm array also gets what Slurm says of its task (``squeue``, then
-``sacct`` where the cluster keeps accounting; :mod:`benchmark.execution.slurm_states`): a task
+``sacct`` where the cluster keeps accounting; :mod:`benchmark.app.executors.slurm_states`): a task
 Slurm ended badly, or one that left the queue without finishing its cell, is failed, with the
 cause and its log.
 """
@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmark.execution.manifest import planned_cells
-from benchmark.execution.slurm_states import ENDED_BADLY, GONE, cause, refined_state, slurm_states
+from benchmark.app.executors.manifest import planned_cells
+from benchmark.app.executors.slurm_states import ENDED_BADLY, GONE, cause, refined_state, slurm_states
 from benchmark.results.cell_state import ERROR_FILE, CellState, cell_state
 from benchmark.results.store import CONFIG, DONE
 

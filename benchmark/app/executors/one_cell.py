@@ -4,7 +4,7 @@ The cell is named by its index in the matrix the request rebuilds, and checked b
 so a request that rebuilt to another matrix (a plugin missing on a node, a changed profile)
 fails with one sentence instead of running the wrong cell.
 
-As a program, ``python -m benchmark.execution.one_cell REQUEST.json INDEX FOLDER`` exits with
+As a program, ``python -m benchmark.app.executors.one_cell REQUEST.json INDEX FOLDER`` exits with
 :data:`EXIT_DONE` (finished now or before), :data:`EXIT_FAILED` (the cell failed; its
 ``error.txt`` says why), :data:`EXIT_USER_ERROR` (one sentence on stderr) or :data:`EXIT_BUSY`
 (another process holds the cell).
@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from benchmark.app.executors.request import RunRequest
 from benchmark.errors import BenchError
-from benchmark.execution.request import RunRequest
 
 EXIT_DONE = 0
 EXIT_FAILED = 1
@@ -42,7 +42,7 @@ def run_one_cell(request: RunRequest, index: int, folder: str, console: Console 
     Raises:
         BenchError: the request is invalid here, or rebuilds to a matrix without that cell.
     """
-    from benchmark.runner import run_matrix
+    from benchmark.app.executors.inline import run_matrix
 
     if request.threads is not None:
         torch.set_num_threads(request.threads)
@@ -89,11 +89,11 @@ def die_with_parent() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmark.execution.one_cell REQUEST.json INDEX FOLDER``."""
+    """``python -m benchmark.app.executors.one_cell REQUEST.json INDEX FOLDER``."""
     die_with_parent()
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 3:
-        print("usage: python -m benchmark.execution.one_cell REQUEST.json INDEX FOLDER", file=sys.stderr)
+        print("usage: python -m benchmark.app.executors.one_cell REQUEST.json INDEX FOLDER", file=sys.stderr)
         return EXIT_USER_ERROR
     console = Console(soft_wrap=True)
     try:

@@ -102,7 +102,7 @@ class RunRequest:
                 raise BenchError(f"{name} must be 0 or more, got {value}.")
 
     def matrix(self, make_folders: bool = True, planned_device: torch.device | None = None) -> Matrix:
-        """Check every choice and build the matrix, in the order :func:`benchmark.runner.build_matrix` gives.
+        """Check every choice and build the matrix, in the order :func:`benchmark.app.matrix.build_matrix` gives.
 
         Args:
             make_folders: create the results and cache folders (``False`` only lists the cells).
@@ -113,6 +113,7 @@ class RunRequest:
         Raises:
             BenchError: any choice is invalid (unknown name, bad scale, missing data root, no CUDA…).
         """
+        from benchmark.app.matrix import build_matrix
         from benchmark.data.dataset import default_cache_dir
         from benchmark.device import resolve_device
         from benchmark.folders import existing_folder, writable_folder
@@ -120,7 +121,6 @@ class RunRequest:
         from benchmark.precision import REQUESTS, resolve_precision
         from benchmark.profiles import load_profile
         from benchmark.results.cell import ProtocolOptions
-        from benchmark.runner import build_matrix
         from benchmark.scale import Scale
 
         self.check_threads()

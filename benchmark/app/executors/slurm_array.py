@@ -2,7 +2,7 @@
 
 submitit (https://github.com/facebookincubator/submitit) writes the sbatch script, pickles
 each task's call, sets up the signal handlers and requeues a job that times out or is
-pre-empted.  Each array task runs one cell (:func:`benchmark.execution.one_cell.run_one_cell`);
+pre-empted.  Each array task runs one cell (:func:`benchmark.app.executors.one_cell.run_one_cell`);
 on requeue it starts the same cell again, which resumes from the checkpoints in its folder
 and skips it when it already finished.  ``cluster = "local"`` runs the same array through
 submitit's local executor on this machine, to try a set-up without a cluster.
@@ -37,15 +37,16 @@ from typing import Any
 import torch
 from rich.console import Console
 
+from benchmark.app.cell_run import RunSummary
+from benchmark.app.executors.inline import rebuild_table, sort_finished
+from benchmark.app.executors.manifest import write_manifest
+from benchmark.app.executors.matrix_status import SLURM_FOLDER
+from benchmark.app.executors.one_cell import EXIT_BUSY, EXIT_FAILED, run_one_cell
+from benchmark.app.executors.request import Matrix, RunRequest
+from benchmark.app.executors.slurm_follow import follow_array
 from benchmark.errors import BenchError
-from benchmark.execution.manifest import write_manifest
-from benchmark.execution.matrix_status import SLURM_FOLDER
-from benchmark.execution.one_cell import EXIT_BUSY, EXIT_FAILED, run_one_cell
-from benchmark.execution.request import Matrix, RunRequest
-from benchmark.execution.slurm_follow import follow_array
 from benchmark.results.cell import ProtocolOptions
 from benchmark.results.cell_state import last_error_line
-from benchmark.runner import RunSummary, rebuild_table, sort_finished
 
 try:
     import submitit

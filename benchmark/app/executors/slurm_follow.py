@@ -3,14 +3,14 @@
 A task that ends normally leaves submitit's result file (its outcome or its exception).  A task
 that Slurm ends (cancelled, killed for memory, timed out with no requeue left, node failure)
 leaves none, and submitit alone would wait for it for ever where there is no ``sacct``.  So the
-follower also asks Slurm (:func:`benchmark.execution.slurm_states.slurm_states`: ``squeue``,
+follower also asks Slurm (:func:`benchmark.app.executors.slurm_states.slurm_states`: ``squeue``,
 then ``sacct``) every :data:`QUERY_SECONDS`: a task that has left the live states for
 :data:`GRACE_SECONDS` without a result file is over.  Its cell is done if its folder says so
 (it finished just before the end), else failed: the follower writes the cell's ``error.txt``
 with the cause Slurm gives (``OUT_OF_MEMORY``, ``CANCELLED``, ``TIMEOUT``, ``NODE_FAIL``…) and
 the path of the task's log, so the message points to files that exist.  Where Slurm's state
 hides the cause (a task killed for memory inside its ``srun`` step is ``FAILED``), the log's
-own words name it (:func:`benchmark.execution.slurm_states.refined_state`).
+own words name it (:func:`benchmark.app.executors.slurm_states.refined_state`).
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmark.execution.request import Matrix
-from benchmark.execution.slurm_states import ENDED_BADLY, ENDED_WELL, GONE, cause, refined_state, slurm_states
+from benchmark.app.cell_run import RunSummary
+from benchmark.app.executors.request import Matrix
+from benchmark.app.executors.slurm_states import ENDED_BADLY, ENDED_WELL, GONE, cause, refined_state, slurm_states
 from benchmark.progress_bar import counting_progress
 from benchmark.results.cell import Cell
 from benchmark.results.cell_state import ERROR_FILE, cell_state, last_error_line
 from benchmark.results.no_follow import write_text
-from benchmark.runner import RunSummary
 
 POLL_SECONDS = 0.5
 """How often the result files are looked for."""
@@ -108,7 +108,7 @@ def follow_array(
 
 
 def _record_result(cell: Cell, job: Any, matrix: Matrix, summary: RunSummary, console: Console) -> None:
-    from benchmark.execution.slurm_array import task_error_line
+    from benchmark.app.executors.slurm_array import task_error_line
 
     error = job.exception()
     if error is None:

@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from benchmark.app.infer.restored_method import RestoredMethod, fresh_method, restore_cell
+from benchmark.app.infer.scan_inference import InferredScan, scan_pairs, super_resolve_scan
 from benchmark.device import resolve_device
 from benchmark.errors import BenchError
-from benchmark.inference.restored_method import RestoredMethod, fresh_method, restore_cell
-from benchmark.inference.scan_inference import InferredScan, scan_pairs, super_resolve_scan
 from benchmark.precision import REQUESTS, resolve_precision
 from benchmark.profiles import load_profile
 from benchmark.progress_bar import counting_progress

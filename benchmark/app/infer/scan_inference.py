@@ -4,7 +4,7 @@ For each scan:
 
 1. read and check it (:func:`benchmark.data.nifti_read.read_nifti`), scale it to ``[0, 1]`` by
    its own min–max, as training scaled every volume;
-2. transpose it so that the slab axis is last (:func:`benchmark.inference.scan_geometry.slab_axis_order`);
+2. transpose it so that the slab axis is last (:func:`benchmark.app.infer.scan_geometry.slab_axis_order`);
 3. super-resolve it with the method, tile by tile: memory on the device is bounded by the
    profile's ``infer_batch`` tiles of ``infer_tile`` voxels, not by the volume;
 4. transpose back, scale back to the scan's range (clipped to it) and write it in the scan's
@@ -24,16 +24,16 @@ import nibabel as nib
 import numpy as np
 import torch
 
-from benchmark.data.nifti_read import NIFTI_SUFFIXES, NiftiScan, read_nifti
-from benchmark.errors import BenchError
-from benchmark.inference.restored_method import RestoredMethod
-from benchmark.inference.scan_geometry import (
+from benchmark.app.infer.restored_method import RestoredMethod
+from benchmark.app.infer.scan_geometry import (
     factors_in_file_axes,
     inverse_order,
     slab_axis_order,
     sr_affine,
     voxel_sizes,
 )
+from benchmark.data.nifti_read import NIFTI_SUFFIXES, NiftiScan, read_nifti
+from benchmark.errors import BenchError
 from benchmark.inference.slabs import SLAB_DEPTH
 from benchmark.inference.tile_progress import TileCallback, report_tiles
 from benchmark.precision import inference_precision
@@ -165,7 +165,7 @@ def super_resolve_scan(
     Args:
         restored: the method, already given ``device`` (``Method.prepare_inference``).
         slab_axis: ``--slab-axis``, or ``None`` to choose from the voxel sizes
-            (:func:`benchmark.inference.scan_geometry.slab_axis`).
+            (:func:`benchmark.app.infer.scan_geometry.slab_axis`).
         on_tiles: progress of each tiled pass, ``(done, total)``.
 
     Raises:

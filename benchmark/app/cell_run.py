@@ -1,0 +1,241 @@
+"""One cell's run: build its data, fit, evaluate, record; a failure is written to its ``error.txt``.
+
+A full disk stops the run with one sentence: every finished cell is intact, and the next run
+rebuilds the table.  :class:`RunSummary` is what an executor did with its cells.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from rich.progress import Progress
+
+from benchmark.app.matrix import cell_identity
+from benchmark.data.dataset import Dataset
+from benchmark.environment import environment_record
+from benchmark.errors import BenchError
+from benchmark.evaluation.figure_slices import figure_slices
+from benchmark.evaluation.metrics import METRICS
+from benchmark.plugins import METHODS
+from benchmark.precision import inference_precision
+from benchmark.protocol.groups import CellData, build_groups
+from benchmark.results.cell import Cell, config_hash
+from benchmark.results.cell_lock import LOCK
+from benchmark.results.no_follow import LinkInCellError, append_text, refuse_links, write_text
+from benchmark.results.store import (
+    CONFIG,
+    DONE,
+    mark_done,
+    remove_temporaries,
+    write_atomic,
+    write_csv,
+    write_json,
+    write_npz,
+)
+from benchmark.scale import Scale
+from benchmark.training.divergence import DIVERGED, TrainingDivergedError
+from benchmark.training.run_context import RunContext
+from benchmark.training.seeding import seed_everything
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+CELL_FILES = (
+    LOCK,
+    "DONE",
+    "config.json",
+    "environment.json",
+    "log.txt",
+    "process.log",
+    "error.txt",
+    "model.pt",
+    "metrics.csv",
+    "slices.npz",
+    "losses.csv",
+    "timing.csv",
+)
+"""Files the harness writes in a cell folder: a symbolic link under one of these names is refused."""
+
+
+@dataclass
+class RunSummary:
+    """What :func:`run_matrix` did."""
+
+    done: list[Cell] = field(default_factory=list)
+    skipped: list[Cell] = field(default_factory=list)
+    failed: list[tuple[Cell, str]] = field(default_factory=list)
+    # Cells another bench run process held (it is running them): left to it.
+    busy: list[tuple[Cell, str]] = field(default_factory=list)
+    # Finished cells rerun because an input volume changed, with what changed.
+    rerun_inputs: list[tuple[Cell, list[str]]] = field(default_factory=list)
+    # Finished cells whose files disagree (cut metrics, edited config): rerun, with the reason.
+    damaged: list[tuple[Path, str]] = field(default_factory=list)
+    # Skipped cells whose results another commit of the harness made: kept, but worth a note.
+    other_commit: dict[str, list[Cell]] = field(default_factory=dict)
+    # Diverged cells that --retry-diverged trains again from step 0.
+    retried: list[Cell] = field(default_factory=list)
+
+
+def build_cell_data(dataset: Dataset, cell: Cell, progress: Progress) -> CellData:
+    """Everything one cell needs from ``dataset`` (training view, test pairs, records), as its protocol says."""
+    protocol = cell.protocol
+    return build_groups(
+        dataset,
+        cell.scale,
+        cell.setting,
+        split_seed=protocol.split_seed,
+        misalign_seed=protocol.misalign_seed,
+        lr_patch=tuple(cell.profile["lr_patch"]),
+        train_degradation=protocol.built_train_degradation,
+        test_degradation=protocol.test_degradation,
+        max_subjects=cell.profile.get("max_subjects"),
+        progress=progress,
+    )
+
+
+def evaluate(method: Any, data: CellData, scale: Scale, cell_dir: Path, save_sr: bool) -> pd.DataFrame:
+    """Super-resolve every test volume, compute the metrics, save figure slices (and SR volumes)."""
+    rows = []
+    for index, pair in enumerate(data.test):
+        lr = torch.from_numpy(pair.lr.data)
+        sr = method.super_resolve(lr)
+        hr = torch.from_numpy(pair.hr.data)
+        if tuple(sr.shape) != tuple(hr.shape):
+            raise RuntimeError(f"super_resolve returned {tuple(sr.shape)} for an HR volume of {tuple(hr.shape)}")
+        rows.append({"subject": pair.hr.subject, **{name: fn(sr, hr) for name, fn in METRICS.items()}})
+        sr_array = sr.numpy()
+        if index == 0:
+            slices = figure_slices(pair.hr.data, pair.lr.data, sr_array, pair.hr.affine, scale)
+            write_npz(cell_dir / "slices.npz", {**slices, "subject": pair.hr.subject})
+        if save_sr:
+            import gzip
+
+            import nibabel as nib
+
+            image = nib.Nifti1Image(sr_array, pair.hr.affine)
+            write_atomic(cell_dir / "sr" / f"{pair.hr.subject}.nii.gz", gzip.compress(image.to_bytes(), mtime=0))
+    return pd.DataFrame(rows)
+
+
+def run_cell(
+    cell: Cell,
+    data: CellData,
+    runs_dir: Path,
+    device: torch.device,
+    progress: Progress | None,
+    inputs: dict[str, Any],
+    save_sr: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> None:
+    """Fit and evaluate one cell; the caller holds its lock.  Writes its folder, ``DONE`` last.
+
+    A ``DONE`` left from an earlier configuration or earlier inputs is removed before the new
+    ``config.json`` is written, so a folder never shows one configuration beside another's metrics.
+
+    Args:
+        inputs: the record of the cell's input volumes (:func:`benchmark.results.inputs.input_record`).
+        warn: shows a message to the user (also logged in the cell's ``log.txt``).
+    """
+    cell_dir = cell.folder(runs_dir)
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    refuse_links(cell_dir, CELL_FILES)
+    (cell_dir / DONE).unlink(missing_ok=True)
+    (cell_dir / "error.txt").unlink(missing_ok=True)
+    remove_temporaries(cell_dir)
+    cls = METHODS.factory(cell.method)
+    identity = cell_identity(cell)
+    write_json(cell_dir / CONFIG, {**identity, "data_records": data.records})
+    write_json(cell_dir / "environment.json", environment_record(device, cell.precision))
+    log_path = cell_dir / "log.txt"
+
+    def log(message: str) -> None:
+        append_text(log_path, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+    def warn_user(message: str) -> None:
+        log(f"warning: {message}")
+        if warn is not None:
+            warn(f"{cell.label()}: {message}")
+
+    seed_everything(cell.seed)
+    method = cls(scale=cell.scale, profile=cell.profile)
+    view = data.training.for_method(
+        setting=cell.setting,
+        uses_source_hr=bool(getattr(cls, "uses_source_hr", True)),
+        uses_aligned_target_hr=bool(getattr(cls, "uses_aligned_target_hr", False)),
+    )
+    # Checkpoints belong to this configuration and these input bytes (not their time stamps).
+    digests = {subject: (record or {}).get("sha256") for subject, record in inputs.get("files", {}).items()}
+    run = RunContext(
+        device=device,
+        seed=cell.seed,
+        profile=cell.profile,
+        scale=cell.scale,
+        cell_dir=cell_dir,
+        checkpoint_dir=cell_dir / "checkpoints",
+        progress=progress,
+        log=log,
+        precision=cell.precision,
+        config_hash=config_hash({"identity": config_hash(identity), "inputs": digests}),
+        warn=warn_user,
+    )
+    started = time.perf_counter()
+    log(f"fit {cell.label()} in {cell.precision}")
+    diverged: TrainingDivergedError | None = None
+    with inference_precision(cell.precision):  # validation during fit and the test volumes alike
+        try:
+            method.fit(view, run)
+        except TrainingDivergedError as error:  # a finding, recorded as the cell's result (divergence.py)
+            diverged = error
+        fit_seconds = time.perf_counter() - started
+        if diverged is None:
+            weights = io.BytesIO()
+            torch.save(method.state_dict(), weights)
+            write_atomic(cell_dir / "model.pt", weights.getvalue())
+            log(f"evaluate on {len(data.test)} test subjects")
+            metrics = evaluate(method, data, cell.scale, cell_dir, save_sr)
+        else:
+            warn_user(f"{diverged}; the cell is recorded as diverged, without metrics (--retry-diverged reruns it).")
+            (cell_dir / "model.pt").unlink(missing_ok=True)
+            nan = float("nan")
+            metrics = pd.DataFrame([{"subject": p.hr.subject, "ssim": nan, "psnr": nan} for p in data.test])
+    write_csv(cell_dir / "metrics.csv", metrics)
+    total_seconds = time.perf_counter() - started
+    mark_done(
+        cell_dir,
+        identity,
+        {
+            "fit_seconds": round(fit_seconds, 3),
+            "total_seconds": round(total_seconds, 3),
+            "reads": sorted(view.reads),
+            "inputs": inputs,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **({DIVERGED: diverged.record()} if diverged is not None else {}),
+        },
+    )
+
+
+def disk_full_error(error: OSError, where: str) -> BenchError:
+    return BenchError(
+        f"the disk is full or read-only ({error.strerror}) {where}; finished cells are kept in their folders, "
+        "and rerunning the same bench run command after freeing space resumes the rest and rebuilds results.csv."
+    )
+
+
+def record_failure(cell_dir: Path, text: str) -> None:
+    try:
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        write_text(cell_dir / "error.txt", text + "\n")
+    except LinkInCellError:
+        return  # the failure (this link) is reported in its one sentence; nothing is written through it
+    except OSError as error:
+        if error.errno in DISK_FULL:
+            raise disk_full_error(error, f"while writing {cell_dir / 'error.txt'}") from None
+        raise

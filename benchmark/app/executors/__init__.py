@@ -1,0 +1,1 @@
+"""How a matrix runs: one cell per process (the local queue, a Slurm array), and what ``bench status`` shows."""
