@@ -31,6 +31,7 @@ test: env
 
 lint: env
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # The GPU paper-profile script (benchmarks/gpu_paper_run.py) end to end on the CPU: tiny sizes, 5 minutes.
 gpu-dry-run: env

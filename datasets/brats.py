@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.data.dataset import Dataset
-from benchmark.errors import BenchError
-from benchmark.plugins import DATASETS
+from benchmark.api import DATASETS, BenchError, Dataset
 from datasets.nifti import NIFTI_SUFFIXES, NiftiFileDataset, require_data_root
 
 LAYOUT = "the BraTS 2020 training folder (BraTS20_Training_NNN/BraTS20_Training_NNN_t1ce.nii.gz)"

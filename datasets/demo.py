@@ -22,8 +22,7 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from benchmark.data.dataset import Dataset, default_cache_dir
-from benchmark.plugins import DATASETS
+from benchmark.api import DATASETS, Dataset, default_cache_dir
 from datasets.demo_cohort import GENERATOR_VERSION, generate_cohort
 from datasets.nifti import NiftiFileDataset
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.data.dataset import Dataset
-from benchmark.errors import BenchError
-from benchmark.plugins import DATASETS
+from benchmark.api import DATASETS, BenchError, Dataset
 from datasets.nifti import NiftiFileDataset, nifti_stem, require_data_root
 
 LAYOUT = "a folder of NIfTI files (*.nii or *.nii.gz), one subject per file"

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmark.data.dataset import Dataset
-from benchmark.errors import BenchError
-from benchmark.plugins import DATASETS
+from benchmark.api import DATASETS, BenchError, Dataset
 from datasets.nifti import NIFTI_SUFFIXES, NiftiFileDataset, require_data_root
 
 LAYOUT = "a folder holding one folder per HCP subject, each with its T1w NIfTI (e.g. T1w/T1w_acpc_dc_restore.nii.gz)"

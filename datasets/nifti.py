@@ -5,12 +5,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from benchmark.data.dataset import Dataset
-from benchmark.data.nifti_read import NIFTI_SUFFIXES as NIFTI_SUFFIXES  # re-exported for hcp and brats
-from benchmark.data.nifti_read import read_nifti
-from benchmark.data.volume import Volume
-from benchmark.errors import BenchError
-from benchmark.folders import path_stat
+from benchmark.api import NIFTI_SUFFIXES as NIFTI_SUFFIXES  # re-exported for hcp and brats
+from benchmark.api import BenchError, Dataset, Volume, path_stat, read_nifti
 
 
 def nifti_stem(path: Path) -> str:

@@ -41,9 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.protocol.training_data import TrainingData
-from benchmark.training.run_context import RunContext
-from benchmark.training.trainer import Trainer
+from benchmark.api import RunContext, Trainer, TrainingData
 from methods.adversarial_diagnostics import Float32, probe, probe_batch
 from methods.losses import gradient_penalty, lsgan_discriminator_loss
 from methods.thin_slab import PatchSampler, ThinSlabMethod

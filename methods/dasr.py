@@ -36,14 +36,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth
-from benchmark.plugins import METHODS
-from benchmark.profiles import Profile
-from benchmark.protocol.training_data import TrainingData
-from benchmark.scale import Scale
-from benchmark.settings import Setting, boolean, declare, integer, number
-from benchmark.training.run_context import RunContext
-from benchmark.training.trainer import Trainer
+from benchmark.api import (
+    METHODS,
+    SLAB_DEPTH,
+    Profile,
+    RunContext,
+    Scale,
+    Setting,
+    Trainer,
+    TrainingData,
+    boolean,
+    declare,
+    hr_slab_depth,
+    integer,
+    number,
+)
 from methods.adversarial import AdversarialPlan, Batch, Judgement
 from methods.losses import LF_KERNEL, high_pass, l1_loss, low_pass, lsgan_generator_loss
 from methods.networks import downsampling_generator_from_profile, slab_discriminator, ts_rcan_from_profile

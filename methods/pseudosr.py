@@ -25,14 +25,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth
-from benchmark.plugins import METHODS
-from benchmark.profiles import Profile
-from benchmark.protocol.training_data import TrainingData
-from benchmark.scale import Scale
-from benchmark.settings import Setting, declare, number
-from benchmark.training.run_context import RunContext
-from benchmark.training.trainer import Trainer, TrainingPlan
+from benchmark.api import (
+    METHODS,
+    SLAB_DEPTH,
+    Profile,
+    RunContext,
+    Scale,
+    Setting,
+    Trainer,
+    TrainingData,
+    TrainingPlan,
+    declare,
+    hr_slab_depth,
+    number,
+)
 from methods.adversarial import AdversarialPlan, Batch, Judgement, frozen
 from methods.dihedral import geometric_transforms
 from methods.losses import l1_loss, lsgan_generator_loss

@@ -24,7 +24,7 @@ import math
 import numpy as np
 import SimpleITK as sitk  # noqa: N813 (the library's conventional alias)
 
-from benchmark.data.volume import Volume
+from benchmark.api import Volume
 
 LPS_FROM_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 """``(4, 4)`` change of world frame between nibabel (RAS+) and ITK (LPS+); its own inverse."""

@@ -24,16 +24,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.data.volume import Volume
-from benchmark.plugins import METHODS
-from benchmark.profiles import Profile
-from benchmark.protocol.setting_names import MISALIGNED, SOURCE_HR_SETTINGS
-from benchmark.protocol.training_data import TrainingData, VolumePair
-from benchmark.results.store import write_json
-from benchmark.scale import Scale
-from benchmark.settings import Setting, declare, number
-from benchmark.training.run_context import RunContext
-from benchmark.training.trainer import Trainer, TrainingPlan
+from benchmark.api import (
+    METHODS,
+    MISALIGNED,
+    SOURCE_HR_SETTINGS,
+    Profile,
+    RunContext,
+    Scale,
+    Setting,
+    Trainer,
+    TrainingData,
+    TrainingPlan,
+    Volume,
+    VolumePair,
+    declare,
+    number,
+    write_json,
+)
 from methods.losses import l1_loss, ssim_loss
 from methods.networks import ts_rcan_from_profile
 from methods.thin_slab import PatchSampler, ThinSlabMethod

@@ -27,16 +27,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.evaluation.metrics import psnr
-from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
-from benchmark.method import Method
-from benchmark.profiles import Profile
-from benchmark.protocol.degradations import kspace_truncate
-from benchmark.protocol.patches import crop, hr_patch_size, random_patch_corner
-from benchmark.protocol.training_data import TrainingData, VolumePair
-from benchmark.scale import Scale
-from benchmark.training.run_context import RunContext
-from benchmark.training.trainer import Trainer, TrainingPlan, total_steps
+from benchmark.api import (
+    SLAB_DEPTH,
+    Method,
+    Profile,
+    RunContext,
+    Scale,
+    Trainer,
+    TrainingData,
+    TrainingPlan,
+    VolumePair,
+    crop,
+    hr_patch_size,
+    hr_slab_depth,
+    kspace_truncate,
+    psnr,
+    random_patch_corner,
+    super_resolve_slabs,
+    to_slabs,
+    total_steps,
+)
 from methods.networks import count_parameters
 
 

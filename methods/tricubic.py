@@ -17,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmark.method import Method
-from benchmark.plugins import METHODS
+from benchmark.api import METHODS, Method
 from methods.cubic_upsampling import upsample_cubic
 
 

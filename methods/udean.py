@@ -42,15 +42,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.evaluation.metrics import psnr
-from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth
-from benchmark.plugins import METHODS
-from benchmark.profiles import Profile
-from benchmark.protocol.training_data import TrainingData
-from benchmark.scale import Scale
-from benchmark.settings import Setting, boolean, choice, declare, number
-from benchmark.training.run_context import RunContext
-from benchmark.training.trainer import Trainer, TrainingPlan
+from benchmark.api import (
+    METHODS,
+    SLAB_DEPTH,
+    Profile,
+    RunContext,
+    Scale,
+    Setting,
+    Trainer,
+    TrainingData,
+    TrainingPlan,
+    boolean,
+    choice,
+    declare,
+    hr_slab_depth,
+    number,
+    psnr,
+)
 from methods.adversarial import AdversarialPlan, Batch, Judgement
 from methods.adversarial_diagnostics import high_frequency_energy
 from methods.losses import degradation_adaptation_loss, l1_loss, lsgan_generator_loss, ssim_loss

@@ -23,11 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.evaluation.metrics import METRICS
-from benchmark.inference.slabs import super_resolve_slabs
-from benchmark.profiles import Profile
-from benchmark.protocol.training_data import VolumePair
-from benchmark.scale import Scale
+from benchmark.api import METRICS, Profile, Scale, VolumePair, super_resolve_slabs
 from methods.tricubic import Tricubic
 from methods.zero_fill import ZeroFill
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.method import Method
-from benchmark.plugins import METHODS
-from benchmark.protocol.degradations import zero_fill
+from benchmark.api import METHODS, Method, zero_fill
 
 
 @METHODS.register("zero-fill", summary="k-space zero-fill of the LR volume (sinc up-sampling); no training.")

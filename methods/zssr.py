@@ -36,17 +36,31 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
-from benchmark.method import Method
-from benchmark.plugins import METHODS
-from benchmark.profiles import Profile
-from benchmark.protocol.degradations import kspace_truncate, kspace_zero_fill, truncated_image
-from benchmark.protocol.patches import crop
-from benchmark.protocol.training_data import TrainingData
-from benchmark.scale import Scale
-from benchmark.settings import Setting, boolean, choice, declare, integer, number
-from benchmark.training.run_context import RunContext
-from benchmark.training.trainer import CosineDecay, LearningRatePolicy, Trainer
+from benchmark.api import (
+    METHODS,
+    SLAB_DEPTH,
+    CosineDecay,
+    LearningRatePolicy,
+    Method,
+    Profile,
+    RunContext,
+    Scale,
+    Setting,
+    Trainer,
+    TrainingData,
+    boolean,
+    choice,
+    crop,
+    declare,
+    hr_slab_depth,
+    integer,
+    kspace_truncate,
+    kspace_zero_fill,
+    number,
+    super_resolve_slabs,
+    to_slabs,
+    truncated_image,
+)
 from methods.cubic_upsampling import upsample_cubic
 from methods.dihedral import IDENTITY, InPlane, apply, in_plane_transforms, invert
 from methods.losses import l1_loss

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmark.evaluation.metrics import SSIM_SIGMA, SSIM_WINDOW, gaussian_kernel1d, ssim_map
+from benchmark.api import SSIM_SIGMA, SSIM_WINDOW, gaussian_kernel1d, ssim_map
 
 
 def _filter_axis(images: torch.Tensor, kernel: torch.Tensor, dim: int) -> torch.Tensor:

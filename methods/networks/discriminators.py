@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from benchmark.profiles import Profile
+from benchmark.api import Profile
 
 LEAKY_SLOPE = 0.2
 

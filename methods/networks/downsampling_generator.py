@@ -18,9 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth
-from benchmark.profiles import Profile
-from benchmark.scale import Scale
+from benchmark.api import SLAB_DEPTH, Profile, Scale, hr_slab_depth
 from methods.networks.encoders import DownsamplingEncoder
 from methods.networks.ts_rcan import ts_rcan_decoder_from_profile
 

@@ -26,8 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from benchmark.profiles import Profile
-from benchmark.scale import Scale
+from benchmark.api import Profile, Scale
 from methods.networks.channel_attention import ResidualGroup, conv3x3
 from methods.networks.interpolation_skip import upsample_slab
 
