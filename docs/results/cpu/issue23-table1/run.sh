@@ -5,17 +5,23 @@
 #
 #   STUDY_CODE=/path/to/a/checkout docs/results/cpu/issue23-table1/run.sh
 #
-# STUDY_CODE (default: this repository) is the code the cells run, put first on PYTHONPATH, so that
-# a frozen worktree of the study's commit keeps training the same code while the repository moves on.
+# STUDY_CODE (default: this repository) is the code the cells run: the script runs from that folder
+# (python -m puts the working folder first on sys.path, before PYTHONPATH), so that a frozen worktree
+# keeps training the same code while the repository moves on.  Until 2026-12-07 06:10 UTC the
+# script ran from the repository root, so its cells ran the repository's code of the moment, not
+# STUDY_CODE: see README.md here for what that means for the cells finished before.
 set -u
 ROOT="$(cd "$(dirname "$0")/../../../.." && pwd)"
 CODE="${STUDY_CODE:-$ROOT}"
 RUNS="${STUDY_RUNS:-$ROOT/runs/issue23}"
 PY="$ROOT/.venv/bin/python"
 export PYTHONPATH="$CODE"
+cd "$CODE" || exit 1
 COMMON=(--dataset demo --scale 2x2x2 --setting misaligned --profile quick --set steps_per_epoch=3000
         --executor local --workers 2 --threads 1 --runs-dir "$RUNS")
-bench() { "$PY" -m benchmark.cli "$@"; }
+bench() {
+  if [ -f "$CODE/benchmark/app/cli.py" ]; then "$PY" -m benchmark.app.cli "$@"; else "$PY" -m benchmark.cli "$@"; fi
+}
 echo "study code $(git -C "$CODE" rev-parse --short HEAD) start $(date -u +%FT%TZ)"
 # Table I rows, 3 seeds (the Table I UDEAN row is also the base of the departures below).
 bench run --methods udean,udean-image-da,udean-feature-da,supervised,supervised-rigid,supervised-aligned \
