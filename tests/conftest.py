@@ -1,4 +1,10 @@
-"""Shared fixtures: tiny synthetic volumes and run contexts (no files beyond tmp_path)."""
+"""Shared fixtures: tiny synthetic volumes and run contexts (no files beyond tmp_path); the slow tier.
+
+Tests that start subprocesses or run whole cells (``bench run``, ``bench infer``, a method's
+``fit`` through the contract) carry the ``slow`` marker, given here by module
+(:data:`SLOW_MODULES`) and in the modules themselves for single tests.  The fast loop is
+``pytest -m "not slow"``; ``make test`` and CI run everything.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,37 @@ from benchmark.training.run_context import RunContext
 from benchmark.training.seeding import seed_everything
 from benchmark.training.trainer import Trainer
 from methods.validation import validate_network
+
+SLOW_MODULES = frozenset(
+    {
+        "test_cell_identity",  # bench run of folder datasets
+        "test_cli",  # bench run of the demo cells
+        "test_cli_bad_data",
+        "test_divergence",
+        "test_executors",  # local queue and submitit processes
+        "test_fair_start",
+        "test_gpu_paper_run",
+        "test_hostile_files",
+        "test_import_rules",  # lint-imports processes
+        "test_infer",  # trained cells, bench infer
+        "test_learning_curves",
+        "test_method_contract",  # every method fitted, killed, resumed
+        "test_precision",
+        "test_readme_method",
+        "test_run_safety",  # SIGKILLed runs
+        "test_slurm_real",  # a real Slurm
+        "test_unread_options",
+        "test_zssr",  # test-time training per volume
+    }
+)
+"""Test modules whose tests start subprocesses or run whole cells: all of them are ``slow``."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of :data:`SLOW_MODULES` ``slow``."""
+    for item in items:
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 def smooth_volume(shape: tuple[int, int, int], seed: int) -> np.ndarray:

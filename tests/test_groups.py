@@ -157,6 +157,7 @@ def test_max_subjects_and_progress():
     assert sorted(chosen) == dataset.names[:10]
 
 
+@pytest.mark.slow  # a subprocess
 def test_the_protocol_does_not_import_the_method_interface():
     """The protocol builds data for methods but needs nothing of the ``Method`` interface (nor its registry)."""
     code = (

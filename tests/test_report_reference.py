@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from reports.paper_comparison import load_paper_tables, packaged_reference
 
@@ -42,6 +43,7 @@ def test_packaged_reference_holds_both_tables():
     assert ((paper["method"] == "tricubic") & (paper["dataset"] == "hcp")).any()
 
 
+@pytest.mark.slow  # a subprocess
 def test_bench_report_reads_the_tables_of_the_reports_package_it_imports(tmp_path):
     # A copy of the reports package elsewhere (as in site-packages), whose Table II differs.
     site = tmp_path / "site"
