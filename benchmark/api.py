@@ -23,10 +23,12 @@ from benchmark.folders import path_stat
 
 # Thin-slab inference.
 from benchmark.inference.slabs import SLAB_DEPTH, hr_slab_depth, super_resolve_slabs, to_slabs
+from benchmark.inference.tiling import TileCallback
 
 # The method interface and its context.
 from benchmark.method import Method
 from benchmark.plugins import DATASETS, METHODS
+from benchmark.precision import Precision
 from benchmark.profiles import Profile
 
 # The protocol: degradations, patches, settings, the training data a method may read.
@@ -61,10 +63,12 @@ __all__ = [
     "Dataset",
     "LearningRatePolicy",
     "Method",
+    "Precision",
     "Profile",
     "RunContext",
     "Scale",
     "Setting",
+    "TileCallback",
     "Trainer",
     "TrainingData",
     "TrainingPlan",

@@ -21,9 +21,7 @@ folder and ``"precision"`` to the configuration, so a cell is never reused under
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from contextvars import ContextVar
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Literal, cast, get_args
 
 import torch
@@ -97,29 +95,3 @@ def autocast(precision: Precision, device: torch.device) -> AbstractContextManag
 def needs_loss_scaler(precision: Precision) -> bool:
     """Whether training in ``precision`` scales its losses: ``fp16`` only."""
     return precision == "fp16"
-
-
-_INFERENCE: ContextVar[Precision | None] = ContextVar("inference_precision", default=None)
-"""The precision of whole-volume inference inside :func:`inference_precision`; ``None`` outside."""
-
-
-@contextmanager
-def inference_precision(precision: Precision) -> Iterator[None]:
-    """Run whole-volume inference (:func:`benchmark.inference.slabs.super_resolve_slabs`) in ``precision`` inside.
-
-    The runner holds it around a cell's fit and evaluation, so validation during training and
-    the test volumes follow the cell's precision without every method passing it along (a
-    method's ``super_resolve`` takes the LR volume alone).  It is scoped like ``torch.no_grad``:
-    the previous value comes back on exit.
-    """
-    token = _INFERENCE.set(precision)
-    try:
-        yield
-    finally:
-        _INFERENCE.reset(token)
-
-
-def current_inference_precision(device: torch.device) -> Precision:
-    """The precision set by :func:`inference_precision`, else what ``auto`` means on ``device``."""
-    chosen = _INFERENCE.get()
-    return chosen if chosen is not None else resolve_precision("auto", device)

@@ -114,7 +114,7 @@ class AdversarialPlan:
         self.scale = method.scale
         self.profile = method.profile
         self.device = run.device
-        self.validation_set = ValidationSet(data.validation, self.scale, self.profile, self.device)
+        self.validation_set = ValidationSet(data.validation, self.scale, self.profile, self.device, run.precision)
         self.sampler = PatchSampler(self.profile["lr_patch"], self.scale)
         self.batch_size = int(self.profile["batch_size"])
         self._probe_batch: Batch | None = None

@@ -28,6 +28,7 @@ from benchmark.api import (
     METHODS,
     MISALIGNED,
     SOURCE_HR_SETTINGS,
+    Precision,
     Profile,
     RunContext,
     Scale,
@@ -65,11 +66,12 @@ class PairedSlabPlan:
         scale: Scale,
         profile: Profile,
         device: torch.device,
+        precision: Precision | None = None,
     ) -> None:
         self.networks = {"sr": network}
         self.lr_volumes = [v.data for v in lr_volumes]
         self.hr_volumes = [v.data for v in hr_volumes]
-        self.validation = ValidationSet(validation, scale, profile, device)
+        self.validation = ValidationSet(validation, scale, profile, device, precision)
         self.scale = scale
         self.profile = profile
         self.device = device
@@ -116,7 +118,14 @@ class SupervisedBase(ThinSlabMethod):
     def make_plan(self, data: TrainingData, run: RunContext) -> TrainingPlan:
         lr_volumes, hr_volumes = self.training_pairs(data, run)
         return PairedSlabPlan(
-            self.networks["sr"], lr_volumes, hr_volumes, data.validation, self.scale, self.profile, run.device
+            self.networks["sr"],
+            lr_volumes,
+            hr_volumes,
+            data.validation,
+            self.scale,
+            self.profile,
+            run.device,
+            run.precision,
         )
 
 

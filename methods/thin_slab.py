@@ -129,6 +129,8 @@ class ThinSlabMethod(Method):
             int(self.profile["infer_tile"]),
             int(self.profile["infer_batch"]),
             self.device,
+            precision=self.run.precision if self.run is not None else None,
+            on_tiles=self.run.on_tiles if self.run is not None else None,
         )
 
     def state_dict(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.api import METRICS, Profile, Scale, VolumePair, super_resolve_slabs
+from benchmark.api import METRICS, Precision, Profile, Scale, VolumePair, super_resolve_slabs
 from methods.tricubic import Tricubic
 from methods.zero_fill import ZeroFill
 
@@ -59,9 +59,16 @@ class ValidationSet:
         device: where the network runs.
     """
 
-    def __init__(self, pairs: Sequence[VolumePair], scale: Scale, profile: Profile, device: torch.device) -> None:
+    def __init__(
+        self,
+        pairs: Sequence[VolumePair],
+        scale: Scale,
+        profile: Profile,
+        device: torch.device,
+        precision: Precision | None = None,
+    ) -> None:
         self.pairs = validation_subset(pairs, int(profile["val_volumes"]))
-        self.scale, self.profile, self.device = scale, profile, device
+        self.scale, self.profile, self.device, self.precision = scale, profile, device, precision
         self._references: dict[str, float] | None = None
 
     def network_scores(self, network: nn.Module) -> dict[str, float]:
@@ -76,6 +83,7 @@ class ValidationSet:
                 int(self.profile["infer_tile"]),
                 int(self.profile["infer_batch"]),
                 self.device,
+                precision=self.precision,
             )
             scores.append(volume_scores(sr, pair.hr.data))
         return {**_means(scores), "seconds": time.perf_counter() - started}
@@ -98,7 +106,12 @@ class ValidationSet:
 
 
 def validate_network(
-    network: nn.Module, pairs: Sequence[VolumePair], scale: Scale, profile: Profile, device: torch.device
+    network: nn.Module,
+    pairs: Sequence[VolumePair],
+    scale: Scale,
+    profile: Profile,
+    device: torch.device,
+    precision: Precision | None = None,
 ) -> dict[str, float]:
     """One validation of a slab network: :meth:`ValidationSet.score` of a new set (references computed anew)."""
-    return ValidationSet(pairs, scale, profile, device).score(network)
+    return ValidationSet(pairs, scale, profile, device, precision).score(network)

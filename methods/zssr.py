@@ -42,10 +42,12 @@ from benchmark.api import (
     CosineDecay,
     LearningRatePolicy,
     Method,
+    Precision,
     Profile,
     RunContext,
     Scale,
     Setting,
+    TileCallback,
     Trainer,
     TrainingData,
     boolean,
@@ -392,6 +394,7 @@ class SonFatherPlan:
         profile: Profile,
         device: torch.device,
         settings: ZSSRSettings | None = None,
+        precision: Precision | None = None,
     ):
         settings = settings if settings is not None else ZSSRSettings.from_profile(profile)
         self.networks = {"sr": network}
@@ -400,6 +403,7 @@ class SonFatherPlan:
         self.learn_residual = settings.learn_residual
         self.crop_size = tuple(profile.get("val_crop", (48, 48, 12)))
         self.device = device
+        self.precision = precision
 
     def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Son slabs ``(B, 3, px, py)``, father and base slabs ``(B, 3·sz, sx·px, sy·py)`` on the CPU."""
@@ -428,7 +432,13 @@ class SonFatherPlan:
         son_crop = son[tuple(slice(o, o + c) for o, c in zip(corner, size))]
         father_region = tuple(slice(o * f, (o + c) * f) for o, c, f in zip(corner, size, scale.factors))
         sr = super_resolve_slabs(
-            self.networks["sr"], torch.from_numpy(np.ascontiguousarray(son_crop)), scale, max(size[:2]), 8, self.device
+            self.networks["sr"],
+            torch.from_numpy(np.ascontiguousarray(son_crop)),
+            scale,
+            max(size[:2]),
+            8,
+            self.device,
+            precision=self.precision,
         ).double()
         if self.learn_residual:
             sr = sr + torch.from_numpy(np.ascontiguousarray(self.sampler.base[father_region])).double()
@@ -458,7 +468,7 @@ def train_on_volume(
     Returns:
         The L1 loss of every iteration done (fewer than ``settings.steps`` when ZSSR's policy stops early).
     """
-    plan = SonFatherPlan(network, sampler, run.profile, run.device, settings)
+    plan = SonFatherPlan(network, sampler, run.profile, run.device, settings, run.precision)
     policy: LearningRatePolicy = CosineDecay()
     if settings.lr_policy == "zssr":
         policy = ZSSRRatePolicy(settings.learning_rate, plan.reconstruction_error)
@@ -497,6 +507,8 @@ def zssr_forward(
     batch_size: int,
     device: torch.device,
     learn_residual: bool = True,
+    precision: Precision | None = None,
+    on_tiles: TileCallback | None = None,
 ) -> torch.Tensor:
     """SR of one LR volume: the network's slab output, plus the volume's cubic interpolation when ``learn_residual``.
 
@@ -508,11 +520,13 @@ def zssr_forward(
         batch_size: tiles per forward pass.
         device: inference device.
         learn_residual: add :func:`~methods.cubic_upsampling.upsample_cubic` of ``lr``.
+        precision: autocast of the forward passes (the run's), ``None``: what ``auto`` means.
+        on_tiles: progress of the tiled pass, or ``None``.
 
     Returns:
         ``(X, Y, Z)`` float32 SR volume on the CPU.
     """
-    sr = super_resolve_slabs(network, lr, scale, tile, batch_size, device).cpu()
+    sr = super_resolve_slabs(network, lr, scale, tile, batch_size, device, precision, on_tiles).cpu()
     if not learn_residual:
         return sr
     base = upsample_cubic(lr.detach().cpu().numpy(), scale.factors)
@@ -601,6 +615,8 @@ def super_resolve_ensemble(
     learn_residual: bool = True,
     back_projection: int = BACK_PROJECTION_ITERS,
     back_projection_up: str = "kspace",
+    precision: Precision | None = None,
+    on_tiles: TileCallback | None = None,
 ) -> torch.Tensor:
     """ZSSR's test time: SR of every in-plane variant of ``lr``, mapped back and back-projected, median, back-projected.
 
@@ -621,6 +637,8 @@ def super_resolve_ensemble(
         learn_residual: add the cubic interpolation of each variant to the network's output.
         back_projection: iterations per variant and for the median (ZSSR: 10; 0: none).
         back_projection_up: ``up`` of :func:`back_projection_step`.
+        precision: autocast of the forward passes (the run's), ``None``: what ``auto`` means.
+        on_tiles: progress of each variant's tiled pass, or ``None``.
 
     Returns:
         ``(X, Y, Z)`` float32 SR volume (for an even number of variants, the median is the mean
@@ -632,7 +650,17 @@ def super_resolve_ensemble(
     for transform in (InPlane(*t) for t in transforms):
         if transform.transpose and scale.sx != scale.sy:
             raise ValueError(f"a transposed variant needs sx == sy, got scale {scale}")
-        y = zssr_forward(network, apply(lr, transform).contiguous(), scale, tile, batch_size, device, learn_residual)
+        y = zssr_forward(
+            network,
+            apply(lr, transform).contiguous(),
+            scale,
+            tile,
+            batch_size,
+            device,
+            learn_residual,
+            precision,
+            on_tiles,
+        )
         y = invert(y, transform, factors=(scale.sx, scale.sy)).contiguous()
         outputs.append(back_project(y, lr, scale, back_projection, back_projection_up, device))
     stacked = torch.stack(outputs).sort(dim=0).values
@@ -717,4 +745,6 @@ class ZSSR(Method):
             learn_residual=self.settings.learn_residual,
             back_projection=self.settings.back_projection,
             back_projection_up=self.settings.back_projection_up,
+            precision=run.precision,
+            on_tiles=run.on_tiles,
         )

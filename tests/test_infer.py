@@ -19,7 +19,6 @@ from benchmark.app.executors.inline import run_matrix
 from benchmark.app.executors.request import RunRequest
 from benchmark.app.infer.scan_geometry import slab_axis, slab_axis_order
 from benchmark.evaluation.metrics import psnr
-from benchmark.inference.tile_progress import report_tiles
 from benchmark.inference.tiling import super_resolve_tiled
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.scale import Scale
@@ -216,15 +215,15 @@ def test_zssr_trains_on_the_scan_itself(monkeypatch, capsys, tmp_path):
 
 def test_tiled_inference_reports_each_batch_of_tiles():
     seen: list[tuple[int, int]] = []
-    with report_tiles(lambda done, total: seen.append((done, total))):
-        super_resolve_tiled(
-            lambda tiles: tiles.repeat_interleave(2, 2).repeat_interleave(2, 3).repeat_interleave(2, 4),
-            torch.rand(10, 10, 6),
-            Scale(2, 2, 2),
-            tile=(4, 4, 3),
-            step=(3, 3, 1),
-            batch_size=5,
-        )
+    super_resolve_tiled(
+        lambda tiles: tiles.repeat_interleave(2, 2).repeat_interleave(2, 3).repeat_interleave(2, 4),
+        torch.rand(10, 10, 6),
+        Scale(2, 2, 2),
+        tile=(4, 4, 3),
+        step=(3, 3, 1),
+        batch_size=5,
+        on_tiles=lambda done, total: seen.append((done, total)),
+    )
     totals = {total for _, total in seen}
     assert len(totals) == 1
     assert seen[-1][0] == seen[-1][1] and [done for done, _ in seen] == sorted(done for done, _ in seen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from torch import nn
 from benchmark.environment import environment_record
 from benchmark.errors import BenchError
 from benchmark.inference.slabs import super_resolve_slabs
-from benchmark.precision import autocast, inference_precision, needs_loss_scaler, resolve_precision
+from benchmark.precision import autocast, needs_loss_scaler, resolve_precision
 from benchmark.profiles import load_profile
 from benchmark.results.cell import Cell, ProtocolOptions, config_hash
 from benchmark.scale import Scale
@@ -115,11 +116,22 @@ def test_inference_follows_the_cells_precision_and_returns_float32():
     fp32 = super_resolve_slabs(probe, lr, Scale(2, 2, 2), tile=8, batch_size=4, device=CPU)
     assert set(probe.dtypes) == {torch.float32}  # the CPU's auto: fp32
     probe.dtypes.clear()
-    with inference_precision("bf16"):
-        bf16 = super_resolve_slabs(probe, lr, Scale(2, 2, 2), tile=8, batch_size=4, device=CPU)
+    bf16 = super_resolve_slabs(probe, lr, Scale(2, 2, 2), tile=8, batch_size=4, device=CPU, precision="bf16")
     assert set(probe.dtypes) == {torch.bfloat16}
     assert bf16.dtype == torch.float32 and bf16.shape == fp32.shape == (16, 16, 12)
     assert torch.allclose(bf16, fp32, atol=0.05) and not torch.equal(bf16, fp32)
+
+
+def test_a_method_infers_in_its_runs_precision(tiny_run):
+    """The precision reaches inference through the method's run context, not through a side door."""
+    from benchmark.api import METHODS
+
+    method = METHODS.create("supervised", scale=Scale(2, 2, 2), profile=tiny_run(Scale(2, 2, 2)).profile)
+    probe = _Probe()
+    method.networks["sr"] = probe
+    method.prepare_inference(dataclasses.replace(tiny_run(Scale(2, 2, 2)), precision="bf16"))
+    method.super_resolve(torch.rand(8, 8, 6))
+    assert set(probe.dtypes) == {torch.bfloat16}
 
 
 class _Plan:

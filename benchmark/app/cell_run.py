@@ -25,7 +25,6 @@ from benchmark.errors import BenchError
 from benchmark.evaluation.figure_slices import figure_slices
 from benchmark.evaluation.metrics import METRICS
 from benchmark.plugins import METHODS
-from benchmark.precision import inference_precision
 from benchmark.protocol.groups import CellData, build_groups
 from benchmark.results.cell import Cell, config_hash
 from benchmark.results.cell_lock import LOCK
@@ -189,23 +188,23 @@ def run_cell(
     started = time.perf_counter()
     log(f"fit {cell.label()} in {cell.precision}")
     diverged: TrainingDivergedError | None = None
-    with inference_precision(cell.precision):  # validation during fit and the test volumes alike
-        try:
-            method.fit(view, run)
-        except TrainingDivergedError as error:  # a finding, recorded as the cell's result (divergence.py)
-            diverged = error
-        fit_seconds = time.perf_counter() - started
-        if diverged is None:
-            weights = io.BytesIO()
-            torch.save(method.state_dict(), weights)
-            write_atomic(cell_dir / "model.pt", weights.getvalue())
-            log(f"evaluate on {len(data.test)} test subjects")
-            metrics = evaluate(method, data, cell.scale, cell_dir, save_sr)
-        else:
-            warn_user(f"{diverged}; the cell is recorded as diverged, without metrics (--retry-diverged reruns it).")
-            (cell_dir / "model.pt").unlink(missing_ok=True)
-            nan = float("nan")
-            metrics = pd.DataFrame([{"subject": p.hr.subject, "ssim": nan, "psnr": nan} for p in data.test])
+    # The method reads its precision from run, in fit (validation) and in super_resolve (the test) alike.
+    try:
+        method.fit(view, run)
+    except TrainingDivergedError as error:  # a finding, recorded as the cell's result (divergence.py)
+        diverged = error
+    fit_seconds = time.perf_counter() - started
+    if diverged is None:
+        weights = io.BytesIO()
+        torch.save(method.state_dict(), weights)
+        write_atomic(cell_dir / "model.pt", weights.getvalue())
+        log(f"evaluate on {len(data.test)} test subjects")
+        metrics = evaluate(method, data, cell.scale, cell_dir, save_sr)
+    else:
+        warn_user(f"{diverged}; the cell is recorded as diverged, without metrics (--retry-diverged reruns it).")
+        (cell_dir / "model.pt").unlink(missing_ok=True)
+        nan = float("nan")
+        metrics = pd.DataFrame([{"subject": p.hr.subject, "ssim": nan, "psnr": nan} for p in data.test])
     write_csv(cell_dir / "metrics.csv", metrics)
     total_seconds = time.perf_counter() - started
     mark_done(

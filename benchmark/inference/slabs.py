@@ -24,8 +24,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from benchmark.inference.tiling import BlendingWeights, TileFunction, blending_weights, super_resolve_tiled
-from benchmark.precision import Precision, autocast, current_inference_precision
+from benchmark.inference.tiling import (
+    BlendingWeights,
+    TileCallback,
+    TileFunction,
+    blending_weights,
+    super_resolve_tiled,
+)
+from benchmark.precision import Precision, autocast, resolve_precision
 from benchmark.scale import Scale
 
 SLAB_DEPTH = 3
@@ -92,6 +98,7 @@ def super_resolve_slabs(
     batch_size: int,
     device: torch.device,
     precision: Precision | None = None,
+    on_tiles: TileCallback | None = None,
 ) -> torch.Tensor:
     """Whole-volume SR ``(X/sx, Y/sy, Z/sz)`` → ``(X, Y, Z)`` with a slab network (eval mode, no gradients).
 
@@ -100,16 +107,17 @@ def super_resolve_slabs(
     in their centre weighted 1 and the others 10⁻³ (see the module docstring).
 
     Args:
-        precision: autocast of the network's forward passes; ``None`` takes the cell's (set by
-            the runner with :func:`benchmark.precision.inference_precision`), else what ``auto``
-            means on ``device``.  The SR volume is float32 in every precision.
+        precision: autocast of the network's forward passes (a method passes its run's,
+            ``RunContext.precision``); ``None`` is what ``auto`` means on ``device``.  The SR
+            volume is float32 in every precision.
+        on_tiles: progress of the tiled pass (a method passes ``RunContext.on_tiles``), or ``None``.
     """
     was_training = network.training
     network.eval()
     step = max(tile * 3 // 4, 1)
     try:
         return super_resolve_tiled(
-            slab_tile_function(network, precision or current_inference_precision(device)),
+            slab_tile_function(network, precision or resolve_precision("auto", device)),
             lr,
             scale,
             tile=(tile, tile, SLAB_DEPTH),
@@ -117,6 +125,7 @@ def super_resolve_slabs(
             batch_size=batch_size,
             device=device,
             blending=slab_blending(scale.sz),
+            on_tiles=on_tiles,
         )
     finally:
         network.train(was_training)

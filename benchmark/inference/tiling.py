@@ -15,10 +15,11 @@ from itertools import product
 
 import torch
 
-from benchmark.inference.tile_progress import tiles_done
 from benchmark.scale import Scale
 
 TileFunction = Callable[[torch.Tensor], torch.Tensor]
+TileCallback = Callable[[int, int], None]
+"""Progress of one tiled pass: called with ``(tiles done in this pass, tiles in this pass)``."""
 """Maps LR tiles ``(B, 1, tx, ty, tz)`` to SR tiles ``(B, 1, tx·sx, ty·sy, tz·sz)`` on one device."""
 
 BlendingWeights = Callable[[Sequence[int]], torch.Tensor]
@@ -59,6 +60,7 @@ def super_resolve_tiled(
     batch_size: int = 8,
     device: torch.device | str = "cpu",
     blending: BlendingWeights = blending_weights,
+    on_tiles: TileCallback | None = None,
 ) -> torch.Tensor:
     """Super-resolve a whole LR volume tile by tile.
 
@@ -71,6 +73,7 @@ def super_resolve_tiled(
         batch_size: tiles per call of ``tile_fn``.
         device: device to move tiles to before calling ``tile_fn``.
         blending: weights of each HR tile's voxels in the average (default: Gaussian).
+        on_tiles: called after every batch with ``(tiles done, tiles in this pass)``, or ``None``.
 
     Returns:
         ``(X, Y, Z)`` float32 SR volume on the CPU.
@@ -98,5 +101,6 @@ def super_resolve_tiled(
             )
             out[region] += patch * weights
             norm[region] += weights
-        tiles_done(first + len(chunk), len(starts))
+        if on_tiles is not None:
+            on_tiles(first + len(chunk), len(starts))
     return out / norm

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from rich.progress import Progress
 
+from benchmark.inference.tiling import TileCallback
 from benchmark.precision import Precision
 from benchmark.profiles import Profile
 from benchmark.scale import Scale
@@ -36,6 +37,11 @@ class RunContext:
         config_hash: hash of the cell's configuration and input volumes; checkpoints carry it
             and one written under another hash is refused.
         warn: a message the user should see (a refused or damaged checkpoint); also logged.
+        on_tiles: progress of each tiled inference pass, ``(done, total)`` (``bench infer`` shows
+            it), or ``None``.
+
+    A method reads all of these from here, in ``fit`` and in ``super_resolve`` alike
+    (``Method.run``): whole-volume inference takes its ``precision`` and ``on_tiles``.
     """
 
     device: torch.device
@@ -49,3 +55,4 @@ class RunContext:
     precision: Precision = "fp32"
     config_hash: str = ""
     warn: Callable[[str], None] = field(default=_no_log)
+    on_tiles: TileCallback | None = None

@@ -7,6 +7,7 @@ others go on.  Outputs that exist are refused before any work starts, unless ``-
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -112,12 +113,12 @@ def infer_scans(
             config_hash=f"infer:{restored.name}",
             warn=lambda message: progress.console.print(f"[yellow]warning[/yellow] {message}"),
         )
-        restored.method.prepare_inference(run)
         scans = progress.add_task("scans", total=len(pairs))
         for given, written in pairs:
             bar = TileBar(progress, given.name)
+            restored.method.prepare_inference(replace(run, on_tiles=bar))  # this scan's tiles go to its bar
             try:
-                done.append(super_resolve_scan(restored, given, written, resolved, slab_axis, bar))
+                done.append(super_resolve_scan(restored, given, written, slab_axis))
             except BenchError as error:
                 failed.append((given, str(error)))
             progress.remove_task(bar.task)

@@ -35,8 +35,6 @@ from benchmark.app.infer.scan_geometry import (
 from benchmark.data.nifti_read import NIFTI_SUFFIXES, NiftiScan, read_nifti
 from benchmark.errors import BenchError
 from benchmark.inference.slabs import SLAB_DEPTH
-from benchmark.inference.tile_progress import TileCallback, report_tiles
-from benchmark.precision import inference_precision
 
 
 @dataclass(frozen=True)
@@ -156,17 +154,15 @@ def super_resolve_scan(
     restored: RestoredMethod,
     source: Path,
     target: Path,
-    device: torch.device,
     slab_axis: int | None = None,
-    on_tiles: TileCallback | None = None,
 ) -> InferredScan:
     """Super-resolve the scan ``source`` and write it to ``target`` (see the module docstring).
 
     Args:
-        restored: the method, already given ``device`` (``Method.prepare_inference``).
+        restored: the method, already given its run (``Method.prepare_inference``): the device,
+            the precision and where the progress of each tiled pass goes (``RunContext.on_tiles``).
         slab_axis: ``--slab-axis``, or ``None`` to choose from the voxel sizes
             (:func:`benchmark.app.infer.scan_geometry.slab_axis`).
-        on_tiles: progress of each tiled pass, ``(done, total)``.
 
     Raises:
         BenchError: the scan cannot be read or is too small, or the output cannot be written.
@@ -176,8 +172,7 @@ def super_resolve_scan(
     check_shape(tuple(scan.data.shape), source, order[2])
     check_memory(tuple(scan.data.shape), restored.scale.factors, source)
     lr = torch.from_numpy(np.ascontiguousarray(scan.unit_range().transpose(order)))
-    with inference_precision(restored.precision_on(device)), report_tiles(on_tiles or _quiet):  # type: ignore[arg-type]
-        sr = restored.method.super_resolve(lr)
+    sr = restored.method.super_resolve(lr)  # in its run's precision, reporting to its run's on_tiles
     expected = tuple(n * f for n, f in zip(lr.shape, restored.scale.factors))
     if tuple(sr.shape) != expected:
         raise RuntimeError(
@@ -191,10 +186,6 @@ def super_resolve_scan(
     affine = sr_affine(scan.affine, factors)
     write_like(target, sr_array, scan, affine, f"bench infer {restored.name} {restored.scale}")
     return InferredScan(target, tuple(sr_array.shape), tuple(float(v) for v in voxel_sizes(affine)), order[2])  # type: ignore[arg-type]
-
-
-def _quiet(done: int, total: int) -> None:
-    del done, total
 
 
 def write_like(path: Path, unit: np.ndarray, scan: NiftiScan, affine: np.ndarray, description: str = "") -> None:
