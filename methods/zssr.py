@@ -109,8 +109,8 @@ CHANGE_RATIO = 1.5
 
 
 @dataclasses.dataclass(frozen=True)
-class ZSSRSettings:
-    """Per-volume training settings, read from the profile.
+class ZSSRConfig:
+    """Per-volume training configuration, read from the profile keys.
 
     Attributes:
         steps: iterations per volume (``zssr_steps``).
@@ -141,7 +141,7 @@ class ZSSRSettings:
     batch_size: int = 1
 
     @classmethod
-    def from_profile(cls, profile: Profile) -> ZSSRSettings:
+    def from_profile(cls, profile: Profile) -> ZSSRConfig:
         """Settings from the ``zssr_*`` keys, with per-profile defaults."""
         policy = str(profile.get("zssr_lr_policy", "zssr"))
         if policy not in ("cosine", "zssr"):
@@ -375,14 +375,14 @@ class SonFatherPlan:
     """The :class:`~benchmark.training.trainer.TrainingPlan` of one volume: L1 of SR(son patches) vs father patches.
 
     SR of a son patch is the network's output, plus the patch's base (the son's cubic
-    interpolation) when ``settings.learn_residual``.
+    interpolation) when ``config.learn_residual``.
 
     Args:
         network: the volume's SR network (trained in place).
         sampler: pairs of the volume.
         profile: ``val_crop``, the son crop (LR voxels) of :meth:`reconstruction_error`.
         device: where the batches go.
-        settings: ``batch_size`` and ``learn_residual``; default :meth:`ZSSRSettings.from_profile`.
+        config: ``batch_size`` and ``learn_residual``; default :meth:`ZSSRConfig.from_profile`.
     """
 
     optimised: ClassVar[dict[str, list[str]]] = {"sr": ["sr"]}
@@ -393,14 +393,14 @@ class SonFatherPlan:
         sampler: SonFatherSampler,
         profile: Profile,
         device: torch.device,
-        settings: ZSSRSettings | None = None,
+        config: ZSSRConfig | None = None,
         precision: Precision | None = None,
     ):
-        settings = settings if settings is not None else ZSSRSettings.from_profile(profile)
+        config = config if config is not None else ZSSRConfig.from_profile(profile)
         self.networks = {"sr": network}
         self.sampler = sampler
-        self.batch_size = settings.batch_size
-        self.learn_residual = settings.learn_residual
+        self.batch_size = config.batch_size
+        self.learn_residual = config.learn_residual
         self.crop_size = tuple(profile.get("val_crop", (48, 48, 12)))
         self.device = device
         self.precision = precision
@@ -448,7 +448,7 @@ class SonFatherPlan:
 def train_on_volume(
     network: torch.nn.Module,
     sampler: SonFatherSampler,
-    settings: ZSSRSettings,
+    config: ZSSRConfig,
     run: RunContext,
     description: str = "ZSSR",
     stop_after: int | None = None,
@@ -458,7 +458,7 @@ def train_on_volume(
     Args:
         network: the SR network (trained in place, left in eval mode).
         sampler: pairs of this volume.
-        settings: steps, rate policy, batch size, residual learning.
+        config: steps, rate policy, batch size, residual learning.
         run: this volume's run context (:func:`volume_run`): its seed seeds the patch sampling
             and augmentation; its profile gives Adam, ``lr_max``/``lr_min`` and
             ``val_crop``; losses go to its ``cell_dir``, checkpoints to its ``checkpoint_dir``.
@@ -466,13 +466,13 @@ def train_on_volume(
         stop_after: stop (with a checkpoint) at this step; for tests of resuming.
 
     Returns:
-        The L1 loss of every iteration done (fewer than ``settings.steps`` when ZSSR's policy stops early).
+        The L1 loss of every iteration done (fewer than ``config.steps`` when ZSSR's policy stops early).
     """
-    plan = SonFatherPlan(network, sampler, run.profile, run.device, settings, run.precision)
+    plan = SonFatherPlan(network, sampler, run.profile, run.device, config, run.precision)
     policy: LearningRatePolicy = CosineDecay()
-    if settings.lr_policy == "zssr":
-        policy = ZSSRRatePolicy(settings.learning_rate, plan.reconstruction_error)
-    trainer = Trainer(plan, run, settings.steps, description=description, lr_policy=policy)
+    if config.lr_policy == "zssr":
+        policy = ZSSRRatePolicy(config.learning_rate, plan.reconstruction_error)
+    trainer = Trainer(plan, run, config.steps, description=description, lr_policy=policy)
     trainer.fit(stop_after)
     network.eval()
     return [row["l1"] for row in trainer.history]
@@ -681,7 +681,7 @@ class ZSSR(Method):
 
     def __init__(self, scale: Scale, profile: Profile) -> None:
         super().__init__(scale, profile)
-        self.settings = ZSSRSettings.from_profile(profile)
+        self.config = ZSSRConfig.from_profile(profile)
         self.histories: list[list[float]] = []
         self.seed = 0  # the cell's seed once fitted or loaded: it seeds every volume's training
 
@@ -722,12 +722,12 @@ class ZSSR(Method):
             seed = volume_seed(run.seed, lr_array)
             father, son = father_and_son(lr_array, self.scale)
             sampler = SonFatherSampler(
-                father, son, self.profile["lr_patch"], self.scale, self.settings.augment, self.settings.noise_std
+                father, son, self.profile["lr_patch"], self.scale, self.config.augment, self.config.noise_std
             )
-            network = zssr_network(self.profile, self.scale, seed, self.settings.learn_residual)
+            network = zssr_network(self.profile, self.scale, seed, self.config.learn_residual)
             here = volume_run(run, len(self.histories), seed, self.profile)
             label = f"ZSSR {'x'.join(str(n) for n in lr.shape)}"
-            history = train_on_volume(network, sampler, self.settings, here, label)
+            history = train_on_volume(network, sampler, self.config, here, label)
         self.histories.append(history)
         run.log(
             f"zssr: LR {tuple(lr.shape)}, son {son.shape}, {len(history)} steps, "
@@ -741,10 +741,10 @@ class ZSSR(Method):
             tile,
             batch,
             self.device,
-            transforms=None if self.settings.ensemble else [IDENTITY],
-            learn_residual=self.settings.learn_residual,
-            back_projection=self.settings.back_projection,
-            back_projection_up=self.settings.back_projection_up,
+            transforms=None if self.config.ensemble else [IDENTITY],
+            learn_residual=self.config.learn_residual,
+            back_projection=self.config.back_projection,
+            back_projection_up=self.config.back_projection_up,
             precision=run.precision,
             on_tiles=run.on_tiles,
         )

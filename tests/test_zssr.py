@@ -24,8 +24,8 @@ from methods.tricubic import Tricubic
 from methods.zssr import (
     ZSSR,
     SonFatherSampler,
+    ZSSRConfig,
     ZSSRRatePolicy,
-    ZSSRSettings,
     father_and_son,
     train_on_volume,
     volume_run,
@@ -147,7 +147,7 @@ def test_a_few_steps_lower_the_l1(scale, learn_residual, tiny_run):
             return float(l1_loss(network(son_batch) + learn_residual * base_batch, father_batch))
 
     before = fixed_l1()
-    settings = ZSSRSettings(steps=60, ensemble=False, learn_residual=learn_residual, batch_size=4)
+    settings = ZSSRConfig(steps=60, ensemble=False, learn_residual=learn_residual, batch_size=4)
     history = train_on_volume(network, sampler, settings, run)
     assert len(history) == 60 and all(np.isfinite(history))
     assert fixed_l1() < 0.9 * before
@@ -173,7 +173,7 @@ def test_self_ensemble_shape_and_progress(scale, tiny_run):
     run = tiny_run(scale, zssr_ensemble=True, zssr_steps=2)
     run.progress = Progress(console=Console(quiet=True))
     method = ZSSR(scale=scale, profile=run.profile)
-    assert method.settings.ensemble
+    assert method.config.ensemble
     method.fit(no_source_hr(scale), run)
     lr = torch.from_numpy(np.random.default_rng(0).random((12, 11, 6)).astype(np.float32))
     sr = method.super_resolve(lr)
@@ -202,11 +202,11 @@ def test_zssr_rate_policy_divides_when_the_error_stops_falling():
 
 
 def test_zssr_policy_trains_and_settings_defaults(tiny_run):
-    assert ZSSRSettings.from_profile(load_profile("tiny")).steps == 4
-    assert ZSSRSettings.from_profile(load_profile("quick")).steps == 600
-    paper = ZSSRSettings.from_profile(load_profile("paper"))
+    assert ZSSRConfig.from_profile(load_profile("tiny")).steps == 4
+    assert ZSSRConfig.from_profile(load_profile("quick")).steps == 600
+    paper = ZSSRConfig.from_profile(load_profile("paper"))
     assert paper.steps == 3000 and paper.ensemble and paper.lr_policy == "zssr"
-    assert not ZSSRSettings.from_profile(load_profile("quick")).ensemble
+    assert not ZSSRConfig.from_profile(load_profile("quick")).ensemble
     with pytest.raises(BenchError, match="zssr_lr_policy must be one of zssr, cosine"):
         load_profile("tiny", ["zssr_lr_policy='step'"])  # refused before any cell starts
 
@@ -214,7 +214,7 @@ def test_zssr_policy_trains_and_settings_defaults(tiny_run):
     run = tiny_run(scale, zssr_lr_policy="cosine")
     father, son = father_and_son(smooth_volume((24, 24, 12), 1), scale)
     sampler = SonFatherSampler(father, son, run.profile["lr_patch"], scale)
-    settings = ZSSRSettings.from_profile(run.profile)
+    settings = ZSSRConfig.from_profile(run.profile)
     history = train_on_volume(zssr_network(run.profile, scale, 0), sampler, settings, run)
     assert len(history) == 4 and all(np.isfinite(history))
     rates = pd.read_csv(run.cell_dir / "losses.csv")["lr"]
@@ -277,7 +277,7 @@ def test_a_killed_volume_resumes_to_the_same_weights_and_rates(tiny_run, monkeyp
     _fast_policy(monkeypatch)  # divides after iterations 5, 11 and 17 (then below 9e-6: stop)
     scale = Scale(2, 2, 2)
     run = tiny_run(scale, zssr_steps=30, checkpoint_every=4, val_every=100)
-    settings = ZSSRSettings.from_profile(run.profile)
+    settings = ZSSRConfig.from_profile(run.profile)
     father, son = father_and_son(smooth_volume((24, 24, 12), 2), scale)
 
     def train(folder: str, stop_after: int | None = None) -> tuple[list[float], torch.nn.Module, list[str]]:
@@ -376,7 +376,7 @@ def test_residual_training_starts_at_the_cubic_interpolation_of_the_son(tmp_path
     """In ``paper``, the untrained network outputs zero and the first loss is L1(cubic(son), father)."""
     scale = Scale(2, 2, 2)
     profile = load_profile("paper", SMALL_NET)
-    settings = ZSSRSettings.from_profile(profile)
+    settings = ZSSRConfig.from_profile(profile)
     assert settings.learn_residual and not profile["global_skip"]
     father, son = father_and_son(smooth_volume((24, 24, 12), 3), scale)
     sampler = SonFatherSampler(father, son, (8, 8, 3), scale)
@@ -404,7 +404,7 @@ def test_back_projection_10_iterations_per_variant_and_10_after_the_median(scale
     monkeypatch.setattr(zssr, "back_projection_step", counted)
     run = tiny_run(scale, zssr_ensemble=True, zssr_steps=2)
     method = ZSSR(scale=scale, profile=run.profile)
-    assert method.settings.back_projection == 10  # ZSSR's back_projection_iters = [10], the default
+    assert method.config.back_projection == 10  # ZSSR's back_projection_iters = [10], the default
     method.fit(no_source_hr(scale), run)
     lr = torch.from_numpy(smooth_volume((12, 10, 6), 1))
     sr = method.super_resolve(lr)
@@ -421,7 +421,7 @@ def test_back_projection_10_iterations_per_variant_and_10_after_the_median(scale
     method = ZSSR(scale=scale, profile=run.profile)
     method.fit(no_source_hr(scale), run)
     method.super_resolve(lr)
-    assert not method.settings.ensemble and len(calls) == 20
+    assert not method.config.ensemble and len(calls) == 20
 
 
 @pytest.mark.parametrize("up", ["kspace", "cubic"])
@@ -477,9 +477,9 @@ def test_paper_profile_batch_is_one_pair_with_a_father_crop_of_128():
     """ZSSR's ``crop_size = 128``, one crop per iteration; ``quick``/``tiny`` keep their batch."""
     scale = Scale(2, 2, 2)
     profile = load_profile("paper", SMALL_NET)
-    settings = ZSSRSettings.from_profile(profile)
+    settings = ZSSRConfig.from_profile(profile)
     assert settings.batch_size == 1
-    assert ZSSRSettings.from_profile(load_profile("quick")).batch_size == load_profile("quick")["batch_size"]
+    assert ZSSRConfig.from_profile(load_profile("quick")).batch_size == load_profile("quick")["batch_size"]
     lr = np.random.default_rng(0).random((160, 140, 8)).astype(np.float32)
     father, son = father_and_son(lr, scale)
     sampler = SonFatherSampler(father, son, profile["lr_patch"], scale)
