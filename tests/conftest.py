@@ -52,10 +52,51 @@ SLOW_MODULES = frozenset(
 """Test modules whose tests start subprocesses or run whole cells: all of them are ``slow``."""
 
 
+SLOW_TESTS = frozenset(
+    {
+        "test_adversarial_diagnostics::test_instruments_do_not_change_training",
+        "test_adversarial_diagnostics::test_udean_logs_its_instruments_at_every_validation",
+        "test_cyclegan::test_a_few_steps_lower_the_generator_loss",
+        "test_cyclegan::test_killed_run_resumes_to_the_same_weights_and_pool",
+        "test_cyclegan::test_shapes_and_a_whole_fit",
+        "test_cyclegan::test_training_keeps_the_sr_generator_near_its_interpolation_start",
+        "test_dasr::test_a_few_steps_lower_the_generator_loss",
+        "test_dasr::test_fit_runs_both_stages_and_a_killed_run_resumes_to_the_same_weights",
+        "test_dasr::test_stage2_never_moves_the_downsampling_network_or_its_discriminator",
+        "test_datasets::test_demo_small_subjects_are_distinct_and_in_unit_range",
+        "test_networks::test_a_few_adam_steps_lower_the_loss",
+        "test_pseudosr::test_a_few_steps_lower_the_generator_losses",
+        "test_pseudosr::test_every_term_is_finite_and_trains_the_right_networks",
+        "test_pseudosr::test_shapes_pairs_and_a_whole_fit",
+        "test_pseudosr::test_train_step_updates_translators_then_sr_then_discriminators",
+        "test_reports::test_bench_report_writes_the_seed_table_when_a_cell_has_seeds",
+        "test_reports::test_write_reports_writes_everything",
+        "test_settings::test_bench_list_verbose_lists_every_setting",
+        "test_trainer::test_a_policy_can_end_training_early",
+        "test_trainer::test_a_stateful_policy_survives_a_kill",
+        "test_trainer::test_killed_run_resumes_to_the_same_weights",
+        "test_trainer::test_planted_pickle_in_a_checkpoint_does_not_run",
+        "test_trainer::test_training_lowers_the_loss",
+        "test_udean::test_a_few_steps_lower_the_generator_loss",
+        "test_udean::test_eq_6_and_7_update_exactly_the_networks_the_paper_names",
+        "test_udean::test_every_discriminator_that_judges_a_kept_term_is_trained",
+        "test_udean::test_every_term_is_finite_and_trains_the_right_networks",
+        "test_udean::test_fit_and_state_round_trip",
+        "test_udean::test_the_gradient_penalty_bounds_the_feature_discriminators_input_gradient",
+        "test_udean::test_the_warm_up_keeps_the_inference_path_near_its_interpolation_start",
+        "test_udean::test_the_warm_up_trains_the_lr_paths_then_eq_10",
+        "test_udean::test_updates_move_only_their_own_networks",
+    }
+)
+"""Single tests that train for more than a few seconds (measured with ``--durations``): ``slow`` too."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test of :data:`SLOW_MODULES` ``slow``."""
+    """Mark every test of :data:`SLOW_MODULES`, and every test of :data:`SLOW_TESTS`, ``slow``."""
     for item in items:
-        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module is not None else ""
+        name = getattr(item, "originalname", item.name)
+        if module in SLOW_MODULES or f"{module}::{name}" in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
 
 
