@@ -43,6 +43,7 @@ SLOW_MODULES = frozenset(
         "test_method_contract",  # every method fitted, killed, resumed
         "test_precision",
         "test_readme_method",
+        "test_report_archive",  # bench run of two cells
         "test_run_safety",  # SIGKILLed runs
         "test_slurm_real",  # a real Slurm
         "test_unread_options",

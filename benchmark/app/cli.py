@@ -320,6 +320,12 @@ def report(
     runs_dir: Annotated[Path, typer.Option(help="Results store written by `bench run`.")] = Path("runs"),
     out: Annotated[Path | None, typer.Option(help="Output folder [default: <runs-dir>/report].")] = None,
     profile: Annotated[str | None, typer.Option(help="Report only this profile.")] = None,
+    archive: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also pack the report, results.csv and every cell's record (no weights) into this .tar.gz or .zip."
+        ),
+    ] = None,
 ) -> None:
     """Write LaTeX/Markdown/CSV tables, the comparison with the paper, and error-map figures."""
     import stat
@@ -334,6 +340,10 @@ def report(
     if not stat.S_ISDIR(status.st_mode):
         raise BenchError(f"--runs-dir {runs_dir} is a file, not a results folder; give the folder `bench run` wrote.")
     out_dir = out or runs_dir / "report"
+    if archive is not None:
+        from benchmark.app.run_archive import archive_format
+
+        archive_format(archive)  # a wrong suffix is refused before the report is written
     # The paper's tables are package data of `reports`, found wherever it is installed.
     notes: list[str] = []
     written = write_reports(runs_dir, out_dir, packaged_reference(), profile=profile, notes=notes)
@@ -349,6 +359,16 @@ def report(
         markdown = tables[0]
     if markdown.is_file():
         console.print(markdown.read_text())
+    if archive is not None:
+        from benchmark.app.run_archive import write_archive
+
+        packed = write_archive(runs_dir, out_dir, archive)
+        for link in packed.links:
+            console.print(f"note: {link} is a link; it was left out of the archive.")
+        console.print(
+            f"archive: {packed.path} ({packed.members} files, {packed.raw_bytes / 1e6:.1f} MB packed into "
+            f"{packed.size / 1e6:.1f} MB; weights and checkpoints stay in {runs_dir})"
+        )
 
 
 @app.command()
