@@ -33,6 +33,7 @@ SLOW_MODULES = frozenset(
         "test_cli",  # bench run of the demo cells
         "test_cli_bad_data",
         "test_divergence",
+        "test_example_plugin",  # the example plugin checked in a child process
         "test_executors",  # local queue and submitit processes
         "test_fair_start",
         "test_gpu_paper_run",
