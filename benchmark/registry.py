@@ -9,6 +9,11 @@ declared there in ``pyproject.toml``, third-party packages add their own entries
     [project.entry-points."bench.plugins"]
     my_method = "my_package.my_method"
 
+A plugin that is not installed (a module on ``PYTHONPATH``, a folder of one's own) is named in
+the environment variable ``BENCH_PLUGINS``, comma-separated (``BENCH_PLUGINS=my_package.my_method``);
+it is imported as if it were an entry point of the group, by every process of a run (the local
+queue's and the Slurm array's inherit the environment).
+
 A name registered twice is an error, so a plugin cannot silently shadow a built-in.
 
 A plugin that fails to import (a missing dependency, a syntax error, a clashing name) never
@@ -22,6 +27,7 @@ again, so a broken plugin is never silently missing.
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 import weakref
 from collections.abc import Callable, Iterable
@@ -33,6 +39,8 @@ from benchmark.errors import BenchError
 T = TypeVar("T")
 
 PLUGIN_GROUP = "bench.plugins"
+PLUGINS_VARIABLE = "BENCH_PLUGINS"
+"""Environment variable: comma-separated modules imported as plugins besides the entry points."""
 
 _REGISTRIES: weakref.WeakSet[Registry[Any]] = weakref.WeakSet()
 """Every registry, so that a failed plugin's registrations can be removed from all of them."""
@@ -134,7 +142,7 @@ def load_plugins() -> None:
     if _loading or _pending == []:
         return
     if _pending is None:
-        _pending = sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name)
+        _pending = sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name) + _named_plugins()
     _loading = True
     failures: list[str] = []
     try:
@@ -143,15 +151,23 @@ def load_plugins() -> None:
                 _import_plugin(entry)
             except Exception as error:  # any error of a plugin's import, reported as one sentence
                 reason = " ".join(f"{type(error).__name__}: {error}".split()).rstrip(".")
-                failures.append(f"plugin '{entry.name}' ({entry.value}) failed to import: {reason}")
+                where = f"remove it from {PLUGINS_VARIABLE}" if entry in _named_plugins() else "uninstall the package"
+                failures.append(f"plugin '{entry.name}' ({entry.value}) failed to import: {reason} (fix it, or {where})")
             else:
                 _pending.remove(entry)
     finally:
         _loading = False
     if failures:
         raise BenchError(
-            f"{'; '.join(failures)}; fix or uninstall the package that declares it (entry-point group {PLUGIN_GROUP})."
+            f"{'; '.join(failures)}; plugins are the entry points of group {PLUGIN_GROUP} and the modules of "
+            f"{PLUGINS_VARIABLE}."
         )
+
+
+def _named_plugins() -> list[EntryPoint]:
+    """The modules of ``BENCH_PLUGINS`` as entry points of the group (each module its own name)."""
+    names = [name.strip() for name in os.environ.get(PLUGINS_VARIABLE, "").split(",") if name.strip()]
+    return [EntryPoint(name=name, value=name, group=PLUGIN_GROUP) for name in names]
 
 
 def _import_plugin(entry: EntryPoint) -> None:

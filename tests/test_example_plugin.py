@@ -222,3 +222,24 @@ def test_the_pytest_process_registry_is_left_as_it_was(outcomes):
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]))
+
+
+def test_bench_runs_the_plugin_without_installing_it(tmp_path: Path) -> None:
+    """``BENCH_PLUGINS`` names a module on ``PYTHONPATH``: ``bench run`` (and its processes) import it."""
+    import os
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(PLUGIN_ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "BENCH_PLUGINS": "edge_tricubic.method",
+        "BENCH_CACHE": str(tmp_path / "cache"),
+        "COLUMNS": "200",
+    }
+    code = "import sys; from benchmark.app.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
+    args = ["run", "--methods", NAME, "--dataset", "demo-small", "--profile", "tiny", "--runs-dir", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0 and "done 1" in done.stdout, done.stdout + done.stderr
+    (metrics,) = list(tmp_path.rglob(f"{NAME}/*/*/seed0/metrics.csv"))
+    assert "psnr" in metrics.read_text()
