@@ -152,7 +152,9 @@ def load_plugins() -> None:
             except Exception as error:  # any error of a plugin's import, reported as one sentence
                 reason = " ".join(f"{type(error).__name__}: {error}".split()).rstrip(".")
                 where = f"remove it from {PLUGINS_VARIABLE}" if entry in _named_plugins() else "uninstall the package"
-                failures.append(f"plugin '{entry.name}' ({entry.value}) failed to import: {reason} (fix it, or {where})")
+                failures.append(
+                    f"plugin '{entry.name}' ({entry.value}) failed to import: {reason} (fix it, or {where})"
+                )
             else:
                 _pending.remove(entry)
     finally:

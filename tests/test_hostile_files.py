@@ -128,6 +128,20 @@ def test_bench_infer_of_an_extreme_scan_writes_only_finite_voxels(monkeypatch, c
     assert values.min() >= -3e38 and values.max() <= 3e38
 
 
+def test_bench_infer_outputs_follow_the_umask(monkeypatch, capsys, tmp_path: Path) -> None:
+    """Its temporary file came from mkstemp (0600) and nib.save kept that mode: others could not read the SR."""
+    source = _scan(tmp_path / "scan.nii.gz", np.random.default_rng(1).random((16, 16, 12)).astype(np.float32))
+    previous = os.umask(0o022)
+    try:
+        code, _, err = bench(
+            monkeypatch, capsys, "infer", str(source), str(tmp_path / "sr.nii.gz"), "--method", "tricubic"
+        )
+    finally:
+        os.umask(previous)
+    assert code == 0, err
+    assert stat.S_IMODE((tmp_path / "sr.nii.gz").stat().st_mode) == 0o644
+
+
 def test_a_complex_scan_is_refused_in_one_sentence(monkeypatch, capsys, tmp_path: Path) -> None:
     data = (np.random.default_rng(0).random((16, 16, 12)) * (1 + 1j)).astype(np.complex64)
     source = _scan(tmp_path / "complex.nii", data)

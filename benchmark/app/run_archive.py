@@ -14,16 +14,15 @@ name and renamed, so an interrupted ``bench report`` never leaves half an archiv
 
 from __future__ import annotations
 
-import os
 import stat
 import tarfile
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.errors import BenchError
 from benchmark.results.schema import RESULTS_FILE
+from benchmark.results.store import replace_through
 
 CELL_RECORD_FILES: tuple[str, ...] = (
     "config.json",
@@ -134,9 +133,8 @@ def write_archive(runs_dir: Path, report_dir: Path, archive: Path) -> ArchiveSum
     if not members:
         raise BenchError(f"nothing to archive in {runs_dir}: no results.csv, report or cell records.")
     top = archive.name.removesuffix(".zip").removesuffix(".tgz").removesuffix(".tar.gz")
-    handle, temporary = tempfile.mkstemp(prefix=f".{archive.name}.", dir=folder)
-    os.close(handle)
-    try:
+
+    def pack(temporary: Path) -> None:
         if kind == "tar":
             with tarfile.open(temporary, "w:gz") as packed:
                 for path, name in members:
@@ -145,21 +143,12 @@ def write_archive(runs_dir: Path, report_dir: Path, archive: Path) -> ArchiveSum
             with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as packed:
                 for path, name in members:
                     packed.write(path, arcname=f"{top}/{name}")
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, archive)
+
+    try:
+        replace_through(archive, pack)
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         raise BenchError(f"cannot write --archive {archive}: {error.strerror}.") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     summary.members = len(members)
     summary.raw_bytes = sum(path.stat().st_size for path, _ in members)
     summary.size = archive.stat().st_size
     return summary
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current

@@ -22,6 +22,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,29 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def replace_through(path: Path, write: Callable[[Path], None], suffix: str = "") -> None:
+    """Have ``write`` fill a temporary file beside ``path``, then rename it onto ``path``: never half a file.
+
+    For writers that need a path of their own (``nib.save``, an archive): the temporary file is
+    ``.<name>.<random><suffix>`` (keep ``suffix`` when the writer reads the format from it), gets
+    the mode a plain ``open`` would (0666 less the umask) and is removed if ``write`` fails.  As
+    :func:`write_atomic`, the rename replaces a link planted at ``path``, never its target.
+
+    Raises:
+        OSError: the folder cannot be written, or ``write`` failed to; ``path`` is untouched.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY_PREFIX}{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

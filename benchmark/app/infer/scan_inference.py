@@ -16,7 +16,6 @@ For each scan:
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from benchmark.app.infer.scan_geometry import (
 from benchmark.data.nifti_read import NIFTI_SUFFIXES, NiftiScan, read_nifti
 from benchmark.errors import BenchError
 from benchmark.inference.slabs import SLAB_DEPTH
+from benchmark.results.store import replace_through
 
 
 @dataclass(frozen=True)
@@ -225,16 +225,8 @@ def write_like(path: Path, unit: np.ndarray, scan: NiftiScan, affine: np.ndarray
 
 def _save_atomic(image: nib.Nifti1Image, path: Path) -> None:
     """``nib.save`` under a temporary name beside ``path`` (same suffix), then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = ".nii.gz" if path.name.endswith(".nii.gz") else ".nii"
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
     try:
-        nib.save(image, temporary)
-        os.replace(temporary, path)
+        replace_through(path, lambda temporary: nib.save(image, temporary), suffix)
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         raise BenchError(f"cannot write {path}: {error.strerror}.") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
