@@ -49,7 +49,12 @@ def cache(tmp_path_factory) -> Path:
 
 def run_bench(runs: Path, cache: Path, *extra: str, wait: bool = True) -> subprocess.Popen | int:
     """``bench run`` of the tiny matrix as a separate process (executors start processes of their own)."""
-    code = "import sys; from benchmark.app.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
+    # Ctrl-C as a terminal gives it: a test run started in the background of a non-interactive shell
+    # (nohup, `make test &`) passes SIGINT down as ignored, and Python then keeps ignoring it.
+    code = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from benchmark.app.cli import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
+    )
     env = {**os.environ, "BENCH_CACHE": str(cache), "OMP_NUM_THREADS": "1", "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
     args = [sys.executable, "-c", code, "run", *MATRIX, *TINY, "--runs-dir", str(runs), *extra]
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -83,15 +88,14 @@ def test_slurm_array_through_submitit_local_gives_the_inline_results(tmp_path, c
 
 
 def test_an_interrupted_local_queue_resumes_to_the_same_results(tmp_path, cache, inline_results):
-    process = run_bench(tmp_path / "runs", cache, "--executor", "local", "--workers", "2", wait=False)
-    seen = []
-    for line in process.stdout:  # interrupt once the first cell is done: the others are still training
-        seen.append(line)
-        if line.startswith("done "):
-            break
+    runs = tmp_path / "runs"
+    process = run_bench(runs, cache, "--executor", "local", "--workers", "2", wait=False)
+    # Interrupt once the first cell is done (tricubic), while supervised trains and UDEAN waits.
+    deadline = time.monotonic() + 300
+    while not list(runs.glob("**/DONE")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=120)
-    out = "".join(seen) + out
     assert "done 3" not in out, f"the queue finished before it could be interrupted: {out}"
     assert process.returncode == 130, out
     run_bench(tmp_path / "runs", cache, "--executor", "local", "--workers", "2")

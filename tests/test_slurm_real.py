@@ -36,8 +36,13 @@ WAIT_BOUND = 90.0
 """Seconds within which ``bench run --wait`` must end once Slurm has ended its last task."""
 
 MATRIX = ["--methods", "supervised,tricubic", "--dataset", "demo-small", "--setting", "misaligned"]
-LONG_FIT = ["--profile", "tiny", "--threads", "1", "--set", "steps_per_epoch=600", "--set", "checkpoint_every=20"]
-"""Supervised for 600 steps without validation on the way: long enough to be cancelled mid-fit."""
+LONG_FIT = ["--profile", "tiny", "--threads", "1", "--set", "steps_per_epoch=2400", "--set", "checkpoint_every=20"]
+"""Supervised for 2,400 steps without validation on the way: long enough to be cancelled mid-fit.
+
+A cancelled task ends only ``KillWait`` (2 s) after ``scancel``, as submitit's task ignores the
+SIGTERM that comes first.  At 600 steps, a 2-core CI machine (about 5 ms a step) finished the fit
+in that time; 2,400 steps leave it about 10 s after the first checkpoint.
+"""
 LONG_FIT += ["--set", "val_every=10000"]
 
 
@@ -106,6 +111,13 @@ def _first_checkpoint(runs: Path, process: subprocess.Popen, seconds: float = 30
     raise AssertionError(f"no checkpoint after {seconds} s")
 
 
+def _cancel_mid_fit(cluster: SlurmCluster, runs: Path) -> None:
+    """``scancel`` everything, then check that the supervised fit was really cut short."""
+    cluster.cancel_all()
+    finished = list(runs.glob("demo-small/*/misaligned/supervised/*/*/seed0/DONE"))
+    assert not finished, "the fit ended before it was cancelled: lengthen LONG_FIT for this machine"
+
+
 def _ended_within_bound(process: subprocess.Popen, since: float) -> tuple[int, str]:
     out, _ = process.communicate(timeout=WAIT_BOUND + 60)
     waited = time.monotonic() - since
@@ -136,7 +148,7 @@ class TestWithoutAccounting:
         assert set(rows) == {"supervised", "tricubic"}
         assert rows["supervised"].state.state == "running" and rows["tricubic"].state.state == "pending"
         assert all(row.job_id for row in rows.values())
-        plain_slurm.cancel_all()
+        _cancel_mid_fit(plain_slurm, runs)
         code, out = _ended_within_bound(process, time.monotonic())
         assert code == 1 and "CANCELLED" in out, out
         assert "CANCELLED" in _error_file(runs, "supervised").read_text()
@@ -193,7 +205,7 @@ class TestWithAccounting:
     def test_a_cancellation_is_named(self, accounting_slurm, cache, tmp_path):
         process = _slurm_run(cache, tmp_path, "--methods", "supervised", background=True)
         _first_checkpoint(tmp_path, process)
-        accounting_slurm.cancel_all()
+        _cancel_mid_fit(accounting_slurm, tmp_path)
         code, out = _ended_within_bound(process, time.monotonic())
         assert code == 1 and "CANCELLED" in out, out
         assert "srun: error" not in out.splitlines()[-1]
