@@ -29,6 +29,9 @@ from benchmark.inference.tiling import TileCallback
 from benchmark.method import Method
 from benchmark.plugins import DATASETS, METHODS
 from benchmark.precision import Precision
+
+# Profile keys a method declares (``--set key=value``).
+from benchmark.profile_keys import ProfileKey, boolean, choice, declare, integer, number, optional
 from benchmark.profiles import Profile
 
 # The protocol: degradations, patches, settings, the training data a method may read.
@@ -38,9 +41,6 @@ from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING, SOURCE_HR_S
 from benchmark.protocol.training_data import TrainingData, VolumePair
 from benchmark.results.store import write_json
 from benchmark.scale import Scale
-
-# Profile keys a method declares (``--set key=value``).
-from benchmark.settings import Setting, boolean, choice, declare, integer, number
 
 # Training.
 from benchmark.training.run_context import RunContext
@@ -65,9 +65,9 @@ __all__ = [
     "Method",
     "Precision",
     "Profile",
+    "ProfileKey",
     "RunContext",
     "Scale",
-    "Setting",
     "TileCallback",
     "Trainer",
     "TrainingData",
@@ -86,6 +86,7 @@ __all__ = [
     "kspace_truncate",
     "kspace_zero_fill",
     "number",
+    "optional",
     "path_stat",
     "psnr",
     "random_patch_corner",

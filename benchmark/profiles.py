@@ -2,8 +2,10 @@
 
 A profile is a flat mapping of settings that every learned method reads the same way, so
 that all methods share one backbone size and one training set-up.  Method-specific keys
-are allowed (``zssr_steps``); a method reads them with :meth:`Profile.get` and a default.
-``bench run --set key=value`` overrides any key for one run.
+(``zssr_steps``) are declared by their plugin with their defaults (:class:`benchmark.profile_keys.ProfileKey`);
+a method reads every key as ``profile[key]``.  ``bench run --set key=value`` overrides any key
+for one run.  A cell's identity holds the overrides that differ from the profile's table, so a
+declared default never changes which folder a cell lives in.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import BenchError
-from benchmark.settings import (
-    Setting,
+from benchmark.profile_keys import (
+    ProfileKey,
     auto_or,
     boolean,
-    check_settings,
+    check_profile_keys,
     choice,
     declare,
     declared,
+    declared_default,
     int_tuple,
     integer,
     number,
@@ -80,29 +83,29 @@ def _betas(value: Any) -> tuple[float, float]:
 
 
 declare(
-    Setting("lr_patch", int_tuple(3, minimum=4, last=3), "LR training patch (px, py, 3) in voxels; 3 = slab depth"),
-    Setting("n_resgroups", integer(1), "TS-RCAN residual groups"),
-    Setting("n_rcab", integer(1), "RCABs per residual group"),
-    Setting("n_feats", integer(1), "TS-RCAN feature channels"),
-    Setting("reduction", integer(1), "channel-attention reduction"),
-    Setting("encoder_feats", integer(1), "encoder feature channels"),
-    Setting("disc_feats", integer(1), "discriminator feature channels"),
-    Setting("global_skip", boolean(), "image-to-image SR paths add a fixed up-sampling of their input"),
-    Setting("skip_interpolation", choice("cubic", "linear"), "the global skip's kernel: local tricubic, or linear"),
-    Setting("batch_size", integer(1), "patches per training step"),
-    Setting("epochs", integer(1), "training epochs"),
-    Setting("steps_per_epoch", auto_or(integer(1)), "steps per epoch; auto sizes an epoch from the data"),
-    Setting("lr_max", number(0, open_min=True), "peak learning rate (cosine decay starts here)"),
-    Setting("lr_min", number(0), "final learning rate"),
-    Setting("adam_betas", _betas, "Adam (beta1, beta2), each in [0, 1)"),
-    Setting("adam_eps", number(0, open_min=True), "Adam epsilon"),
-    Setting("val_every", integer(1), "steps between validations"),
-    Setting("checkpoint_every", integer(1), "steps between checkpoints"),
-    Setting("infer_tile", integer(8), "in-plane LR tile side at inference (voxels)"),
-    Setting("infer_batch", integer(1), "tiles per forward pass at inference"),
-    Setting("val_volumes", integer(1), "validation volumes scored at each validation (whole, as the test)"),
-    Setting("val_crop", int_tuple(3, minimum=3), "crop (LR voxels) of the instruments: DASR's G_d PSNR, ZSSR's son"),
-    Setting("max_subjects", optional(integer(4)), "use only the first N subjects (sorted); None: all"),
+    ProfileKey("lr_patch", int_tuple(3, minimum=4, last=3), "LR training patch (px, py, 3) in voxels; 3 = slab depth"),
+    ProfileKey("n_resgroups", integer(1), "TS-RCAN residual groups"),
+    ProfileKey("n_rcab", integer(1), "RCABs per residual group"),
+    ProfileKey("n_feats", integer(1), "TS-RCAN feature channels"),
+    ProfileKey("reduction", integer(1), "channel-attention reduction"),
+    ProfileKey("encoder_feats", integer(1), "encoder feature channels"),
+    ProfileKey("disc_feats", integer(1), "discriminator feature channels"),
+    ProfileKey("global_skip", boolean(), "image-to-image SR paths add a fixed up-sampling of their input"),
+    ProfileKey("skip_interpolation", choice("cubic", "linear"), "the global skip's kernel: local tricubic, or linear"),
+    ProfileKey("batch_size", integer(1), "patches per training step"),
+    ProfileKey("epochs", integer(1), "training epochs"),
+    ProfileKey("steps_per_epoch", auto_or(integer(1)), "steps per epoch; auto sizes an epoch from the data"),
+    ProfileKey("lr_max", number(0, open_min=True), "peak learning rate (cosine decay starts here)"),
+    ProfileKey("lr_min", number(0), "final learning rate"),
+    ProfileKey("adam_betas", _betas, "Adam (beta1, beta2), each in [0, 1)"),
+    ProfileKey("adam_eps", number(0, open_min=True), "Adam epsilon"),
+    ProfileKey("val_every", integer(1), "steps between validations"),
+    ProfileKey("checkpoint_every", integer(1), "steps between checkpoints"),
+    ProfileKey("infer_tile", integer(8), "in-plane LR tile side at inference (voxels)"),
+    ProfileKey("infer_batch", integer(1), "tiles per forward pass at inference"),
+    ProfileKey("val_volumes", integer(1), "validation volumes scored at each validation (whole, as the test)"),
+    ProfileKey("val_crop", int_tuple(3, minimum=3), "crop (LR voxels) of the instruments: DASR's G_d PSNR, ZSSR's son"),
+    ProfileKey("max_subjects", optional(integer(4)), "use only the first N subjects (sorted); None: all"),
 )
 
 
@@ -161,14 +164,24 @@ class Profile:
     overrides: tuple[str, ...] = ()
 
     def __getitem__(self, key: str) -> Any:
-        try:
+        """Setting ``key``: the profile's (``--set`` applied), else the default its owner declared.
+
+        Raises:
+            KeyError: ``key`` is neither in the profile nor declared with a default.
+        """
+        if key in self.settings:
             return self.settings[key]
+        try:
+            return declared_default(key, self.name)
         except KeyError:
-            raise KeyError(f"profile '{self.name}' has no setting '{key}'") from None
+            raise KeyError(f"profile '{self.name}' has no profile key '{key}'") from None
 
     def get(self, key: str, default: Any = None) -> Any:
-        """Setting ``key`` or ``default``."""
-        return self.settings.get(key, default)
+        """Setting ``key`` as ``profile[key]`` gives it, or ``default`` for a key nobody declared."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (tuples become lists when written as JSON)."""
@@ -208,7 +221,7 @@ def _text(value: Any) -> str:
 def load_profile(name: str, overrides: Iterable[str] = ()) -> Profile:
     """Build profile ``name`` with ``key=value`` overrides (values parsed as Python literals).
 
-    Every key and value is checked (:func:`benchmark.settings.check_settings`) before any cell
+    Every key and value is checked (:func:`benchmark.profile_keys.check_profile_keys`) before any cell
     starts; an override equal to the profile's own value is no override.
 
     Raises:
@@ -232,7 +245,7 @@ def load_profile(name: str, overrides: Iterable[str] = ()) -> Profile:
             raise BenchError(f"--set {key} is given twice ({settings[key]!r} and {value!r}); give it once.")
         settings[key] = value
         given.add(key)
-    resolved = check_settings(settings, name, frozenset(given))
-    base = check_settings(PROFILES[name], name)
+    resolved = check_profile_keys(settings, name, frozenset(given))
+    base = check_profile_keys(PROFILES[name], name)
     changed = tuple(sorted(key for key in resolved if key not in base or base[key] != resolved[key]))
     return Profile(name, resolved, changed)

@@ -28,9 +28,9 @@ from benchmark.api import (
     METHODS,
     SLAB_DEPTH,
     Profile,
+    ProfileKey,
     RunContext,
     Scale,
-    Setting,
     Trainer,
     TrainingData,
     TrainingPlan,
@@ -39,6 +39,7 @@ from benchmark.api import (
     hr_slab_depth,
     integer,
     number,
+    optional,
 )
 from methods.adversarial import AdversarialPlan, Batch, Judgement
 from methods.adversarial_diagnostics import high_frequency_energy
@@ -51,10 +52,18 @@ CYCLE_WEIGHT = 10.0
 POOL_SIZE = 50
 
 declare(
-    Setting("cyclegan_cycle_lr_weight", number(0), "weight of the LR cycle loss", owner="cyclegan"),
-    Setting("cyclegan_cycle_hr_weight", number(0), "weight of the HR cycle loss", owner="cyclegan"),
-    Setting("cyclegan_pool_size", integer(0), "fake-image pool size (0: no pool)", owner="cyclegan"),
-    Setting("cyclegan_down_skip", boolean(), "G_down adds the decimated HR (default: global_skip)", owner="cyclegan"),
+    ProfileKey("cyclegan_cycle_lr_weight", number(0), "LR cycle loss weight", owner="cyclegan", default=CYCLE_WEIGHT),
+    ProfileKey("cyclegan_cycle_hr_weight", number(0), "HR cycle loss weight", owner="cyclegan", default=CYCLE_WEIGHT),
+    ProfileKey(
+        "cyclegan_pool_size", integer(0), "fake-image pool size (0: no pool)", owner="cyclegan", default=POOL_SIZE
+    ),
+    ProfileKey(
+        "cyclegan_down_skip",
+        optional(boolean()),
+        "G_down adds the decimated HR (None: as global_skip)",
+        owner="cyclegan",
+        default=None,
+    ),
 )
 
 
@@ -68,9 +77,9 @@ class CycleGANPlan(AdversarialPlan):
 
     def __init__(self, method: ThinSlabMethod, data: TrainingData, run: RunContext) -> None:
         super().__init__(method, data, run)
-        self.cycle_lr_weight = float(self.profile.get("cyclegan_cycle_lr_weight", CYCLE_WEIGHT))
-        self.cycle_hr_weight = float(self.profile.get("cyclegan_cycle_hr_weight", CYCLE_WEIGHT))
-        pool_size = int(self.profile.get("cyclegan_pool_size", POOL_SIZE))
+        self.cycle_lr_weight = self.profile["cyclegan_cycle_lr_weight"]
+        self.cycle_hr_weight = self.profile["cyclegan_cycle_hr_weight"]
+        pool_size = self.profile["cyclegan_pool_size"]
         px, py, _ = self.sampler.lr_patch
         hx, hy, _ = self.sampler.hr_patch
         pools = {
@@ -171,10 +180,11 @@ class CycleGAN(ThinSlabMethod):
         # Built in this order (discriminators first) so that initial weights stay those of earlier versions.
         d_hr = slab_discriminator(profile, hr_slab_depth(scale), (scale.sx, scale.sy))
         d_lr = slab_discriminator(profile, SLAB_DEPTH)
+        down_skip = profile["cyclegan_down_skip"]
         return {
             "g_up": ts_rcan_from_profile(profile, scale),
             "g_down": downsampling_generator_from_profile(
-                profile, scale, skip=bool(profile.get("cyclegan_down_skip", profile["global_skip"]))
+                profile, scale, skip=profile["global_skip"] if down_skip is None else down_skip
             ),
             "d_hr": d_hr,
             "d_lr": d_lr,

@@ -40,9 +40,9 @@ from benchmark.api import (
     METHODS,
     SLAB_DEPTH,
     Profile,
+    ProfileKey,
     RunContext,
     Scale,
-    Setting,
     Trainer,
     TrainingData,
     boolean,
@@ -50,6 +50,7 @@ from benchmark.api import (
     hr_slab_depth,
     integer,
     number,
+    optional,
 )
 from methods.adversarial import AdversarialPlan, Batch, Judgement
 from methods.losses import LF_KERNEL, high_pass, l1_loss, low_pass, lsgan_generator_loss
@@ -62,47 +63,60 @@ STAGE1_ADV_WEIGHT = 0.005
 PIXEL_WEIGHT = 1.0
 LF_WEIGHT = 1.0
 ADV_WEIGHT = 0.01
+HR_GRADIENT_PENALTY_DEFAULT = 0.001
 
 declare(
-    Setting("dasr_lf_kernel", integer(1), "taps of the Gaussian low-pass (pixels)", owner="dasr"),
-    Setting("dasr_stage1_lf_weight", number(0), "stage 1 low-frequency weight", owner="dasr"),
-    Setting("dasr_stage1_adv_weight", number(0), "stage 1 adversarial weight", owner="dasr"),
-    Setting("dasr_pixel_weight", number(0), "stage 2 pixel weight", owner="dasr"),
-    Setting("dasr_lf_weight", number(0), "stage 2 low-frequency weight", owner="dasr"),
-    Setting("dasr_adv_weight", number(0), "stage 2 adversarial weight", owner="dasr"),
-    Setting("dasr_use_ddm", boolean(), "weight stage 2 by the domain-distance map", owner="dasr"),
-    Setting("dasr_down_skip", boolean(), "down-sampling network adds a sampling skip", owner="dasr"),
-    Setting("dasr_hr_gradient_penalty", number(0), "γ, stage-2 HR discriminator gradient penalty", owner="dasr"),
+    ProfileKey("dasr_lf_kernel", integer(1), "taps of the Gaussian low-pass (pixels)", owner="dasr", default=LF_KERNEL),
+    ProfileKey(
+        "dasr_stage1_lf_weight", number(0), "stage 1 low-frequency weight", owner="dasr", default=STAGE1_LF_WEIGHT
+    ),
+    ProfileKey(
+        "dasr_stage1_adv_weight", number(0), "stage 1 adversarial weight", owner="dasr", default=STAGE1_ADV_WEIGHT
+    ),
+    ProfileKey("dasr_pixel_weight", number(0), "stage 2 pixel weight", owner="dasr", default=PIXEL_WEIGHT),
+    ProfileKey("dasr_lf_weight", number(0), "stage 2 low-frequency weight", owner="dasr", default=LF_WEIGHT),
+    ProfileKey("dasr_adv_weight", number(0), "stage 2 adversarial weight", owner="dasr", default=ADV_WEIGHT),
+    ProfileKey("dasr_use_ddm", boolean(), "weight stage 2 by the domain-distance map", owner="dasr", default=True),
+    ProfileKey(
+        "dasr_down_skip",
+        optional(boolean()),
+        "down-sampling network adds a sampling skip (None: as global_skip)",
+        owner="dasr",
+        default=None,
+    ),
+    ProfileKey(
+        "dasr_hr_gradient_penalty",
+        number(0),
+        "γ, stage-2 HR discriminator gradient penalty",
+        owner="dasr",
+        default=HR_GRADIENT_PENALTY_DEFAULT,
+    ),
 )
-
-
-HR_GRADIENT_PENALTY_DEFAULT = 0.001
-"""``dasr_hr_gradient_penalty`` where the profile does not set it."""
 
 
 @dataclasses.dataclass(frozen=True)
 class DASRWeights:
     """Loss weights and filter size of both stages, read from the profile (defaults: the reference code)."""
 
-    lf_kernel: int = LF_KERNEL
-    stage1_lf: float = STAGE1_LF_WEIGHT
-    stage1_adv: float = STAGE1_ADV_WEIGHT
-    pixel: float = PIXEL_WEIGHT
-    lf: float = LF_WEIGHT
-    adv: float = ADV_WEIGHT
-    use_ddm: bool = True
+    lf_kernel: int
+    stage1_lf: float
+    stage1_adv: float
+    pixel: float
+    lf: float
+    adv: float
+    use_ddm: bool
 
     @classmethod
     def from_profile(cls, profile: Profile) -> DASRWeights:
-        """Weights from the ``dasr_*`` profile keys, defaults where a key is absent."""
+        """Weights from the ``dasr_*`` profile keys (their declared defaults where a key is not set)."""
         return cls(
-            lf_kernel=int(profile.get("dasr_lf_kernel", LF_KERNEL)),
-            stage1_lf=float(profile.get("dasr_stage1_lf_weight", STAGE1_LF_WEIGHT)),
-            stage1_adv=float(profile.get("dasr_stage1_adv_weight", STAGE1_ADV_WEIGHT)),
-            pixel=float(profile.get("dasr_pixel_weight", PIXEL_WEIGHT)),
-            lf=float(profile.get("dasr_lf_weight", LF_WEIGHT)),
-            adv=float(profile.get("dasr_adv_weight", ADV_WEIGHT)),
-            use_ddm=bool(profile.get("dasr_use_ddm", True)),
+            lf_kernel=profile["dasr_lf_kernel"],
+            stage1_lf=profile["dasr_stage1_lf_weight"],
+            stage1_adv=profile["dasr_stage1_adv_weight"],
+            pixel=profile["dasr_pixel_weight"],
+            lf=profile["dasr_lf_weight"],
+            adv=profile["dasr_adv_weight"],
+            use_ddm=profile["dasr_use_ddm"],
         )
 
 
@@ -239,7 +253,7 @@ class SuperResolutionPlan(HighFrequencyPlan):
         super().__init__(method, data, run, ("sr", "d_hr"))
         # Frozen: they run only under no_grad here and belong to no optimiser of this plan.
         self.down, self.d_lr = method.networks["down"], method.networks["d_lr"]
-        gamma = float(self.profile.get("dasr_hr_gradient_penalty", HR_GRADIENT_PENALTY_DEFAULT))
+        gamma = self.profile["dasr_hr_gradient_penalty"]
         if gamma > 0:
             self.gradient_penalties["d_hr"] = gamma
 
@@ -301,7 +315,7 @@ class DASR(ThinSlabMethod):
     @classmethod
     def build_networks(cls, scale: Scale, profile: Profile) -> dict[str, nn.Module]:
         """``sr`` (TS-RCAN), ``down`` (``G_d``), ``d_lr`` (per-pixel FSD) and ``d_hr`` (slab discriminator)."""
-        down_skip = bool(profile.get("dasr_down_skip", profile.get("global_skip", False)))
+        down_skip = profile["global_skip"] if profile["dasr_down_skip"] is None else profile["dasr_down_skip"]
         return {
             "sr": ts_rcan_from_profile(profile, scale),
             "down": downsampling_generator_from_profile(profile, scale, skip=down_skip),

@@ -29,9 +29,9 @@ from benchmark.api import (
     METHODS,
     SLAB_DEPTH,
     Profile,
+    ProfileKey,
     RunContext,
     Scale,
-    Setting,
     Trainer,
     TrainingData,
     TrainingPlan,
@@ -52,10 +52,16 @@ SR_ADV_WEIGHT = 0.1
 NOISE_CHANNELS = 1
 
 declare(
-    Setting("pseudosr_cycle_weight", number(0), "weight of the cycle loss", owner="pseudosr"),
-    Setting("pseudosr_identity_weight", number(0), "weight of the identity loss", owner="pseudosr"),
-    Setting("pseudosr_geometry_weight", number(0), "weight of the geometric-ensemble loss", owner="pseudosr"),
-    Setting("pseudosr_sr_adv_weight", number(0), "weight of the SR adversarial loss", owner="pseudosr"),
+    ProfileKey("pseudosr_cycle_weight", number(0), "cycle loss weight", owner="pseudosr", default=CYCLE_WEIGHT),
+    ProfileKey(
+        "pseudosr_identity_weight", number(0), "identity loss weight", owner="pseudosr", default=IDENTITY_WEIGHT
+    ),
+    ProfileKey(
+        "pseudosr_geometry_weight", number(0), "geometric loss weight", owner="pseudosr", default=GEOMETRY_WEIGHT
+    ),
+    ProfileKey(
+        "pseudosr_sr_adv_weight", number(0), "SR adversarial loss weight", owner="pseudosr", default=SR_ADV_WEIGHT
+    ),
 )
 
 
@@ -113,10 +119,10 @@ class PseudoSRPlan(AdversarialPlan):
         super().__init__(method, data, run)
         self.clean_lr, self.source_hr = clean_lr_volumes(self.source_hr, self.scale)
         run.log(f"pseudosr: {len(self.clean_lr)} clean LR volumes made by k-space truncation of the source HR")
-        self.cycle_weight = float(self.profile.get("pseudosr_cycle_weight", CYCLE_WEIGHT))
-        self.identity_weight = float(self.profile.get("pseudosr_identity_weight", IDENTITY_WEIGHT))
-        self.geometry_weight = float(self.profile.get("pseudosr_geometry_weight", GEOMETRY_WEIGHT))
-        self.sr_adv_weight = float(self.profile.get("pseudosr_sr_adv_weight", SR_ADV_WEIGHT))
+        self.cycle_weight = self.profile["pseudosr_cycle_weight"]
+        self.identity_weight = self.profile["pseudosr_identity_weight"]
+        self.geometry_weight = self.profile["pseudosr_geometry_weight"]
+        self.sr_adv_weight = self.profile["pseudosr_sr_adv_weight"]
         px, py, _ = self.sampler.lr_patch
         self.transforms = geometric_transforms(square=px == py and self.scale.sx == self.scale.sy)
 
@@ -238,7 +244,7 @@ class PseudoSR(ThinSlabMethod):
         translator = ts_rcan_decoder_from_profile(profile, SLAB_DEPTH + NOISE_CHANNELS, SLAB_DEPTH)
         return {
             "g_clean": ts_rcan_from_profile(profile, scale, out_scale=(1, 1, 1)),
-            "g_degrade": NoisyTranslator(translator, skip=bool(profile.get("global_skip", False))),
+            "g_degrade": NoisyTranslator(translator, skip=profile["global_skip"]),
             "sr": ts_rcan_from_profile(profile, scale),
             "d_x": slab_discriminator(profile, SLAB_DEPTH),
             "d_clean": slab_discriminator(profile, SLAB_DEPTH),

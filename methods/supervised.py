@@ -30,9 +30,9 @@ from benchmark.api import (
     SOURCE_HR_SETTINGS,
     Precision,
     Profile,
+    ProfileKey,
     RunContext,
     Scale,
-    Setting,
     Trainer,
     TrainingData,
     TrainingPlan,
@@ -47,9 +47,9 @@ from methods.networks import ts_rcan_from_profile
 from methods.thin_slab import PatchSampler, ThinSlabMethod
 from methods.validation import ValidationSet
 
-SSIM_WEIGHT = 0.5
-
-declare(Setting("ssim_weight", number(0, 1), "supervised loss: α·(1−SSIM) + (1−α)·L1", owner="supervised"))
+declare(
+    ProfileKey("ssim_weight", number(0, 1), "supervised loss: α·(1−SSIM) + (1−α)·L1", owner="supervised", default=0.5)
+)
 
 
 class PairedSlabPlan:
@@ -76,7 +76,7 @@ class PairedSlabPlan:
         self.profile = profile
         self.device = device
         self.sampler = PatchSampler(profile["lr_patch"], scale)
-        self.alpha = float(profile.get("ssim_weight", SSIM_WEIGHT))
+        self.alpha = profile["ssim_weight"]
 
     def sample_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """LR slabs ``(B, 3, px, py)`` and HR slabs ``(B, 3·sz, sx·px, sy·py)`` on the CPU."""

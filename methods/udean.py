@@ -46,9 +46,9 @@ from benchmark.api import (
     METHODS,
     SLAB_DEPTH,
     Profile,
+    ProfileKey,
     RunContext,
     Scale,
-    Setting,
     Trainer,
     TrainingData,
     TrainingPlan,
@@ -93,43 +93,54 @@ class UDEANWeights:
 
     @classmethod
     def from_profile(cls, profile: Profile, ablated: Iterable[str] = ()) -> UDEANWeights:
-        """Defaults overridden by the profile's ``udean_*`` keys; names in ``ablated`` are forced to 0."""
-        values = {f.name: float(profile.get(f"udean_{f.name}", f.default)) for f in fields(cls)}
+        """The profile's ``udean_*`` keys (declared with this class's defaults); names in ``ablated`` are 0."""
+        values = {f.name: profile[f"udean_{f.name}"] for f in fields(cls)}
         values.update({name: 0.0 for name in ablated})
         return cls(**values)
 
 
+FEATURE_GRADIENT_PENALTY_DEFAULT = 0.1
+"""``udean_feature_gradient_penalty``'s γ (docs/methods/udean.md)."""
+
 declare(
     *(
-        Setting(f"udean_{f.name}", number(0), f"weight {f.name} (eq. 4–10)", owner="udean")
+        ProfileKey(f"udean_{f.name}", number(0), f"weight {f.name} (eq. 4–10)", owner="udean", default=f.default)
         for f in fields(UDEANWeights)
     ),
-    Setting("udean_hr_consistency_skip", boolean(), "HR consistency path keeps the global skip", owner="udean"),
-    Setting("udean_down_skip", boolean(), "X_{s→t} adds the decimated Y_s (default off)", owner="udean"),
-    Setting("udean_warmup", number(0, 1), "share of the steps that start the LR decoder's paths", owner="udean"),
-    Setting("udean_lr_consistency_skip", boolean(), "X̂_t adds X_t (only with udean_down_skip)", owner="udean"),
-    Setting("udean_encoder_init", choice("he", "pytorch"), "initialisation of the two encoders", owner="udean"),
-    Setting("udean_feature_gradient_penalty", number(0), "γ, feature discriminator gradient penalty", owner="udean"),
-    Setting("udean_hr_discriminator", boolean(), "HR-slab discriminator judging eq. 4/6 terms", owner="udean"),
+    ProfileKey(
+        "udean_hr_consistency_skip", boolean(), "HR consistency path keeps the global skip", owner="udean", default=True
+    ),
+    ProfileKey("udean_down_skip", boolean(), "X_{s→t} adds the decimated Y_s", owner="udean", default=False),
+    ProfileKey(
+        "udean_warmup", number(0, 1), "share of the steps that start the LR decoder's paths", owner="udean", default=0.1
+    ),
+    ProfileKey(
+        "udean_lr_consistency_skip", boolean(), "X̂_t adds X_t (only with udean_down_skip)", owner="udean", default=True
+    ),
+    ProfileKey(
+        "udean_encoder_init", choice("he", "pytorch"), "initialisation of the two encoders", owner="udean", default="he"
+    ),
+    ProfileKey(
+        "udean_feature_gradient_penalty",
+        number(0),
+        "γ, feature discriminator gradient penalty",
+        owner="udean",
+        default=FEATURE_GRADIENT_PENALTY_DEFAULT,
+    ),
+    ProfileKey(
+        "udean_hr_discriminator", boolean(), "HR-slab discriminator judging eq. 4/6 terms", owner="udean", default=True
+    ),
 )
-ENCODER_INIT_DEFAULT = "he"
-"""``udean_encoder_init`` where the profile does not set it (module doc, issue 14)."""
-FEATURE_GRADIENT_PENALTY_DEFAULT = 0.1
-"""``udean_feature_gradient_penalty`` γ where the profile does not set it (module doc, issue 14)."""
-HR_DISCRIMINATOR_DEFAULT = True
-"""``udean_hr_discriminator`` where the profile does not set it: eq. 4 and 6 as printed."""
-WARMUP_DEFAULT = 0.1
-"""``udean_warmup`` where the profile does not set it: the first 10 % of the steps (module doc)."""
 
 
 def starts_at_sampling(profile: Profile) -> bool:
     """Whether ``X_{s→t}`` adds the decimated ``Y_s`` (``udean_down_skip``, off by default: eq. 7 as printed)."""
-    return bool(profile.get("udean_down_skip", False))
+    return profile["udean_down_skip"]
 
 
 def warmup_steps(profile: Profile, total: int) -> int:
-    """Steps of the warm-up (``udean_warmup`` × ``total``, rounded; module doc)."""
-    return round(float(profile.get("udean_warmup", WARMUP_DEFAULT)) * total)
+    """Steps of the warm-up (``udean_warmup`` × ``total``, rounded; docs/methods/udean.md)."""
+    return round(profile["udean_warmup"] * total)
 
 
 class SuperResolutionNetwork(nn.Module):
@@ -208,9 +219,9 @@ class UDEANPlan(AdversarialPlan):
             str(self.profile["skip_interpolation"]),
         )
         self.sr_network = self.srr
-        self.hr_consistency_skip = global_skip and bool(self.profile.get("udean_hr_consistency_skip", True))
+        self.hr_consistency_skip = global_skip and self.profile["udean_hr_consistency_skip"]
         self.down_skip = starts_at_sampling(self.profile)
-        self.lr_consistency_skip = self.down_skip and bool(self.profile.get("udean_lr_consistency_skip", True))
+        self.lr_consistency_skip = self.down_skip and self.profile["udean_lr_consistency_skip"]
         self.warming = False  # set by train_step: the step is one of the warm-up's (module doc)
         w = self.weights
         # Each discriminator trains while it judges a term eq. 10 keeps (module doc).
@@ -220,7 +231,7 @@ class UDEANPlan(AdversarialPlan):
         self.use_hr_d = "hr_discriminator" in self.networks and w.beta > 0 and (w.lambda1 > 0 or w.lambda3 > 0)
         active = [self.use_lr_d, self.use_feature_d, self.use_hr_d]
         self.active_discriminators = [name for name, on in zip(DISCRIMINATORS, active) if on]
-        gamma = float(self.profile.get("udean_feature_gradient_penalty", FEATURE_GRADIENT_PENALTY_DEFAULT))
+        gamma = self.profile["udean_feature_gradient_penalty"]
         if self.use_feature_d and gamma > 0:  # module doc: eq. 9's gradient needs a smooth D_fa
             self.gradient_penalties["feature_discriminator"] = gamma
         self.optimised = {"generator": list(GENERATORS)}
@@ -364,7 +375,7 @@ class UDEAN(ThinSlabMethod):
             sr_decoder.start_at_zero()
         # The degradation path is the shared HR → LR generator, kept as two networks: the losses need f_s.
         degradation = downsampling_generator_from_profile(profile, scale)
-        he = profile.get("udean_encoder_init", ENCODER_INIT_DEFAULT) == "he"
+        he = profile["udean_encoder_init"] == "he"
         if he:
             he_initialise(degradation.encoder)
         if starts_at_sampling(profile):  # X_{s→t} starts at plain sampling exactly
@@ -380,7 +391,7 @@ class UDEAN(ThinSlabMethod):
             "lr_discriminator": slab_discriminator(profile, SLAB_DEPTH),
             "feature_discriminator": slab_discriminator(profile, feats),
         }
-        if profile.get("udean_hr_discriminator", HR_DISCRIMINATOR_DEFAULT):
+        if profile["udean_hr_discriminator"]:
             networks["hr_discriminator"] = slab_discriminator(profile, hr_slab_depth(scale), (scale.sx, scale.sy))
         return networks
 

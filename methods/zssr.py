@@ -44,9 +44,9 @@ from benchmark.api import (
     Method,
     Precision,
     Profile,
+    ProfileKey,
     RunContext,
     Scale,
-    Setting,
     TileCallback,
     Trainer,
     TrainingData,
@@ -59,6 +59,7 @@ from benchmark.api import (
     kspace_truncate,
     kspace_zero_fill,
     number,
+    optional,
     super_resolve_slabs,
     to_slabs,
     truncated_image,
@@ -68,17 +69,9 @@ from methods.dihedral import IDENTITY, InPlane, apply, in_plane_transforms, inve
 from methods.losses import l1_loss
 from methods.networks import TSRCAN, count_parameters
 
-DEFAULT_STEPS: dict[str, int] = {"tiny": 4, "quick": 600, "paper": 3000}
-"""Per-volume iterations by profile name when ``zssr_steps`` is not set (ZSSR's ``max_iters`` = 3000)."""
-
-DEFAULT_BATCH_SIZE: dict[str, int] = {"paper": 1}
-"""Pairs per iteration by profile name when ``zssr_batch_size`` is not set: ZSSR's one crop in
-``paper``; elsewhere the profile's ``batch_size`` (the CPU budgets were tuned with it)."""
-
 BACK_PROJECTION_ITERS = 10
 """ZSSR's ``back_projection_iters = [10]``: per ensemble variant, and again after the median."""
 
-FALLBACK_STEPS = 3000
 ZSSR_LEARNING_RATE = 1e-3
 MIN_LEARNING_RATE = 9e-6
 POLICY_CHECK_EVERY = 60
@@ -87,23 +80,55 @@ TEST_EVERY = 50
 SLOPE_RANGE = 256
 
 declare(
-    Setting("zssr_steps", integer(1), "iterations per test volume (default by profile)", owner="zssr"),
-    Setting("zssr_ensemble", boolean(), "geometric self-ensemble at test time", owner="zssr"),
-    Setting("zssr_lr_policy", choice("zssr", "cosine"), "learning-rate policy", owner="zssr"),
-    Setting("zssr_lr", number(0, open_min=True), "initial learning rate", owner="zssr"),
-    Setting("zssr_noise_std", number(0), "std of noise added to the son", owner="zssr"),
-    Setting("zssr_augment", boolean(), "random dihedral augmentation", owner="zssr"),
-    Setting("zssr_learn_residual", boolean(), "the network learns the residual over cubic interpolation", owner="zssr"),
-    Setting(
-        "zssr_back_projection", integer(0), "back-projection iterations per ensemble variant and final", owner="zssr"
+    ProfileKey(
+        "zssr_steps",
+        integer(1),
+        "iterations per test volume (ZSSR's max_iters = 3000)",
+        owner="zssr",
+        default=3000,
+        by_profile={"tiny": 4, "quick": 600},
     ),
-    Setting(
+    ProfileKey(
+        "zssr_ensemble",
+        boolean(),
+        "geometric self-ensemble at test time",
+        owner="zssr",
+        default=False,
+        by_profile={"paper": True},
+    ),
+    ProfileKey("zssr_lr_policy", choice("zssr", "cosine"), "learning-rate policy", owner="zssr", default="zssr"),
+    ProfileKey("zssr_lr", number(0, open_min=True), "initial learning rate", owner="zssr", default=ZSSR_LEARNING_RATE),
+    ProfileKey("zssr_noise_std", number(0), "std of noise added to the son", owner="zssr", default=0.0),
+    ProfileKey("zssr_augment", boolean(), "random dihedral augmentation", owner="zssr", default=True),
+    ProfileKey(
+        "zssr_learn_residual",
+        boolean(),
+        "the network learns the residual over cubic interpolation",
+        owner="zssr",
+        default=True,
+    ),
+    ProfileKey(
+        "zssr_back_projection",
+        integer(0),
+        "back-projection iterations per ensemble variant and final",
+        owner="zssr",
+        default=BACK_PROJECTION_ITERS,
+    ),
+    ProfileKey(
         "zssr_back_projection_up",
         choice("kspace", "cubic"),
         "back-projection's up-projection of the LR residual: k-space zero-fill or cubic",
         owner="zssr",
+        default="kspace",
     ),
-    Setting("zssr_batch_size", integer(1), "son/father pairs per iteration (default by profile)", owner="zssr"),
+    ProfileKey(
+        "zssr_batch_size",
+        optional(integer(1)),
+        "son/father pairs per iteration (None: the profile's batch_size; ZSSR's one crop in paper)",
+        owner="zssr",
+        default=None,
+        by_profile={"paper": 1},
+    ),
 )
 CHANGE_RATIO = 1.5
 
@@ -120,48 +145,42 @@ class ZSSRConfig:
         noise_std: std of Gaussian noise added to the son patches (``zssr_noise_std``).
         augment: random in-plane rotations/flips of the pairs (``zssr_augment``).
         learn_residual: the output is the network's plus the cubic interpolation of its input
-            (``zssr_learn_residual``, ZSSR's ``learn_residual``; default on in every profile).
+            (``zssr_learn_residual``, ZSSR's ``learn_residual``).
         back_projection: back-projection iterations for each ensemble variant and again for
-            their median (``zssr_back_projection``, ZSSR's ``back_projection_iters``; default 10).
-        back_projection_up: ``"kspace"`` (default) or ``"cubic"`` (``zssr_back_projection_up``),
-            the ``up`` of :func:`back_projection_step`.
-        batch_size: son/father pairs per iteration (``zssr_batch_size``; default 1 in ``paper``,
-            as ZSSR's one crop per iteration, else the profile's ``batch_size``).
+            their median (``zssr_back_projection``, ZSSR's ``back_projection_iters``).
+        back_projection_up: ``"kspace"`` or ``"cubic"`` (``zssr_back_projection_up``), the ``up``
+            of :func:`back_projection_step`.
+        batch_size: son/father pairs per iteration (``zssr_batch_size``, else the profile's ``batch_size``).
+
+    The defaults of every key are declared once, with the keys above (``bench list --verbose``).
     """
 
     steps: int
     ensemble: bool
-    lr_policy: str = "zssr"
-    learning_rate: float = ZSSR_LEARNING_RATE
-    noise_std: float = 0.0
-    augment: bool = True
-    learn_residual: bool = True
-    back_projection: int = BACK_PROJECTION_ITERS
-    back_projection_up: str = "kspace"
-    batch_size: int = 1
+    lr_policy: str
+    learning_rate: float
+    noise_std: float
+    augment: bool
+    learn_residual: bool
+    back_projection: int
+    back_projection_up: str
+    batch_size: int
 
     @classmethod
     def from_profile(cls, profile: Profile) -> ZSSRConfig:
-        """Settings from the ``zssr_*`` keys, with per-profile defaults."""
-        policy = str(profile.get("zssr_lr_policy", "zssr"))
-        if policy not in ("cosine", "zssr"):
-            raise ValueError(f"zssr_lr_policy must be 'cosine' or 'zssr', got '{policy}'")
-        steps = int(profile.get("zssr_steps", DEFAULT_STEPS.get(profile.name, FALLBACK_STEPS)))
-        if steps < 1:
-            raise ValueError(f"zssr_steps must be at least 1, got {steps}")
+        """Configuration from the ``zssr_*`` keys (their declared defaults, per profile, where not set)."""
+        batch_size = profile["zssr_batch_size"]
         return cls(
-            steps=steps,
-            ensemble=bool(profile.get("zssr_ensemble", profile.name == "paper")),
-            lr_policy=policy,
-            learning_rate=float(profile.get("zssr_lr", ZSSR_LEARNING_RATE)),
-            noise_std=float(profile.get("zssr_noise_std", 0.0)),
-            augment=bool(profile.get("zssr_augment", True)),
-            learn_residual=bool(profile.get("zssr_learn_residual", True)),
-            back_projection=int(profile.get("zssr_back_projection", BACK_PROJECTION_ITERS)),
-            back_projection_up=str(profile.get("zssr_back_projection_up", "kspace")),
-            batch_size=int(
-                profile.get("zssr_batch_size", DEFAULT_BATCH_SIZE.get(profile.name, profile.get("batch_size", 1)))
-            ),
+            steps=profile["zssr_steps"],
+            ensemble=profile["zssr_ensemble"],
+            lr_policy=profile["zssr_lr_policy"],
+            learning_rate=profile["zssr_lr"],
+            noise_std=profile["zssr_noise_std"],
+            augment=profile["zssr_augment"],
+            learn_residual=profile["zssr_learn_residual"],
+            back_projection=profile["zssr_back_projection"],
+            back_projection_up=profile["zssr_back_projection_up"],
+            batch_size=profile["batch_size"] if batch_size is None else batch_size,
         )
 
 
@@ -401,7 +420,7 @@ class SonFatherPlan:
         self.sampler = sampler
         self.batch_size = config.batch_size
         self.learn_residual = config.learn_residual
-        self.crop_size = tuple(profile.get("val_crop", (48, 48, 12)))
+        self.crop_size = profile["val_crop"]
         self.device = device
         self.precision = precision
 

@@ -73,7 +73,7 @@ SLOW_TESTS = frozenset(
         "test_pseudosr::test_train_step_updates_translators_then_sr_then_discriminators",
         "test_reports::test_bench_report_writes_the_seed_table_when_a_cell_has_seeds",
         "test_reports::test_write_reports_writes_everything",
-        "test_settings::test_bench_list_verbose_lists_every_setting",
+        "test_profile_keys::test_bench_list_verbose_lists_every_setting",
         "test_trainer::test_a_policy_can_end_training_early",
         "test_trainer::test_a_stateful_policy_survives_a_kill",
         "test_trainer::test_killed_run_resumes_to_the_same_weights",

@@ -20,7 +20,7 @@ import tomllib
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("benchmark", "methods", "datasets", "reports")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-OLD_PATHS = {"benchmark.cli", "benchmark.runner", "benchmark.method_contract"}
+OLD_PATHS = {"benchmark.cli", "benchmark.runner", "benchmark.method_contract", "benchmark.settings"}
 """Modules kept at their old path for older importers (they re-export the application's modules)."""
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import settings
+from benchmark import profile_keys
 from benchmark.app.method_contract import PROPERTIES, NotApplicable, check
 from benchmark.plugins import METHODS
 from benchmark.scale import Scale
@@ -30,7 +30,7 @@ def readme_method(tmp_path_factory):
     yield module.MyMethod
     METHODS._factories.pop("my-method", None)  # leave the registry as the other tests know it
     METHODS._summaries.pop("my-method", None)
-    settings._DECLARED.pop("my_weight", None)
+    profile_keys._DECLARED.pop("my_weight", None)
     sys.modules.pop("readme_my_method", None)
 
 

@@ -147,7 +147,8 @@ def test_a_few_steps_lower_the_l1(scale, learn_residual, tiny_run):
             return float(l1_loss(network(son_batch) + learn_residual * base_batch, father_batch))
 
     before = fixed_l1()
-    settings = ZSSRConfig(steps=60, ensemble=False, learn_residual=learn_residual, batch_size=4)
+    tiny = ZSSRConfig.from_profile(load_profile("tiny"))
+    settings = dataclasses.replace(tiny, steps=60, ensemble=False, learn_residual=learn_residual, batch_size=4)
     history = train_on_volume(network, sampler, settings, run)
     assert len(history) == 60 and all(np.isfinite(history))
     assert fixed_l1() < 0.9 * before

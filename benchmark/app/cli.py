@@ -16,6 +16,7 @@ from benchmark.device import resolve_device
 from benchmark.errors import BenchError
 from benchmark.plugins import DATASETS, DEGRADATIONS, METHODS
 from benchmark.precision import DEFAULT_PRECISION
+from benchmark.profile_keys import declared
 from benchmark.profiles import PROFILES, load_profile
 from benchmark.results.cell import Cell
 from benchmark.results.schema import IDENTITY_COLUMNS
@@ -65,16 +66,23 @@ def list_plugins(
 
 
 def _print_settings() -> None:
-    """Every declared profile setting (``--set key=value``) with its owner and meaning."""
-    from benchmark.settings import declared
-
-    table = Table(title="settings (--set key=value)", header_style="bold")
+    """Every declared profile key (``--set key=value``) with its owner, defaults per profile, and meaning."""
+    table = Table(title="profile keys (--set key=value)", header_style="bold")
     table.add_column("key")
     table.add_column("declared by")
+    table.add_column("default")
     table.add_column("meaning")
     for name, setting in declared().items():
-        table.add_row(name, setting.owner, setting.help)
+        table.add_row(name, setting.owner, _defaults_text(name), setting.help)
     console.print(table)
+
+
+def _defaults_text(key: str) -> str:
+    """``key``'s value in each profile, once if the profiles agree (``3000``), else ``paper 3000 · quick 600 · …``."""
+    values = {name: load_profile(name)[key] for name in PROFILES}
+    if len({repr(value) for value in values.values()}) == 1:
+        return str(next(iter(values.values())))
+    return " · ".join(f"{name} {value}" for name, value in values.items())
 
 
 def _print_network_sizes() -> None:

@@ -13,8 +13,6 @@ from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING, SOURCE_HR_S
 from benchmark.results.cell import Cell, ProtocolOptions
 from benchmark.scale import Scale
 
-SETTINGS = SOURCE_HR_SETTINGS  # the settings `bench run --setting` accepts
-
 
 def build_matrix(
     methods: Sequence[str],
@@ -38,15 +36,16 @@ def build_matrix(
     """
     protocol = protocol or ProtocolOptions()
     for setting in settings:
-        if setting not in SETTINGS:
-            raise BenchError(f"unknown setting '{setting}'; known: {', '.join(SETTINGS)}.")
+        if setting not in SOURCE_HR_SETTINGS:  # the settings `bench run --setting` accepts
+            raise BenchError(f"unknown setting '{setting}'; known: {', '.join(SOURCE_HR_SETTINGS)}.")
     cells: list[Cell] = []
     for dataset in datasets:
         for scale in scales:
             for setting in settings:
                 for method in methods:
                     cls = METHODS.factory(method)
-                    if getattr(cls, "uses_source_hr", True) and setting not in getattr(cls, "settings", SETTINGS):
+                    accepted = getattr(cls, "settings", SOURCE_HR_SETTINGS)
+                    if getattr(cls, "uses_source_hr", True) and setting not in accepted:
                         continue
                     cell_setting = setting if getattr(cls, "uses_source_hr", True) else NO_SETTING
                     read = protocol.as_read(

@@ -13,7 +13,7 @@ def step_knobs(method_names: Sequence[str]) -> dict[str, str | None]:
     by the shared trainer uses ``steps_per_epoch`` (with ``epochs=1``).
     """
     from benchmark.plugins import METHODS
-    from benchmark.settings import declared
+    from benchmark.profile_keys import declared
     from methods.thin_slab import ThinSlabMethod
 
     settings = declared()

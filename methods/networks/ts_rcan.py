@@ -191,8 +191,8 @@ def ts_rcan_from_profile(
         in_slices,
         factors,
         **_backbone_sizes(profile),
-        global_skip=bool(profile.get("global_skip", False)),
-        skip_interpolation=str(profile.get("skip_interpolation", "cubic")),
+        global_skip=profile["global_skip"],
+        skip_interpolation=profile["skip_interpolation"],
     )
 
 

@@ -12,27 +12,22 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from benchmark.api import METHODS, Method, Setting, declare, number
+from benchmark.api import METHODS, Method, ProfileKey, declare, number
 
 NAME = "edge-tricubic"
-DEFAULT_AMOUNT = 0.5
-DEFAULT_SIGMA = 1.0
 
 # Profile keys of this method (``--set edge_amount=0.8``).  The profiles (paper, quick, tiny) do
-# not hold them, so the defaults live here and in the help text that ``bench list --verbose``
-# prints.  ``owner`` is the method's name: the settings then change only this method's cells.
+# not hold them, so each declares its default here, once; ``self.profile["edge_amount"]`` returns
+# it where no ``--set`` gives the key, and ``bench list --verbose`` prints it.  ``owner`` is the
+# method's name: the settings then change only this method's cells.
 declare(
-    Setting(
-        "edge_amount",
-        number(0),
-        f"edge-tricubic: unsharp-mask amount, >= 0 (default {DEFAULT_AMOUNT})",
-        owner=NAME,
-    ),
-    Setting(
+    ProfileKey("edge_amount", number(0), "edge-tricubic: unsharp-mask amount, >= 0", owner=NAME, default=0.5),
+    ProfileKey(
         "edge_sigma",
         number(0, open_min=True),
-        f"edge-tricubic: unsharp-mask Gaussian sigma in HR voxels, > 0 (default {DEFAULT_SIGMA})",
+        "edge-tricubic: unsharp-mask Gaussian sigma in HR voxels, > 0",
         owner=NAME,
+        default=1.0,
     ),
 )
 
@@ -122,11 +117,11 @@ class EdgeTricubic(Method):
 
     @property
     def edge_amount(self) -> float:
-        return float(self.profile.get("edge_amount", DEFAULT_AMOUNT))
+        return self.profile["edge_amount"]
 
     @property
     def edge_sigma(self) -> float:
-        return float(self.profile.get("edge_sigma", DEFAULT_SIGMA))
+        return self.profile["edge_sigma"]
 
     def super_resolve(self, lr: torch.Tensor) -> torch.Tensor:
         """``(X/sx, Y/sy, Z/sz)`` float32 CPU LR volume -> ``(X, Y, Z)`` float32 CPU SR volume."""
