@@ -39,7 +39,7 @@ from benchmark.protocol.degradations import kspace_truncate, kspace_zero_fill, t
 from benchmark.protocol.patches import crop, hr_patch_size, random_patch_corner
 from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING, SOURCE_HR_SETTINGS, UNPAIRED
 from benchmark.protocol.training_data import TrainingData, VolumePair
-from benchmark.results.store import write_json
+from benchmark.results.atomic_files import write_json
 from benchmark.scale import Scale
 
 # Training.

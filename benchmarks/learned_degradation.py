@@ -23,7 +23,6 @@ Not a timing: nothing here is timed.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -37,6 +36,7 @@ from benchmark.plugins import DATASETS
 from benchmark.protocol.groups import build_groups
 from benchmark.protocol.training_data import VolumePair
 from benchmark.registry import load_plugins
+from benchmark.results.cell_record import read_config
 from benchmark.scale import Scale
 from methods.networks.downsampling_generator import DownsamplingGenerator, sample_slab
 from methods.thin_slab import downsampling_psnr
@@ -76,24 +76,24 @@ def main() -> None:
     for folder in args.cells:
         restored = restore_cell(folder)
         method, scale, profile = restored.method, restored.scale, restored.profile
-        config = json.loads((folder / "config.json").read_text())
-        protocol = config.get("protocol") or {}
+        recorded = read_config(folder)
+        protocol = recorded.protocol
         dataset = DATASETS.create(
-            config["dataset"],
-            data_root=protocol.get("data_root") and Path(protocol["data_root"]),
+            recorded.dataset,
+            data_root=protocol.data_root and Path(protocol.data_root),
             cache_dir=default_cache_dir(),
         )
         data = build_groups(
             dataset,
             scale,
-            config["setting"],
-            split_seed=int(protocol.get("split_seed", 0)),
-            misalign_seed=int(protocol.get("misalign_seed", 0)),
+            recorded.setting,
+            split_seed=protocol.split_seed,
+            misalign_seed=protocol.misalign_seed,
             lr_patch=tuple(profile["lr_patch"]),
-            train_degradation=protocol.get("train_degradation", "kspace"),
-            test_degradation=protocol.get("test_degradation", "kspace"),
+            train_degradation=protocol.built_train_degradation,
+            test_degradation=protocol.test_degradation,
         )
-        view = data.training.for_method(setting=config["setting"], uses_source_hr=True, uses_aligned_target_hr=True)
+        view = data.training.for_method(setting=recorded.setting, uses_source_hr=True, uses_aligned_target_hr=True)
         pairs = sorted(
             (VolumePair(lr, hr) for lr, hr in zip(view.target_lr, view.target_hr)), key=lambda p: p.hr.subject
         )[: args.subjects]

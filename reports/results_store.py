@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.errors import BenchError
+from benchmark.results.cell_record import DONE, SLICES, DamagedCellError, read_config
 from benchmark.results.schema import (
     DEFAULT_DEGRADATION,
     DEFAULT_PRECISION,
@@ -238,27 +238,23 @@ class SliceCell:
 
 
 def _cell_from_config(path: Path) -> SliceCell | None:
-    config_path = path.parent / "config.json"
-    if not config_path.is_file():
-        return None
     try:
-        config = json.loads(config_path.read_text())
-        profile = config["profile"]
-        return SliceCell(
-            dataset=str(config["dataset"]),
-            scale=str(config["scale"]),
-            setting=str(config["setting"]),
-            method=str(config["method"]),
-            profile=str(profile["name"] if isinstance(profile, dict) else profile),
-            seed=int(config["seed"]),
-            path=path,
-            train_degradation=str((config.get("protocol") or {}).get("train_degradation", DEFAULT_DEGRADATION)),
-            test_degradation=str((config.get("protocol") or {}).get("test_degradation", DEFAULT_DEGRADATION)),
-            overrides=str(config.get("overrides", "")),
-            precision=str(config.get("precision", DEFAULT_PRECISION)),
-        )
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        recorded = read_config(path.parent)
+    except DamagedCellError:
         return None
+    return SliceCell(
+        dataset=recorded.dataset,
+        scale=recorded.scale,
+        setting=recorded.setting,
+        method=recorded.method,
+        profile=recorded.profile,
+        seed=recorded.seed,
+        path=path,
+        train_degradation=recorded.protocol.train_degradation,
+        test_degradation=recorded.protocol.test_degradation,
+        overrides=recorded.overrides,
+        precision=recorded.precision,
+    )
 
 
 def finished_cell(folder: Path) -> SliceCell | None:
@@ -267,9 +263,9 @@ def finished_cell(folder: Path) -> SliceCell | None:
     ``None`` when the folder has no ``DONE`` marker or an unreadable ``config.json``.  The
     returned :attr:`SliceCell.path` is the folder's ``slices.npz``, which may be absent.
     """
-    if not (Path(folder) / "DONE").is_file():
+    if not (Path(folder) / DONE).is_file():
         return None
-    return _cell_from_config(Path(folder) / "slices.npz")
+    return _cell_from_config(Path(folder) / SLICES)
 
 
 def find_slice_cells(runs_dir: Path) -> list[SliceCell]:
@@ -282,8 +278,8 @@ def find_slice_cells(runs_dir: Path) -> list[SliceCell]:
     figures show the same cells as Table I/II.
     """
     cells = []
-    for path in sorted(Path(runs_dir).rglob("slices.npz")):
-        if not (path.parent / "DONE").is_file():
+    for path in sorted(Path(runs_dir).rglob(SLICES)):
+        if not (path.parent / DONE).is_file():
             continue
         cell = _cell_from_config(path)
         if cell is not None and cell.is_default_variant:

@@ -37,10 +37,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark.results.cell_record import DONE, LOSSES
 from reports.results_store import SliceCell, finished_cell
 from reports.variants import Variant
 
-LOSSES_FILE = "losses.csv"
+LOSSES_FILE = LOSSES
 VALIDATION_PSNR = "val_psnr"
 VALIDATION_SSIM = "val_ssim"
 TRICUBIC_PSNR = "val_tricubic_psnr"
@@ -169,7 +170,7 @@ def read_history(folder: Path) -> TrainingHistory | None:
 def find_training_histories(runs_dir: Path, profile: str | None = None) -> list[TrainingHistory]:
     """Every finished cell under ``runs_dir`` (of ``profile``, when given) with a training history, in folder order."""
     histories = []
-    for marker in sorted(Path(runs_dir).rglob("DONE")):
+    for marker in sorted(Path(runs_dir).rglob(DONE)):
         history = read_history(marker.parent)
         if history is not None and (profile is None or history.cell.profile == profile):
             histories.append(history)

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from benchmark.data.nifti_read import read_nifti
-from benchmark.results.store import write_atomic
+from benchmark.results.atomic_files import write_atomic
 from tests.test_cli import assert_one_sentence, bench, write_folder_dataset
 
 

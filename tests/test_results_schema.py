@@ -8,8 +8,10 @@ import pandas as pd
 
 from benchmark.profiles import load_profile
 from benchmark.results import schema as schema
+from benchmark.results.atomic_files import write_csv, write_json
 from benchmark.results.cell import Cell, ProtocolOptions
-from benchmark.results.store import CONFIG, METRICS, collect_results, mark_done, write_csv, write_json
+from benchmark.results.cell_record import CONFIG, METRICS, mark_done
+from benchmark.results.store import collect_results
 from benchmark.scale import Scale
 from reports.results_store import metric_columns, read_results
 

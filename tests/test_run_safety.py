@@ -16,7 +16,8 @@ import pytest
 
 import benchmark.app.cell_run
 import benchmark.app.executors.inline
-import benchmark.results.store
+import benchmark.results.atomic_files
+import benchmark.results.cell_record
 from benchmark.results.cell_lock import cell_lock
 from tests.test_cli import assert_one_sentence, bench, write_folder_dataset
 
@@ -70,18 +71,18 @@ def _disk_full(path: Path, data: bytes) -> None:
 
 def test_full_disk_writing_results_csv_is_one_sentence_and_keeps_the_cell(monkeypatch, capsys, tmp_path):
     data, runs = write_folder_dataset(tmp_path / "data"), tmp_path / "runs"
-    original = benchmark.results.store.write_atomic
+    original = benchmark.results.atomic_files.write_atomic
 
     def write(path: Path, payload: bytes) -> None:
         (_disk_full if path.name == "results.csv" else original)(path, payload)
 
-    monkeypatch.setattr(benchmark.results.store, "write_atomic", write)
+    monkeypatch.setattr(benchmark.results.atomic_files, "write_atomic", write)
     code, _, err = bench(monkeypatch, capsys, *_args(data, runs))
     assert code == 2
     assert_one_sentence(err)
     assert "disk is full" in err and "results.csv" in err
     assert len(list(runs.rglob("DONE"))) == 1  # the finished cell is kept
-    monkeypatch.setattr(benchmark.results.store, "write_atomic", original)
+    monkeypatch.setattr(benchmark.results.atomic_files, "write_atomic", original)
     code, out, _ = bench(monkeypatch, capsys, *_args(data, runs))
     assert code == 0 and "already done 1" in out
     assert len(pd.read_csv(runs / "results.csv")) == 1
@@ -97,7 +98,7 @@ def test_full_disk_writing_error_txt_is_one_sentence(monkeypatch, capsys, tmp_pa
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(benchmark.app.executors.inline, "run_cell", failing_cell)
-    monkeypatch.setattr(benchmark.app.cell_run, "write_text", full)  # error.txt's writer (never through a link)
+    monkeypatch.setattr(benchmark.results.cell_record, "write_text", full)  # error.txt's writer (never through a link)
     code, _, err = bench(monkeypatch, capsys, *_args(data, runs))
     assert code == 2
     assert_one_sentence(err)

@@ -26,42 +26,29 @@ from benchmark.evaluation.figure_slices import figure_slices
 from benchmark.evaluation.metrics import METRICS
 from benchmark.plugins import METHODS
 from benchmark.protocol.groups import CellData, build_groups
+from benchmark.results.atomic_files import remove_temporaries, write_atomic, write_csv, write_json, write_npz
 from benchmark.results.cell import Cell, config_hash
-from benchmark.results.cell_lock import LOCK
-from benchmark.results.no_follow import LinkInCellError, append_text, refuse_links, write_text
-from benchmark.results.store import (
-    CONFIG,
-    DONE,
+from benchmark.results.cell_record import (
+    CELL_FILES,
+    CHECKPOINTS,
+    ENVIRONMENT,
+    ERROR_FILE,
+    LOG,
+    MODEL,
+    SLICES,
+    clear_outcome,
     mark_done,
-    remove_temporaries,
-    write_atomic,
-    write_csv,
-    write_json,
-    write_npz,
+    write_config,
+    write_error,
 )
+from benchmark.results.cell_record import METRICS as METRICS_FILE
+from benchmark.results.no_follow import LinkInCellError, append_text, refuse_links
 from benchmark.scale import Scale
 from benchmark.training.divergence import DIVERGED, TrainingDivergedError
 from benchmark.training.run_context import RunContext
 from benchmark.training.seeding import seed_everything
 
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
-
-
-CELL_FILES = (
-    LOCK,
-    "DONE",
-    "config.json",
-    "environment.json",
-    "log.txt",
-    "process.log",
-    "error.txt",
-    "model.pt",
-    "metrics.csv",
-    "slices.npz",
-    "losses.csv",
-    "timing.csv",
-)
-"""Files the harness writes in a cell folder: a symbolic link under one of these names is refused."""
 
 
 @dataclass
@@ -113,7 +100,7 @@ def evaluate(method: Any, data: CellData, scale: Scale, cell_dir: Path, save_sr:
         sr_array = sr.numpy()
         if index == 0:
             slices = figure_slices(pair.hr.data, pair.lr.data, sr_array, pair.hr.affine, scale)
-            write_npz(cell_dir / "slices.npz", {**slices, "subject": pair.hr.subject})
+            write_npz(cell_dir / SLICES, {**slices, "subject": pair.hr.subject})
         if save_sr:
             import gzip
 
@@ -146,14 +133,13 @@ def run_cell(
     cell_dir = cell.folder(runs_dir)
     cell_dir.mkdir(parents=True, exist_ok=True)
     refuse_links(cell_dir, CELL_FILES)
-    (cell_dir / DONE).unlink(missing_ok=True)
-    (cell_dir / "error.txt").unlink(missing_ok=True)
+    clear_outcome(cell_dir)
     remove_temporaries(cell_dir)
     cls = METHODS.factory(cell.method)
     identity = cell_identity(cell)
-    write_json(cell_dir / CONFIG, {**identity, "data_records": data.records})
-    write_json(cell_dir / "environment.json", environment_record(device, cell.precision))
-    log_path = cell_dir / "log.txt"
+    write_config(cell_dir, identity, data.records)
+    write_json(cell_dir / ENVIRONMENT, environment_record(device, cell.precision))
+    log_path = cell_dir / LOG
 
     def log(message: str) -> None:
         append_text(log_path, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
@@ -178,7 +164,7 @@ def run_cell(
         profile=cell.profile,
         scale=cell.scale,
         cell_dir=cell_dir,
-        checkpoint_dir=cell_dir / "checkpoints",
+        checkpoint_dir=cell_dir / CHECKPOINTS,
         progress=progress,
         log=log,
         precision=cell.precision,
@@ -197,15 +183,15 @@ def run_cell(
     if diverged is None:
         weights = io.BytesIO()
         torch.save(method.state_dict(), weights)
-        write_atomic(cell_dir / "model.pt", weights.getvalue())
+        write_atomic(cell_dir / MODEL, weights.getvalue())
         log(f"evaluate on {len(data.test)} test subjects")
         metrics = evaluate(method, data, cell.scale, cell_dir, save_sr)
     else:
         warn_user(f"{diverged}; the cell is recorded as diverged, without metrics (--retry-diverged reruns it).")
-        (cell_dir / "model.pt").unlink(missing_ok=True)
+        (cell_dir / MODEL).unlink(missing_ok=True)
         nan = float("nan")
         metrics = pd.DataFrame([{"subject": p.hr.subject, "ssim": nan, "psnr": nan} for p in data.test])
-    write_csv(cell_dir / "metrics.csv", metrics)
+    write_csv(cell_dir / METRICS_FILE, metrics)
     total_seconds = time.perf_counter() - started
     mark_done(
         cell_dir,
@@ -231,10 +217,10 @@ def disk_full_error(error: OSError, where: str) -> BenchError:
 def record_failure(cell_dir: Path, text: str) -> None:
     try:
         cell_dir.mkdir(parents=True, exist_ok=True)
-        write_text(cell_dir / "error.txt", text + "\n")
+        write_error(cell_dir, text)
     except LinkInCellError:
         return  # the failure (this link) is reported in its one sentence; nothing is written through it
     except OSError as error:
         if error.errno in DISK_FULL:
-            raise disk_full_error(error, f"while writing {cell_dir / 'error.txt'}") from None
+            raise disk_full_error(error, f"while writing {cell_dir / ERROR_FILE}") from None
         raise

@@ -19,6 +19,7 @@ from benchmark.precision import DEFAULT_PRECISION
 from benchmark.profile_keys import declared
 from benchmark.profiles import PROFILES, load_profile
 from benchmark.results.cell import Cell
+from benchmark.results.cell_record import ERROR_FILE
 from benchmark.results.schema import IDENTITY_COLUMNS
 from benchmark.scale import Scale
 
@@ -318,7 +319,7 @@ def _report_failures(failed: list[tuple[Cell, str]], runs_dir: Path) -> None:
     for cell, message in failed:
         first_line = message.strip().splitlines()[-1] if message.strip() else "unknown error"
         error_console.print(
-            f"[red]failed[/red] {cell.label()}: {first_line} (see {cell.folder(runs_dir) / 'error.txt'})"
+            f"[red]failed[/red] {cell.label()}: {first_line} (see {cell.folder(runs_dir) / ERROR_FILE})"
         )
     raise typer.Exit(1)
 

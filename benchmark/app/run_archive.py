@@ -21,23 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.errors import BenchError
+from benchmark.results.atomic_files import replace_through
+from benchmark.results.cell_record import CONFIG, RECORD_FILES
 from benchmark.results.schema import RESULTS_FILE
-from benchmark.results.store import replace_through
 
-CELL_RECORD_FILES: tuple[str, ...] = (
-    "config.json",
-    "environment.json",
-    "DONE",
-    "metrics.csv",
-    "losses.csv",
-    "timing.csv",
-    "log.txt",
-    "error.txt",
-    "slices.npz",
-)
-"""What a cell contributes: identity, environment, outcome, metrics, learning curves, timing, log,
-error and figure slices; ``model.pt``, ``checkpoints/`` and ``sr/`` stay behind (use ``bench
-infer --run`` on the node, or copy a cell's folder, for those)."""
+CELL_RECORD_FILES: tuple[str, ...] = RECORD_FILES
+"""What a cell contributes (:data:`benchmark.results.cell_record.RECORD_FILES`); ``model.pt``,
+``checkpoints/`` and ``sr/`` stay behind (use ``bench infer --run`` on the node, or copy a cell's
+folder, for those)."""
 
 STORE_FILES: tuple[str, ...] = (RESULTS_FILE,)
 MANIFESTS = "_matrices"
@@ -97,7 +88,7 @@ def archive_members(runs_dir: Path, report_dir: Path, links: list[Path]) -> list
         for path in sorted(manifests.glob("*.json")):
             if _regular(path, links):
                 members[f"{MANIFESTS}/{path.name}"] = path
-    for marker in sorted(runs_dir.rglob("config.json")):
+    for marker in sorted(runs_dir.rglob(CONFIG)):
         cell_dir = marker.parent
         if not cell_dir.name.startswith("seed") or report_dir in cell_dir.parents:
             continue

@@ -131,20 +131,16 @@ class Cell:
 
     def label(self) -> str:
         """Short human-readable name for progress bars and logs (protocol shown when not the default)."""
-        label = f"{self.dataset} {self.scale} {self.setting} {self.method} seed{self.seed}"
-        p = self.protocol
-        if p.train_degradation == UNREAD_DEGRADATION:
-            if p.test_degradation != DEFAULT_DEGRADATION:
-                label += f" test {p.test_degradation}"
-        elif (p.train_degradation, p.test_degradation) != (DEFAULT_DEGRADATION, DEFAULT_DEGRADATION):
-            label += f" {p.train_degradation}→{p.test_degradation}"
-        if (p.split_seed, p.misalign_seed) != (0, 0):
-            label += f" split{p.split_seed} mis{p.misalign_seed}"
-        if self.profile.overrides:
-            label += f" ({self.profile.overrides_text()})"  # not [..]: rich would read it as markup
-        if self.precision != DEFAULT_PRECISION:
-            label += f" {self.precision}"
-        return label
+        return cell_label(
+            self.dataset,
+            str(self.scale),
+            self.setting,
+            self.method,
+            self.seed,
+            self.protocol,
+            self.profile.overrides_text(),
+            self.precision,
+        )
 
     def columns(self) -> dict[str, Any]:
         """This cell's values of :data:`~benchmark.results.schema.IDENTITY_COLUMNS`, in their order."""
@@ -185,6 +181,36 @@ class Cell:
         if self.precision != DEFAULT_PRECISION:
             config["precision"] = self.precision
         return config
+
+
+def cell_label(
+    dataset: str,
+    scale: str,
+    setting: str,
+    method: str,
+    seed: int,
+    protocol: ProtocolOptions,
+    overrides: str,
+    precision: str,
+) -> str:
+    """A cell's short name for progress bars, logs and ``bench status`` (protocol shown when not the default).
+
+    ``overrides`` is the ``key=value;…`` text of :meth:`benchmark.profiles.Profile.overrides_text`.
+    """
+    label = f"{dataset} {scale} {setting} {method} seed{seed}"
+    p = protocol
+    if p.train_degradation == UNREAD_DEGRADATION:
+        if p.test_degradation != DEFAULT_DEGRADATION:
+            label += f" test {p.test_degradation}"
+    elif (p.train_degradation, p.test_degradation) != (DEFAULT_DEGRADATION, DEFAULT_DEGRADATION):
+        label += f" {p.train_degradation}→{p.test_degradation}"
+    if (p.split_seed, p.misalign_seed) != (0, 0):
+        label += f" split{p.split_seed} mis{p.misalign_seed}"
+    if overrides:
+        label += f" ({overrides})"  # not [..]: rich would read it as markup
+    if precision != DEFAULT_PRECISION:
+        label += f" {precision}"
+    return label
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -21,11 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.results.cell_lock import is_locked
-from benchmark.results.store import CONFIG, DamagedCellError, check_finished
+from benchmark.results.cell_record import (
+    CHECKPOINTS,
+    DamagedCellError,
+    check_finished,
+    failed_at,
+    last_error_line,
+    started_at,
+)
 from benchmark.training.divergence import DIVERGED, describe
 
 STATES = ("done", DIVERGED, "running", "failed", "pending")
-ERROR_FILE = "error.txt"
 
 
 @dataclass(frozen=True)
@@ -38,27 +44,10 @@ class CellState:
     started_checkpoint: bool = False
 
 
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
-
-
-def last_error_line(cell_dir: Path) -> str:
-    """The last non-empty line of the cell's ``error.txt`` (``""`` when there is none)."""
-    try:
-        lines = [line.strip() for line in (cell_dir / ERROR_FILE).read_text(errors="replace").splitlines()]
-    except OSError:
-        return ""
-    lines = [line for line in lines if line]
-    return lines[-1] if lines else ""
-
-
 def cell_state(cell_dir: Path, now: float | None = None) -> CellState:
     """The state of the cell in ``cell_dir`` (see the module docstring)."""
     now = time.time() if now is None else now
-    started = _mtime(cell_dir / CONFIG)
+    started = started_at(cell_dir)
     try:
         finished = check_finished(cell_dir)
     except DamagedCellError as error:
@@ -72,9 +61,10 @@ def cell_state(cell_dir: Path, now: float | None = None) -> CellState:
         return CellState("done", seconds)
     if is_locked(cell_dir):
         return CellState("running", now - started if started is not None else None)
-    error_time = _mtime(cell_dir / ERROR_FILE)
+    error_time = failed_at(cell_dir)
     if error_time is not None:
         seconds = error_time - started if started is not None and started <= error_time else None
         return CellState("failed", seconds, last_error_line(cell_dir) or "unknown error")
-    has_checkpoint = any((cell_dir / "checkpoints").glob("*")) if (cell_dir / "checkpoints").is_dir() else False
+    checkpoints = cell_dir / CHECKPOINTS
+    has_checkpoint = any(checkpoints.glob("*")) if checkpoints.is_dir() else False
     return CellState("pending", None, started_checkpoint=has_checkpoint)

@@ -51,7 +51,7 @@ class HashCache(dict):
         """Merge into the file (when there is one and something was added); a failed write is not an error."""
         if self.path is None or not self.added:
             return
-        from benchmark.results.store import write_atomic  # store imports inputs, which imports this module
+        from benchmark.results.atomic_files import write_atomic
 
         merged = {**_read(self.path), **self}
         rows = [[*key, digest] for key, digest in sorted(merged.items())]

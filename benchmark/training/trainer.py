@@ -37,7 +37,8 @@ import torch
 from torch import nn
 
 from benchmark.precision import autocast, needs_loss_scaler
-from benchmark.results.store import write_atomic, write_csv
+from benchmark.results.atomic_files import write_atomic, write_csv
+from benchmark.results.cell_record import LOSSES, TIMING
 from benchmark.training.divergence import TrainingDivergedError
 from benchmark.training.run_context import RunContext
 
@@ -414,8 +415,8 @@ class Trainer:
 
     def write_history(self) -> None:
         """Write ``losses.csv`` (one row per step) and ``timing.csv`` to the cell folder."""
-        write_csv(self.run.cell_dir / "losses.csv", pd.DataFrame(self.history))
-        write_csv(self.run.cell_dir / "timing.csv", pd.DataFrame([self.times.as_dict()]))
+        write_csv(self.run.cell_dir / LOSSES, pd.DataFrame(self.history))
+        write_csv(self.run.cell_dir / TIMING, pd.DataFrame([self.times.as_dict()]))
 
 
 def total_steps(profile: Any, lr_shapes: Iterable[tuple[int, ...]] = ()) -> int:

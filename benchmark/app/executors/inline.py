@@ -36,16 +36,11 @@ from benchmark.protocol.groups import CellData, cohort
 from benchmark.protocol.setting_names import NO_SETTING
 from benchmark.results.cell import Cell, config_hash
 from benchmark.results.cell_lock import LOCK, cell_lock, lock_holder
+from benchmark.results.cell_record import DamagedCellError, check_finished, recorded_commit
 from benchmark.results.hash_cache import CACHE_FILE, HashCache
 from benchmark.results.inputs import changed_inputs, input_record
 from benchmark.results.no_follow import LinkInCellError, refuse_links
-from benchmark.results.store import (
-    DamagedCellError,
-    check_finished,
-    collect_results,
-    recorded_commit,
-    remove_stale_table_temporaries,
-)
+from benchmark.results.store import collect_results, remove_stale_table_temporaries
 from benchmark.scale import Scale
 from benchmark.training.divergence import DIVERGED
 

@@ -37,11 +37,9 @@ from benchmark.app.executors.request import Matrix, RunRequest, split_list
 from benchmark.errors import BenchError
 from benchmark.progress_bar import counting_progress
 from benchmark.results.cell import Cell
-from benchmark.results.cell_state import ERROR_FILE, last_error_line
-from benchmark.results.no_follow import LinkInCellError, open_no_follow, write_text
-from benchmark.results.store import DONE
+from benchmark.results.cell_record import DONE, ERROR_FILE, PROCESS_LOG, last_error_line, write_error
+from benchmark.results.no_follow import LinkInCellError, open_no_follow
 
-PROCESS_LOG = "process.log"
 POLL_SECONDS = 0.2
 _LOG_TAIL_LINES = 20
 
@@ -252,7 +250,7 @@ def _write_error(cell_dir: Path, code: int, log: Path, tail: list[str]) -> None:
     else:
         why = f"its process ended with exit status {code} without finishing the cell"
     text = "\n".join([f"last lines of {log}:", *tail, "", f"the cell did not finish: {why}."])
-    write_text(cell_dir / ERROR_FILE, text + "\n")
+    write_error(cell_dir, text)
 
 
 def _tail(log: Path) -> list[str]:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.results.atomic_files import write_json
 from benchmark.results.cell import Cell
-from benchmark.results.store import write_json
 
 MANIFESTS = "_matrices"
 

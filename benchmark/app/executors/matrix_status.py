@@ -12,15 +12,14 @@ cause and its log.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmark.app.executors.manifest import planned_cells
 from benchmark.app.executors.slurm_states import ENDED_BADLY, GONE, cause, refined_state, slurm_states
-from benchmark.results.cell_state import ERROR_FILE, CellState, cell_state
-from benchmark.results.store import CONFIG, DONE
+from benchmark.results.cell_record import CONFIG, DONE, ERROR_FILE, DamagedCellError, read_config
+from benchmark.results.cell_state import CellState, cell_state
 
 _MARKERS = (CONFIG, DONE, ERROR_FILE)
 SLURM_FOLDER = "_slurm"
@@ -40,9 +39,8 @@ class StatusRow:
 
 def _label_from_config(cell_dir: Path, runs_dir: Path) -> str:
     try:
-        config = json.loads((cell_dir / CONFIG).read_text())
-        return f"{config['dataset']} {config['scale']} {config['setting']} {config['method']} seed{config['seed']}"
-    except (OSError, ValueError, KeyError, TypeError):
+        return read_config(cell_dir).label()
+    except DamagedCellError:
         return str(cell_dir.relative_to(runs_dir))
 
 

@@ -46,7 +46,7 @@ from benchmark.app.executors.request import Matrix, RunRequest
 from benchmark.app.executors.slurm_follow import follow_array
 from benchmark.errors import BenchError
 from benchmark.results.cell import ProtocolOptions
-from benchmark.results.cell_state import last_error_line
+from benchmark.results.cell_record import ERROR_FILE, last_error_line
 
 try:
     import submitit
@@ -208,7 +208,7 @@ class CellJob(Checkpointable):
         code = run_one_cell(request, index, folder, Console(soft_wrap=True))
         if code == EXIT_FAILED:
             cell_dir = Path(self.request.runs_dir, folder)
-            raise RuntimeError(f"cell {folder} failed: {last_error_line(cell_dir)} (see {cell_dir / 'error.txt'})")
+            raise RuntimeError(f"cell {folder} failed: {last_error_line(cell_dir)} (see {cell_dir / ERROR_FILE})")
         return "busy" if code == EXIT_BUSY else "done"
 
 

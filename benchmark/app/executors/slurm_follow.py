@@ -27,8 +27,8 @@ from benchmark.app.executors.request import Matrix
 from benchmark.app.executors.slurm_states import ENDED_BADLY, ENDED_WELL, GONE, cause, refined_state, slurm_states
 from benchmark.progress_bar import counting_progress
 from benchmark.results.cell import Cell
-from benchmark.results.cell_state import ERROR_FILE, cell_state, last_error_line
-from benchmark.results.no_follow import write_text
+from benchmark.results.cell_record import last_error_line, write_error
+from benchmark.results.cell_state import cell_state
 
 POLL_SECONDS = 0.5
 """How often the result files are looked for."""
@@ -58,7 +58,7 @@ def record_slurm_end(cell_dir: Path, job_id: str, state: str, log: Path) -> str:
     """Write the cell's ``error.txt`` for a task Slurm ended without finishing it; returns its last line."""
     cell_dir.mkdir(parents=True, exist_ok=True)
     line = f"Slurm ended task {job_id} before its cell finished: {cause(state)} (log: {log})"
-    write_text(cell_dir / ERROR_FILE, line + "\n")
+    write_error(cell_dir, line)
     return line
 
 
@@ -124,7 +124,7 @@ def _record_result(cell: Cell, job: Any, matrix: Matrix, summary: RunSummary, co
     if not line:  # the task raised before its cell could write error.txt
         line = record_slurm_end(cell_dir, str(job.job_id), "FAILED", task_log(job))
         line = f"{line}: {task_error_line(str(error))}"
-        write_text(cell_dir / ERROR_FILE, line + "\n")
+        write_error(cell_dir, line)
     summary.failed.append((cell, line))
     console.print(f"[red]failed[/red] {cell.label()} (job {job.job_id}): {line}")
 

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,9 @@ from benchmark.method import Method
 from benchmark.plugins import METHODS
 from benchmark.precision import DEFAULT_PRECISION, PRECISIONS, resolve_precision
 from benchmark.profiles import Profile, load_profile
-from benchmark.results.store import CONFIG, DONE, DamagedCellError, check_finished
+from benchmark.results.cell_record import CONFIG, DONE, MODEL, DamagedCellError, check_finished, read_config
 from benchmark.scale import Scale
 from benchmark.training.divergence import DIVERGED, describe
-
-MODEL = "model.pt"
 
 
 @dataclass
@@ -60,12 +57,9 @@ class RestoredMethod:
             return DEFAULT_PRECISION
 
 
-def _recorded_profile(record: Any, where: Path) -> Profile:
-    """The profile a cell recorded (``{"name": …, key: value, …}``), every setting applied as an override."""
-    if not isinstance(record, dict) or not isinstance(record.get("name"), str):
-        raise BenchError(f"{where} records no profile; it was not written by `bench run`.")
-    settings = [f"{key}={value!r}" for key, value in record.items() if key != "name"]
-    return load_profile(record["name"], settings)
+def _recorded_profile(name: str, values: dict[str, Any]) -> Profile:
+    """The profile a cell recorded, every recorded key applied as an override of profile ``name``."""
+    return load_profile(name, [f"{key}={value!r}" for key, value in values.items()])
 
 
 def restore_cell(cell_dir: Path) -> RestoredMethod:
@@ -87,13 +81,13 @@ def restore_cell(cell_dir: Path) -> RestoredMethod:
     if not model_path.is_file():
         raise BenchError(f"cell {cell_dir} has no {MODEL}: its training has not finished; rerun its bench run first.")
     try:
-        config = json.loads(config_path.read_text())
-        name, scale_text, seed = str(config["method"]), str(config["scale"]), int(config["seed"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        recorded = read_config(cell_dir)
+    except DamagedCellError as error:
         raise BenchError(f"cannot read {config_path}: {error}.") from None
+    name, seed = recorded.method, recorded.seed
     cls = METHODS.factory(name)
-    scale = Scale.parse(scale_text)
-    profile = _recorded_profile(config.get("profile"), config_path)
+    scale = Scale.parse(recorded.scale)
+    profile = _recorded_profile(recorded.profile, recorded.profile_values)
     method = cls(scale=scale, profile=profile)
     try:
         state = torch.load(model_path, map_location="cpu", weights_only=True)
@@ -104,7 +98,7 @@ def restore_cell(cell_dir: Path) -> RestoredMethod:
         source = f"{cell_dir} (trained; its evaluation did not finish)"
     else:
         source = str(cell_dir)
-    precision = str(config.get("precision", DEFAULT_PRECISION))
+    precision = recorded.precision
     if precision not in PRECISIONS:
         raise BenchError(f"{config_path} records precision '{precision}', not one of {', '.join(PRECISIONS)}.")
     return RestoredMethod(method, name, scale, profile, seed, precision, source)

@@ -34,7 +34,7 @@ from benchmark.app.infer.scan_geometry import (
 from benchmark.data.nifti_read import NIFTI_SUFFIXES, NiftiScan, read_nifti
 from benchmark.errors import BenchError
 from benchmark.inference.slabs import SLAB_DEPTH
-from benchmark.results.store import replace_through
+from benchmark.results.atomic_files import replace_through
 
 
 @dataclass(frozen=True)
