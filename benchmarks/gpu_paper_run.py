@@ -1,7 +1,7 @@
 """The ``paper`` profile on one GPU machine in one command: cohort, throughput probes, budgeted cells, report.
 
-Device command (the ``run`` tool, ``carry: [".whl"]``, ``timeout_s`` 600; ``.whl`` holds the
-nibabel and nilearn wheels, see the README section "The paper profile on a GPU")::
+On a GPU node with only a copy of the repository and no package registry (the nibabel and
+nilearn wheels copied into ``.whl/``, see the README section "The paper profile on a GPU")::
 
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \\
         --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:. PYTHONUNBUFFERED=1 \\
@@ -12,8 +12,8 @@ CPU dry run (what ``tests/test_gpu_paper_run.py`` runs; every phase, tiny sizes,
     PYTHONPATH=. python benchmarks/gpu_paper_run.py --dry-run --out /tmp/gpu-dry \\
         --methods tricubic,supervised-aligned,zssr
 
-The project is not pip-installed on the GPU machine, so its entry points (``bench.plugins``)
-do not exist there: :func:`~benchmarks.gpu_run.builtin_plugins.register_builtins` imports the
+Where the project is not pip-installed (such a node), its entry points (``bench.plugins``)
+do not exist: :func:`~benchmarks.gpu_run.builtin_plugins.register_builtins` imports the
 built-in plugins by module, in this process and in every worker.  Everything runs in this
 process and its spawned children; the parent never trains.  Phases, all inside ``--minutes``:
 
@@ -52,7 +52,7 @@ process and its spawned children; the parent never trains.  Phases, all inside `
 6. **Report and packaging** into ``--out``, at most 8 files of at most 16 MiB, named with
    ``[A-Za-z0-9._-]``: ``results.csv``, ``cells.csv``, ``summary.md``, ``run.json`` (command,
    harness commit and source digest, machine, probes, budget, phases), ``log.txt``,
-   ``report.tar.gz`` (the ``bench report`` folder and each cell's small files),
+   ``archive.tar.gz`` (``bench report --archive``: the report, the results and each cell's record),
    ``learning_curves.png`` and ``error_maps.png`` (the report's figures, stacked).  ``bench
    report`` draws error maps only of cells without ``--set`` overrides, so where it drew none
    the script draws them with the report's own figure function.

@@ -37,7 +37,7 @@ def test_dry_run_runs_every_phase_and_packages_at_most_8_files(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     files = sorted(path.name for path in out.iterdir())
-    expected = ["results.csv", "cells.csv", "summary.md", "run.json", "log.txt", "report.tar.gz"]
+    expected = ["results.csv", "cells.csv", "summary.md", "run.json", "log.txt", "archive.tar.gz"]
     assert files == sorted([*expected, "learning_curves.png", "error_maps.png"])
     assert all(OUTPUT_NAME.match(name) for name in files)
     assert all((out / name).stat().st_size <= 16 * 2**20 for name in files)
@@ -73,11 +73,12 @@ def test_dry_run_runs_every_phase_and_packages_at_most_8_files(tmp_path):
     results = pd.read_csv(out / "results.csv", keep_default_na=False)
     assert set(results["method"]) == {"tricubic", "supervised-aligned", "zssr"}
     assert "| supervised-aligned |" in (out / "summary.md").read_text()
-    with tarfile.open(out / "report.tar.gz") as archive:
+    with tarfile.open(out / "archive.tar.gz") as archive:  # as `bench report --archive` packs a run
         names = archive.getnames()
-    assert any(name.startswith("report/table2") and name.endswith(".md") for name in names)
-    assert any(name.startswith("report/figures/learning_curves_") for name in names)
-    assert any(name.startswith("cells/") and name.endswith("timing.csv") for name in names)
+    assert "archive/results.csv" in names
+    assert any(name.startswith("archive/report/table2") and name.endswith(".md") for name in names)
+    assert any(name.startswith("archive/report/figures/learning_curves_") for name in names)
+    assert any(name.startswith("archive/demo-small/") and name.endswith("/timing.csv") for name in names)
 
 
 def test_builtin_plugins_are_the_entry_points_of_pyproject():

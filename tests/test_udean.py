@@ -381,18 +381,6 @@ def test_inference_uses_only_the_lr_encoder_and_sr_decoder(tiny_run, scale: Scal
     assert_inference_ignores(method, lr, unused)
 
 
-def test_fit_and_state_round_trip(tiny_run) -> None:
-    scale = Scale(2, 2, 1)
-    run = tiny_run(scale)
-    method, _ = make("udean-image-da", run, scale)
-    method.fit(tiny_training_data(scale), run)
-    assert (run.cell_dir / "losses.csv").is_file()
-    clone = METHODS.factory("udean-image-da")(scale=scale, profile=run.profile)
-    clone.load_state_dict(method.state_dict())
-    lr = torch.rand(8, 8, 4)
-    torch.testing.assert_close(clone.super_resolve(lr), method.super_resolve(lr))
-
-
 # ------------------------------------------------------- issue 14: the degradation path's start
 def test_the_degradation_path_starts_at_plain_sampling_with_the_sampling_skip(tiny_run) -> None:
     """With ``udean_down_skip``, ``X_{s→t}`` of an untrained UDEAN is an LR image (the decimated ``Y_s``

@@ -1,6 +1,8 @@
-"""Phase 6b, packing: at most 8 output files of at most 16 MiB, named with ``[A-Za-z0-9._-]``.
+"""Phase 6b, packing: the run as at most 8 files of at most 16 MiB each, named with ``[A-Za-z0-9._-]``.
 
-These are the limits of the device tool that brings ``$OUT`` back.
+Small enough to move off a GPU node by any means (``scp``, a size-limited transfer, an issue
+attachment).  ``archive.tar.gz`` is what ``bench report --archive`` writes: the report, the
+results table, the matrix manifests and every cell's record (:mod:`benchmark.app.run_archive`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import re
 import shlex
 import shutil
 import sys
-import tarfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark.app.run_archive import write_archive
 from benchmarks.gpu_run.options import Options
 from benchmarks.gpu_run.run_record import Run, RunLog
 from benchmarks.gpu_run.source_digest import source_digest
@@ -32,8 +34,6 @@ MAX_OUTPUT_FILES = 8
 """Most files in ``--out``."""
 MAX_OUTPUT_BYTES = 16 * 2**20
 """Largest output file, in bytes (16 MiB)."""
-SMALL_FILE_SUFFIXES = (".csv", ".json", ".txt", ".md")
-"""A cell's files that go into ``report.tar.gz`` (with its ``DONE`` marker)."""
 
 
 def stack_images(paths: Sequence[Path], out: Path, max_bytes: int = MAX_OUTPUT_BYTES) -> bool:
@@ -58,19 +58,6 @@ def stack_images(paths: Sequence[Path], out: Path, max_bytes: int = MAX_OUTPUT_B
         if out.stat().st_size <= max_bytes or min(stacked.shape[:2]) < 64:
             return True
         stacked = stacked[::2, ::2]
-
-
-def write_archive(out: Path, report_dir: Path, runs_dir: Path, with_pdf: bool) -> None:
-    """``report/`` (the bench report) and ``cells/`` (each cell's small text files) as a gzipped tar."""
-    with tarfile.open(out, "w:gz") as archive:
-        if report_dir.is_dir():
-            for path in sorted(report_dir.rglob("*")):
-                if path.is_file() and (with_pdf or path.suffix != ".pdf"):
-                    archive.add(path, arcname=f"report/{path.relative_to(report_dir).as_posix()}")
-        if runs_dir.is_dir():
-            for path in sorted(runs_dir.rglob("*")):
-                if path.is_file() and (path.suffix in SMALL_FILE_SUFFIXES or path.name == "DONE"):
-                    archive.add(path, arcname=f"cells/{path.relative_to(runs_dir).as_posix()}")
 
 
 def package(options: Options, run: Run, log: RunLog) -> list[Path]:
@@ -116,10 +103,9 @@ def package(options: Options, run: Run, log: RunLog) -> list[Path]:
             written.append(out / name)
         else:
             log(f"no {pattern} in the report: {name} not written")
-    archive = out / "report.tar.gz"
-    write_archive(archive, report_dir, runs_dir, with_pdf=True)
-    if archive.stat().st_size > MAX_OUTPUT_BYTES:
-        write_archive(archive, report_dir, runs_dir, with_pdf=False)
+    archive = out / "archive.tar.gz"
+    packed = write_archive(runs_dir, report_dir, archive)  # what `bench report --archive` writes
+    log(f"archive.tar.gz: {packed.members} files, {archive.stat().st_size / 2**20:.1f} MiB")
     written.append(archive)
     run_json = out / "run.json"
     record = {
@@ -156,7 +142,7 @@ def package(options: Options, run: Run, log: RunLog) -> list[Path]:
 
 
 def check_outputs(out: Path, written: Sequence[Path]) -> list[str]:
-    """What breaks the device tool's limits: more than 8 files, a bad name, a file over 16 MiB."""
+    """What breaks the output limits: more than 8 files, a bad name, a file over 16 MiB."""
     problems = []
     files = [path for path in out.iterdir() if path.is_file()]
     if len(files) > MAX_OUTPUT_FILES:
