@@ -144,23 +144,17 @@ class Cell:
 
     def columns(self) -> dict[str, Any]:
         """This cell's values of :data:`~benchmark.results.schema.IDENTITY_COLUMNS`, in their order."""
-        p = self.protocol
-        values = {
-            "dataset": self.dataset,
-            "scale": str(self.scale),
-            "setting": self.setting,
-            "method": self.method,
-            "profile": self.profile.name,
-            "overrides": self.profile.overrides_text(),
-            "train_degradation": p.train_degradation,
-            "test_degradation": p.test_degradation,
-            "split_seed": p.split_seed,
-            "misalign_seed": p.misalign_seed,
-            "data_root": p.root_text(),
-            "precision": self.precision,
-            "seed": self.seed,
-        }
-        return {name: values[name] for name in IDENTITY_COLUMNS}
+        return identity_columns(
+            self.dataset,
+            str(self.scale),
+            self.setting,
+            self.method,
+            self.profile.name,
+            self.profile.overrides_text(),
+            self.protocol,
+            self.precision,
+            self.seed,
+        )
 
     def config(self) -> dict[str, Any]:
         """The resolved configuration recorded in the cell folder, protocol and overrides included.
@@ -211,6 +205,37 @@ def cell_label(
     if precision != DEFAULT_PRECISION:
         label += f" {precision}"
     return label
+
+
+def identity_columns(
+    dataset: str,
+    scale: str,
+    setting: str,
+    method: str,
+    profile: str,
+    overrides: str,
+    protocol: ProtocolOptions,
+    precision: str,
+    seed: int,
+) -> dict[str, Any]:
+    """A cell's values of :data:`~benchmark.results.schema.IDENTITY_COLUMNS`, in their order."""
+    p = protocol
+    values = {
+        "dataset": dataset,
+        "scale": scale,
+        "setting": setting,
+        "method": method,
+        "profile": profile,
+        "overrides": overrides,
+        "train_degradation": p.train_degradation,
+        "test_degradation": p.test_degradation,
+        "split_seed": p.split_seed,
+        "misalign_seed": p.misalign_seed,
+        "data_root": p.root_text(),
+        "precision": precision,
+        "seed": seed,
+    }
+    return {name: values[name] for name in IDENTITY_COLUMNS}
 
 
 def config_hash(config: dict[str, Any]) -> str:

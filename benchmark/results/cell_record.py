@@ -29,14 +29,13 @@ from typing import Any
 import pandas as pd
 
 from benchmark.results.atomic_files import write_json
-from benchmark.results.cell import ProtocolOptions, cell_label, config_hash
+from benchmark.results.cell import ProtocolOptions, cell_label, config_hash, identity_columns
 from benchmark.results.cell_lock import LOCK
 from benchmark.results.inputs import file_sha256
 from benchmark.results.no_follow import write_text
 from benchmark.results.schema import (
     DEFAULT_DEGRADATION,
     DEFAULT_PRECISION,
-    IDENTITY_COLUMNS,
     INTEGER_COLUMNS,
     METRIC_COLUMNS,
     SUBJECT,
@@ -102,23 +101,18 @@ class RecordedCell:
 
     def identity_columns(self) -> dict[str, Any]:
         """The cell's values of :data:`~benchmark.results.schema.IDENTITY_COLUMNS`, typed as the schema says."""
-        p = self.protocol
-        values = {
-            "dataset": self.dataset,
-            "scale": self.scale,
-            "setting": self.setting,
-            "method": self.method,
-            "profile": self.profile,
-            "overrides": self.overrides,
-            "train_degradation": p.train_degradation,
-            "test_degradation": p.test_degradation,
-            "split_seed": p.split_seed,
-            "misalign_seed": p.misalign_seed,
-            "data_root": p.root_text(),
-            "precision": self.precision,
-            "seed": self.seed,
-        }
-        return {name: int(values[name]) if name in INTEGER_COLUMNS else str(values[name]) for name in IDENTITY_COLUMNS}
+        values = identity_columns(
+            self.dataset,
+            self.scale,
+            self.setting,
+            self.method,
+            self.profile,
+            self.overrides,
+            self.protocol,
+            self.precision,
+            self.seed,
+        )
+        return {name: int(value) if name in INTEGER_COLUMNS else str(value) for name, value in values.items()}
 
     def label(self) -> str:
         """The label :meth:`benchmark.results.cell.Cell.label` gives the same cell."""
