@@ -19,7 +19,7 @@ import torch
 from rich.console import Console
 
 from benchmark.app.cell_run import RunSummary
-from benchmark.app.executors.local_queue import Slot, _finish, _Running, local_slots, threads_per_slot
+from benchmark.app.executors.local_queue import Slot, _finish, _Running, gpu_slots, local_slots, threads_per_slot
 from benchmark.app.executors.manifest import planned_cells, write_manifest
 from benchmark.app.executors.matrix_status import matrix_status, wall_time_text
 from benchmark.app.executors.request import RunRequest
@@ -136,6 +136,25 @@ def test_slots_are_gpus_or_workers():
         local_slots("0", None, "cpu")
     with pytest.raises(BenchError, match="at least 1"):
         local_slots(None, 0, "cpu")
+
+
+def test_several_cells_share_a_gpu_with_per_gpu():
+    """``--per-gpu 2`` on GPUs 0 and 1: four slots, each GPU filled once before either doubles up."""
+    slots = gpu_slots([0, 1, 0], per_gpu=2)
+    assert [slot.name for slot in slots] == ["gpu 0 #1", "gpu 1 #1", "gpu 0 #2", "gpu 1 #2"]
+    assert [slot.environment["CUDA_VISIBLE_DEVICES"] for slot in slots] == ["0", "1", "0", "1"]
+    assert all(slot.device == "cuda" for slot in slots)
+    assert [slot.name for slot in gpu_slots([3])] == ["gpu 3"]
+    with pytest.raises(BenchError, match="on the CPU give --workers"):
+        local_slots(None, None, "cpu", per_gpu=2)
+    with pytest.raises(BenchError, match="--per-gpu must be at least 1"):
+        local_slots(None, None, "cuda", per_gpu=0)
+
+
+def test_per_gpu_belongs_to_the_local_executor(monkeypatch, capsys, tmp_path):
+    code, _, err = bench(monkeypatch, capsys, "run", *MATRIX, *TINY, "--runs-dir", str(tmp_path), "--per-gpu", "2")
+    assert code == 2 and "belong to --executor local" in err
+    assert_one_sentence(err)
 
 
 def test_status_shows_done_running_failed_and_pending(monkeypatch, capsys, tmp_path, cache, inline_results):

@@ -160,6 +160,9 @@ def run(
     workers: Annotated[
         int | None, typer.Option(help="local: CPU processes running cells at once [default: 2 without GPUs].")
     ] = None,
+    per_gpu: Annotated[
+        int, typer.Option(help="local: cells sharing each GPU at a time (small networks leave a GPU idle).")
+    ] = 1,
     slurm_config: Annotated[
         Path | None, typer.Option(help="slurm: TOML or JSON file of Slurm options (the command line wins).")
     ] = None,
@@ -214,8 +217,8 @@ def run(
         retry_diverged=retry_diverged,
     )
     request.check_threads()
-    if executor != "local" and (gpus is not None or workers is not None):
-        raise BenchError("--gpus and --workers belong to --executor local.")
+    if executor != "local" and (gpus is not None or workers is not None or per_gpu != 1):
+        raise BenchError("--gpus, --workers and --per-gpu belong to --executor local.")
     slurm = None
     if executor == "slurm":
         from benchmark.app.executors.slurm_array import planned_device, slurm_options
@@ -258,7 +261,7 @@ def run(
     if executor == "local":
         from benchmark.app.executors.local_queue import local_slots, run_local
 
-        slots = local_slots(gpus, workers, matrix.device.type)
+        slots = local_slots(gpus, workers, matrix.device.type, per_gpu)
         summary = run_local(request, matrix, slots, console)
     elif executor == "slurm":
         from benchmark.app.executors.slurm_array import submit_array

@@ -53,23 +53,44 @@ class Slot:
     environment: dict[str, str] = field(default_factory=dict)
 
 
-def local_slots(gpus: str | None, workers: int | None, device_type: str) -> list[Slot]:
-    """The slots of ``--gpus 0,1,…`` or ``--workers N``.
+def gpu_slots(indices: list[int], per_gpu: int = 1) -> list[Slot]:
+    """``per_gpu`` slots on each GPU of ``indices`` (each process sees only its GPU, as ``cuda:0``).
+
+    Named ``gpu 0`` with one slot per GPU, else ``gpu 0 #1``, ``gpu 0 #2``, …; GPU by GPU, so that a
+    queue fills every GPU once before it doubles up on one.
+    """
+    unique = list(dict.fromkeys(indices))
+    return [
+        Slot(f"gpu {i}" if per_gpu == 1 else f"gpu {i} #{k + 1}", "cuda", {"CUDA_VISIBLE_DEVICES": str(i)})
+        for k in range(per_gpu)
+        for i in unique
+    ]
+
+
+def local_slots(gpus: str | None, workers: int | None, device_type: str, per_gpu: int = 1) -> list[Slot]:
+    """The slots of ``--gpus 0,1,…`` (with ``--per-gpu N``) or ``--workers N``.
 
     Args:
         gpus: comma-separated GPU indices, or ``None``.
         workers: number of CPU processes, or ``None``.
         device_type: the type of the resolved ``--device`` (``"cuda"`` or ``"cpu"``).
+        per_gpu: cell processes sharing each GPU at a time (several small cells keep a GPU busier
+            than one); only with GPUs.
 
     Returns:
-        One slot per GPU; else ``workers`` CPU slots; else one per visible GPU on a CUDA device,
-        or 2 CPU workers on the CPU.
+        ``per_gpu`` slots per GPU; else ``workers`` CPU slots; else ``per_gpu`` per visible GPU on
+        a CUDA device, or 2 CPU workers on the CPU.
 
     Raises:
-        BenchError: both or malformed options, an absent GPU, or GPUs with ``--device cpu``.
+        BenchError: both or malformed options, an absent GPU, GPUs with ``--device cpu``, or
+            ``--per-gpu`` without GPUs.
     """
     import torch
 
+    if per_gpu < 1:
+        raise BenchError(f"--per-gpu must be at least 1, got {per_gpu}.")
+    if per_gpu > 1 and (device_type != "cuda" or workers is not None):
+        raise BenchError("--per-gpu shares GPUs among cells; on the CPU give --workers instead.")
     if gpus is not None and workers is not None:
         raise BenchError("give --gpus or --workers, not both: --gpus runs one cell per GPU.")
     if gpus is not None:
@@ -83,11 +104,11 @@ def local_slots(gpus: str | None, workers: int | None, device_type: str) -> list
         missing = [index for index in indices if not 0 <= index < available]
         if not indices or missing:
             raise BenchError(f"--gpus '{gpus}' names GPUs this machine does not have (it has {available}).")
-        return [Slot(f"gpu {i}", "cuda", {"CUDA_VISIBLE_DEVICES": str(i)}) for i in dict.fromkeys(indices)]
+        return gpu_slots(indices, per_gpu)
     if workers is not None and workers < 1:
         raise BenchError(f"--workers must be at least 1, got {workers}.")
     if workers is None and device_type == "cuda":
-        return [Slot(f"gpu {i}", "cuda", {"CUDA_VISIBLE_DEVICES": str(i)}) for i in range(torch.cuda.device_count())]
+        return gpu_slots(list(range(torch.cuda.device_count())), per_gpu)
     count = workers if workers is not None else 2
     return [
         Slot(f"worker {i}", device_type, {"CUDA_VISIBLE_DEVICES": ""} if device_type == "cpu" else {})
