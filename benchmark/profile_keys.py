@@ -231,12 +231,12 @@ def closest_key(key: str, known: list[str]) -> str | None:
 
 
 def check_profile_keys(
-    settings: Mapping[str, Any], profile: str, overridden: frozenset[str] = frozenset()
+    values: Mapping[str, Any], profile: str, overridden: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
     """Validate and canonicalise every key of a resolved profile.
 
     Args:
-        settings: key → value (the profile's, with ``--set`` overrides applied).
+        values: key → value (the profile's, with ``--set`` overrides applied).
         profile: the profile's name, for messages.
         overridden: keys that came from ``--set``; their errors are worded as the user typed them.
 
@@ -248,7 +248,7 @@ def check_profile_keys(
     """
     known = declared()
     result: dict[str, Any] = {}
-    for key, value in settings.items():
+    for key, value in values.items():
         origin = f"--set {key}={value!r}" if key in overridden else f"profile '{profile}' key {key}={value!r}"
         if key not in known:
             guess = closest_key(key, list(known))

@@ -1,6 +1,6 @@
 """Profiles: named bundles of sizes and budgets (``tiny`` for tests, ``quick`` for CPU, ``paper`` for GPU).
 
-A profile is a flat mapping of settings that every learned method reads the same way, so
+A profile is a flat mapping of keys that every learned method reads the same way, so
 that all methods share one backbone size and one training set-up.  Method-specific keys
 (``zssr_steps``) are declared by their plugin with their defaults (:class:`benchmark.profile_keys.ProfileKey`);
 a method reads every key as ``profile[key]``.  ``bench run --set key=value`` overrides any key
@@ -151,16 +151,16 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Profile:
-    """A named, resolved set of settings.
+    """A named, resolved set of profile keys.
 
     Attributes:
         name: the base profile (``paper``, ``quick``, ``tiny``).
-        settings: every setting, overrides applied, in canonical form.
+        values: every key's value, overrides applied, in canonical form.
         overrides: the ``--set`` keys whose value differs from the base profile's, sorted.
     """
 
     name: str
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()
 
     def __getitem__(self, key: str) -> Any:
@@ -169,8 +169,8 @@ class Profile:
         Raises:
             KeyError: ``key`` is neither in the profile nor declared with a default.
         """
-        if key in self.settings:
-            return self.settings[key]
+        if key in self.values:
+            return self.values[key]
         try:
             return declared_default(key, self.name)
         except KeyError:
@@ -185,30 +185,30 @@ class Profile:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (tuples become lists when written as JSON)."""
-        return {"name": self.name, **dict(self.settings)}
+        return {"name": self.name, **dict(self.values)}
 
     def for_method(self, method: str) -> Profile:
-        """This profile as method ``method`` sees it: without the overrides of settings another method owns.
+        """This profile as method ``method`` sees it: without the overrides of keys another method owns.
 
         ``--set udean_lambda5=0.3`` on a matrix of several methods changes UDEAN's cells only; the
-        others keep their identity (no duplicate ``_set-…`` cell). A setting owned by ``owner``
+        others keep their identity (no duplicate ``_set-…`` cell). A key owned by ``owner``
         applies to the methods named ``owner`` or ``owner-…`` (``udean`` → ``udean-image-da``);
-        shared (``core``) settings apply to every method.
+        shared (``core``) keys apply to every method.
         """
         owners = {name: setting.owner for name, setting in declared().items()}
         foreign = [key for key in self.overrides if not _applies(owners.get(key, "core"), method)]
         if not foreign:
             return self
-        kept = [f"{key}={self.settings[key]!r}" for key in self.overrides if key not in foreign]
+        kept = [f"{key}={self.values[key]!r}" for key in self.overrides if key not in foreign]
         return load_profile(self.name, kept)
 
     def overrides_text(self) -> str:
         """The overrides in canonical form, ``key=value;key=value`` (sorted), or ``""``."""
-        return ";".join(f"{key}={_text(self.settings[key])}" for key in self.overrides)
+        return ";".join(f"{key}={_text(self.values[key])}" for key in self.overrides)
 
 
 def _applies(owner: str, method: str) -> bool:
-    """Whether a setting declared by ``owner`` applies to ``method`` (see :meth:`Profile.for_method`)."""
+    """Whether a profile key declared by ``owner`` applies to ``method`` (see :meth:`Profile.for_method`)."""
     return owner == "core" or method == owner or method.startswith(f"{owner}-")
 
 
@@ -229,7 +229,7 @@ def load_profile(name: str, overrides: Iterable[str] = ()) -> Profile:
     """
     if name not in PROFILES:
         raise BenchError(f"unknown profile '{name}'; known: {', '.join(PROFILES)}.")
-    settings = dict(PROFILES[name])
+    values = dict(PROFILES[name])
     given: set[str] = set()
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -242,10 +242,10 @@ def load_profile(name: str, overrides: Iterable[str] = ()) -> Profile:
             value = raw.strip()
         value = tuple(value) if isinstance(value, list) else value
         if key in given:
-            raise BenchError(f"--set {key} is given twice ({settings[key]!r} and {value!r}); give it once.")
-        settings[key] = value
+            raise BenchError(f"--set {key} is given twice ({values[key]!r} and {value!r}); give it once.")
+        values[key] = value
         given.add(key)
-    resolved = check_profile_keys(settings, name, frozenset(given))
+    resolved = check_profile_keys(values, name, frozenset(given))
     base = check_profile_keys(PROFILES[name], name)
     changed = tuple(sorted(key for key in resolved if key not in base or base[key] != resolved[key]))
     return Profile(name, resolved, changed)

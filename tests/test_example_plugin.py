@@ -71,7 +71,7 @@ def _method(scale: Any, **settings: float) -> Any:
     """An ``edge-tricubic`` instance; a bare profile suffices, as it reads only its own keys."""
     from benchmark.api import METHODS, Profile
 
-    return METHODS.create(NAME, scale=scale, profile=Profile("tiny", settings=settings))
+    return METHODS.create(NAME, scale=scale, profile=Profile("tiny", values=settings))
 
 
 def _extra_without_sharpening_it_is_the_builtin_tricubic(plugin: Any, workdir: Path) -> None:

@@ -119,7 +119,8 @@ def run(
     seed: Annotated[str, typer.Option(help="Comma-separated training seeds.")] = "0",
     profile: Annotated[str, typer.Option(help=f"Sizes and budgets: {', '.join(PROFILES)}.")] = "quick",
     set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a profile setting, key=value (repeatable).")
+        list[str] | None,
+        typer.Option("--set", help="Override a profile key, key=value (repeatable; see bench list -v)."),
     ] = None,
     data_root: Annotated[Path | None, typer.Option(help="Folder of the dataset (hcp, brats, folder).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Results store.")] = Path("runs"),
@@ -446,7 +447,7 @@ def infer(
         str | None, typer.Option(help=f"--method: sizes and budgets ({', '.join(PROFILES)}) [default: paper].")
     ] = None,
     set_: Annotated[
-        list[str] | None, typer.Option("--set", help="--method: override a profile setting, key=value.")
+        list[str] | None, typer.Option("--set", help="--method: override a profile key, key=value.")
     ] = None,
     seed: Annotated[
         int | None, typer.Option(help="--method: seed of training at test time (ZSSR) [default: 0].")
