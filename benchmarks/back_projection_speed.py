@@ -7,7 +7,7 @@ Usage::
     python benchmarks/back_projection_speed.py --threads 1
 
 One back-projection step (k-space up-projection, ZSSR's default) of a random SR volume against
-the k-space truncation of a smooth one, by the harness's :func:`methods.zssr.back_projection_step`
+the k-space truncation of a smooth one, by the harness's :func:`methods.zssr_inference.back_projection_step`
 (torch, float64, on the CPU and, when there is one, on CUDA) and by the NumPy/SciPy step that ran
 before issue 24 (kept below as the reference). The calls are interleaved repeat by repeat, so that
 other load slows them alike; the table gives medians, the ratio to NumPy's time (below 1: faster)
@@ -30,7 +30,7 @@ from scipy import ndimage
 
 from benchmark.protocol.degradations import kspace_truncate
 from benchmark.scale import Scale
-from methods.zssr import back_projection_step
+from methods.zssr_inference import back_projection_step
 
 SCALE = Scale(2, 2, 2)
 

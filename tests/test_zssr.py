@@ -17,20 +17,14 @@ from benchmark.protocol.degradations import kspace_truncate, kspace_zero_fill, t
 from benchmark.protocol.training_data import DataAccessError, TrainingData
 from benchmark.scale import Scale
 from benchmark.training.run_context import RunContext
-from methods import zssr
+from methods import zssr, zssr_inference, zssr_training
 from methods.dihedral import in_plane_transforms
 from methods.losses import l1_loss
 from methods.tricubic import Tricubic
-from methods.zssr import (
-    ZSSR,
-    SonFatherSampler,
-    ZSSRConfig,
-    ZSSRRatePolicy,
-    father_and_son,
-    train_on_volume,
-    volume_run,
-    zssr_network,
-)
+from methods.zssr import ZSSR
+from methods.zssr_config import ZSSRConfig
+from methods.zssr_pairs import SonFatherSampler, father_and_son
+from methods.zssr_training import ZSSRRatePolicy, train_on_volume, volume_run, zssr_network
 from tests.conftest import smooth_volume, tiny_training_data, trainer_for
 
 SCALES = [Scale(2, 2, 2), Scale(2, 2, 1)]
@@ -271,7 +265,7 @@ def test_zssr_policy_hook_follows_the_order_of_zssrs_loop():
 def _fast_policy(monkeypatch):
     """ZSSR's rule on a short clock: test every step, check every 3, divide at every check after 4 steps."""
     for name, value in {"TEST_EVERY": 1, "POLICY_CHECK_EVERY": 3, "POLICY_MIN_ITERS": 4, "CHANGE_RATIO": 0.0}.items():
-        monkeypatch.setattr(zssr, name, value)
+        monkeypatch.setattr(zssr_training, name, value)
 
 
 def test_a_killed_volume_resumes_to_the_same_weights_and_rates(tiny_run, monkeypatch):
@@ -366,7 +360,7 @@ def test_residual_a_zero_network_gives_the_cubic_interpolation_in_every_profile(
     scale = Scale(2, 2, 2)
     monkeypatch.setattr(zssr, "zssr_network", lambda *args, **kwargs: ZeroNet(scale))
     monkeypatch.setattr(zssr, "train_on_volume", lambda *args, **kwargs: [0.0])
-    monkeypatch.setattr(zssr, "back_project", lambda sr, *args: sr, raising=False)  # residual alone
+    monkeypatch.setattr(zssr_inference, "back_project", lambda sr, *args: sr)  # residual alone
     profile = load_profile(profile_name, [*SMALL_NET, "zssr_ensemble=False"])
     lr = torch.from_numpy(smooth_volume((12, 10, 6), 0))
     sr = ZSSR(scale=scale, profile=profile).super_resolve(lr)
@@ -381,11 +375,11 @@ def test_residual_training_starts_at_the_cubic_interpolation_of_the_son(tmp_path
     assert settings.learn_residual and not profile["global_skip"]
     father, son = father_and_son(smooth_volume((24, 24, 12), 3), scale)
     sampler = SonFatherSampler(father, son, (8, 8, 3), scale)
-    network = zssr.zssr_network(profile, scale, 0, settings.learn_residual)
+    network = zssr_network(profile, scale, 0, settings.learn_residual)
     batch = sampler.batch(np.random.default_rng(0), 2)
     assert not network(batch[0]).any()
     run = RunContext(torch.device("cpu"), 0, profile, scale, tmp_path, tmp_path / "checkpoints")
-    plan = zssr.SonFatherPlan(network, sampler, profile, run.device, settings)
+    plan = zssr_training.SonFatherPlan(network, sampler, profile, run.device, settings)
     loss = plan.train_step(batch, trainer_for(plan, run))["l1"]
     _, father_slabs, base_slabs = batch
     assert loss == pytest.approx(float(l1_loss(base_slabs, father_slabs)), rel=1e-6)
@@ -394,7 +388,7 @@ def test_residual_training_starts_at_the_cubic_interpolation_of_the_son(tmp_path
 
 @pytest.mark.parametrize(("scale", "variants"), [(Scale(2, 2, 2), 8), (Scale(2, 1, 1), 4)], ids=str)
 def test_back_projection_10_iterations_per_variant_and_10_after_the_median(scale, variants, tiny_run, monkeypatch):
-    step = zssr.back_projection_step
+    step = zssr_inference.back_projection_step
     calls: list[tuple[np.ndarray, np.ndarray]] = []
 
     def counted(sr, lr, scale, *args):
@@ -402,7 +396,7 @@ def test_back_projection_10_iterations_per_variant_and_10_after_the_median(scale
         calls.append((sr.numpy().copy(), out.numpy()))
         return out
 
-    monkeypatch.setattr(zssr, "back_projection_step", counted)
+    monkeypatch.setattr(zssr_inference, "back_projection_step", counted)
     run = tiny_run(scale, zssr_ensemble=True, zssr_steps=2)
     method = ZSSR(scale=scale, profile=run.profile)
     assert method.config.back_projection == 10  # ZSSR's back_projection_iters = [10], the default
@@ -438,12 +432,12 @@ def test_back_projection_makes_the_sr_consistent_with_the_lr_through_the_protoco
 
     errors = [inconsistency(sr)]
     for _ in range(10):
-        sr = zssr.back_projection_step(torch.from_numpy(sr), torch.from_numpy(lr).double(), scale, up).numpy()
+        sr = zssr_inference.back_projection_step(torch.from_numpy(sr), torch.from_numpy(lr).double(), scale, up).numpy()
         errors.append(inconsistency(sr))
     assert all(b < a for a, b in itertools.pairwise(errors[:4]))
     assert errors[-1] < 0.05 * errors[0]
     assert sr.min() >= 0 and sr.max() <= 1  # clipped to the protocol's intensity range, as ZSSR does
-    again = zssr.back_project(torch.from_numpy(sr.astype(np.float32)), torch.from_numpy(lr), scale, 0)
+    again = zssr_inference.back_project(torch.from_numpy(sr.astype(np.float32)), torch.from_numpy(lr), scale, 0)
     assert torch.equal(again, torch.from_numpy(sr.astype(np.float32)))  # 0 iterations: unchanged
 
 
@@ -484,7 +478,7 @@ def test_paper_profile_batch_is_one_pair_with_a_father_crop_of_128():
     lr = np.random.default_rng(0).random((160, 140, 8)).astype(np.float32)
     father, son = father_and_son(lr, scale)
     sampler = SonFatherSampler(father, son, profile["lr_patch"], scale)
-    plan = zssr.SonFatherPlan(zssr_network(profile, scale, 0), sampler, profile, torch.device("cpu"), settings)
+    plan = zssr_training.SonFatherPlan(zssr_network(profile, scale, 0), sampler, profile, torch.device("cpu"), settings)
     son_slabs, father_slabs, *_ = plan.sample_batch(np.random.default_rng(0))
     assert son_slabs.shape == (1, 3, 64, 64) and father_slabs.shape == (1, 6, 128, 128)
 
@@ -513,5 +507,5 @@ def test_the_torch_back_projection_equals_the_numpy_one(scale):
     expected, got = sr, torch.from_numpy(sr)
     for _ in range(3):
         expected = _numpy_back_projection_step(expected, lr, scale)
-        got = zssr.back_projection_step(got, torch.from_numpy(lr), scale, "kspace")
+        got = zssr_inference.back_projection_step(got, torch.from_numpy(lr), scale, "kspace")
     np.testing.assert_allclose(got.numpy(), expected, rtol=0, atol=1e-12)
