@@ -135,7 +135,15 @@ def read_config(cell_dir: Path) -> RecordedCell:
         DamagedCellError: it is missing, not JSON, lacks the cell's identity, or holds values of
             the wrong type.
     """
-    config = _read_config_json(cell_dir)
+    return recorded_cell(_read_config_json(cell_dir))
+
+
+def recorded_cell(config: dict[str, Any]) -> RecordedCell:
+    """A parsed ``config.json`` (as :func:`check_finished` returns it) as a :class:`RecordedCell`.
+
+    Raises:
+        DamagedCellError: it holds values of the wrong type.
+    """
     try:
         protocol = config.get("protocol") or {}
         return RecordedCell(

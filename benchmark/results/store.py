@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.results.atomic_files import TEMPORARY_PREFIX, write_csv
-from benchmark.results.cell_record import DONE, DamagedCellError, check_finished, read_config
+from benchmark.results.cell_record import DONE, DamagedCellError, check_finished, recorded_cell
 from benchmark.results.schema import COLUMNS, CONFIG_HASH, DONE_STATE, KEY_COLUMNS, ORACLE, RESULTS_FILE, STATE
 from benchmark.training.divergence import DIVERGED
 
@@ -68,8 +68,8 @@ def collect_results(runs_dir: Path) -> Collected:
             found = check_finished(cell_dir)
             if found is None:
                 continue
-            done, _, metrics = found
-            recorded = read_config(cell_dir)
+            done, config, metrics = found
+            recorded = recorded_cell(config)
         except DamagedCellError as error:
             damaged.append((cell_dir, str(error)))
             continue
