@@ -75,20 +75,20 @@ def declare(*keys: ProfileKey) -> None:
         ValueError: a plugin's key without a default, a default its own check refuses, or a
             name another owner declared.
     """
-    for setting in keys:
-        known = _DECLARED.get(setting.name)
-        if known is not None and known.owner != setting.owner:
-            raise ValueError(f"profile key '{setting.name}' is declared by both {known.owner} and {setting.owner}.")
-        if setting.owner != "core" and setting.default is REQUIRED:
-            raise ValueError(f"profile key '{setting.name}' of {setting.owner} declares no default.")
-        defaults = {"": setting.default, **setting.by_profile} if setting.default is not REQUIRED else {}
+    for key in keys:
+        known = _DECLARED.get(key.name)
+        if known is not None and known.owner != key.owner:
+            raise ValueError(f"profile key '{key.name}' is declared by both {known.owner} and {key.owner}.")
+        if key.owner != "core" and key.default is REQUIRED:
+            raise ValueError(f"profile key '{key.name}' of {key.owner} declares no default.")
+        defaults = {"": key.default, **key.by_profile} if key.default is not REQUIRED else {}
         for where, value in defaults.items():
             try:
-                setting.check(value)
+                key.check(value)
             except ValueError as error:
                 place = f" in profile {where}" if where else ""
-                raise ValueError(f"the default of profile key '{setting.name}'{place} ({value!r}) {error}.") from None
-        _DECLARED[setting.name] = setting
+                raise ValueError(f"the default of profile key '{key.name}'{place} ({value!r}) {error}.") from None
+        _DECLARED[key.name] = key
 
 
 def declared_default(name: str, profile: str) -> Any:
@@ -97,10 +97,10 @@ def declared_default(name: str, profile: str) -> Any:
     Raises:
         KeyError: no plugin declared ``name`` with a default.
     """
-    setting = _DECLARED.get(name)
-    if setting is None or setting.default is REQUIRED:
+    key = _DECLARED.get(name)
+    if key is None or key.default is REQUIRED:
         raise KeyError(name)
-    return setting.check(setting.default_for(profile))
+    return key.check(key.default_for(profile))
 
 
 def declared() -> dict[str, ProfileKey]:
