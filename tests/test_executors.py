@@ -455,3 +455,31 @@ def test_cell_processes_die_with_their_local_queue(tmp_path, cache, signum):
     assert not _cell_processes(process.pid)
     if signum == signal.SIGTERM:
         assert process.returncode == 128 + signal.SIGTERM
+
+
+def test_the_three_executors_share_one_interface(tmp_path, cache):
+    """``bench run`` calls ``run(request, matrix, console)`` on whichever executor it built."""
+    from benchmark.app.executors.executor import Executor
+    from benchmark.app.executors.inline import InlineExecutor
+    from benchmark.app.executors.local_queue import LocalExecutor
+    from benchmark.app.executors.slurm_array import SlurmExecutor
+
+    executors = [
+        InlineExecutor(),
+        LocalExecutor(local_slots(None, 1, "cpu")),
+        SlurmExecutor(slurm_options(None, {}, []), wait=True),
+    ]
+    assert all(isinstance(executor, Executor) for executor in executors)
+    assert [executor.name for executor in executors] == ["inline", "local", "slurm"]
+    request = RunRequest(
+        methods="tricubic",
+        dataset="demo-small",
+        setting="misaligned",
+        profile="tiny",
+        runs_dir=str(tmp_path),
+        device="cpu",
+        precision="fp32",
+    )
+    matrix = request.matrix(make_folders=True)
+    summary = InlineExecutor().run(request, matrix, Console(quiet=True))
+    assert [cell.method for cell in summary.done] == ["tricubic"] and not summary.detached

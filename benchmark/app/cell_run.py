@@ -68,6 +68,8 @@ class RunSummary:
     other_commit: dict[str, list[Cell]] = field(default_factory=dict)
     # Diverged cells that --retry-diverged trains again from step 0.
     retried: list[Cell] = field(default_factory=list)
+    # The cells were handed to something that runs on after this call (a Slurm array not waited for).
+    detached: bool = False
 
 
 def build_cell_data(dataset: Dataset, cell: Cell, progress: Progress) -> CellData:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 import typer
@@ -22,6 +22,11 @@ from benchmark.results.cell import Cell
 from benchmark.results.cell_record import ERROR_FILE
 from benchmark.results.schema import IDENTITY_COLUMNS
 from benchmark.scale import Scale
+
+if TYPE_CHECKING:
+    from benchmark.app.executors.executor import Executor
+    from benchmark.app.executors.request import Matrix
+    from benchmark.app.executors.slurm_array import SlurmOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -259,23 +264,10 @@ def run(
         f"{len(cells)} cell(s) on {matrix.device} in {matrix.precision}, profile {profile}, "
         f"executor {executor}, results in {runs_dir}"
     )
-    if executor == "local":
-        from benchmark.app.executors.local_queue import local_slots, run_local
-
-        slots = local_slots(gpus, workers, matrix.device.type, per_gpu)
-        summary = run_local(request, matrix, slots, console)
-    elif executor == "slurm":
-        from benchmark.app.executors.slurm_array import submit_array
-
-        assert slurm is not None
-        job_ids, summary = submit_array(request, matrix, slurm, console, wait, sys.argv)
-        if job_ids and not wait:
-            console.print(f"follow it with `bench status --runs-dir {runs_dir}`; `bench report` once it has ended.")
-            return
-    else:
-        from benchmark.app.executors.inline import run_matrix
-
-        summary = run_matrix(cells, runs_dir, matrix.device, matrix.cache_dir, console, save_sr, retry_diverged)
+    summary = _executor(executor, cells, matrix, gpus, workers, per_gpu, slurm, wait).run(request, matrix, console)
+    if summary.detached:
+        console.print(f"follow it with `bench status --runs-dir {runs_dir}`; `bench report` once it has ended.")
+        return
     diverged = _diverged_cells(cells, runs_dir)
     console.print(
         f"done {len(summary.done)}, already done {len(summary.skipped)}, failed {len(summary.failed)}"
@@ -302,6 +294,31 @@ def run(
             "(`--retry-diverged` trains it again)."
         )
     _report_failures(summary.failed, runs_dir)
+
+
+def _executor(
+    name: str,
+    cells: list[Cell],
+    matrix: Matrix,
+    gpus: str | None,
+    workers: int | None,
+    per_gpu: int,
+    slurm: SlurmOptions | None,
+    wait: bool,
+) -> Executor:
+    """The executor ``--executor name`` asks for, built from its options (:mod:`benchmark.app.executors.executor`)."""
+    if name == "local":
+        from benchmark.app.executors.local_queue import LocalExecutor, local_slots
+
+        return LocalExecutor(local_slots(gpus, workers, matrix.device.type, per_gpu))
+    if name == "slurm":
+        from benchmark.app.executors.slurm_array import SlurmExecutor
+
+        assert slurm is not None
+        return SlurmExecutor(slurm, wait, tuple(sys.argv))
+    from benchmark.app.executors.inline import InlineExecutor
+
+    return InlineExecutor(cells)
 
 
 def _diverged_cells(cells: list[Cell], runs_dir: Path) -> list[tuple[Cell, str]]:

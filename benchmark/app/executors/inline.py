@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from rich.console import Console
@@ -43,6 +43,9 @@ from benchmark.results.no_follow import LinkInCellError, refuse_links
 from benchmark.results.store import collect_results, remove_stale_table_temporaries
 from benchmark.scale import Scale
 from benchmark.training.divergence import DIVERGED
+
+if TYPE_CHECKING:
+    from benchmark.app.executors.request import Matrix, RunRequest
 
 
 @dataclass
@@ -248,3 +251,20 @@ def rebuild_table(runs_dir: Path, summary: RunSummary) -> None:
         raise
     known = {path for path, _ in summary.damaged}
     summary.damaged += [(path, reason) for path, reason in collected.damaged if path not in known]
+
+
+@dataclass(frozen=True)
+class InlineExecutor:
+    """``--executor inline``: the cells one after another in this process (:func:`run_matrix`).
+
+    Attributes:
+        cells: the cells to run, a part of the matrix (``--cell-index``); ``None``: all of them.
+    """
+
+    cells: Sequence[Cell] | None = None
+    name: str = "inline"
+
+    def run(self, request: RunRequest, matrix: Matrix, console: Console) -> RunSummary:
+        cells = matrix.cells if self.cells is None else self.cells
+        device, cache_dir = matrix.device, matrix.cache_dir
+        return run_matrix(cells, matrix.runs_dir, device, cache_dir, console, request.save_sr, request.retry_diverged)

@@ -294,3 +294,14 @@ def _stop(running: list[_Running]) -> None:
         except subprocess.TimeoutExpired:
             item.process.kill()
             item.process.wait()
+
+
+@dataclass(frozen=True)
+class LocalExecutor:
+    """``--executor local``: a queue of cell processes over ``slots`` (:func:`local_slots`, :func:`run_local`)."""
+
+    slots: list[Slot]
+    name: str = "local"
+
+    def run(self, request: RunRequest, matrix: Matrix, console: Console) -> RunSummary:
+        return run_local(request, matrix, self.slots, console)

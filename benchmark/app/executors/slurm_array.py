@@ -362,3 +362,24 @@ def task_error_line(text: str) -> str:
 
 def _id_range(ids: list[str]) -> str:
     return ids[0] if len(ids) == 1 else f"{ids[0]} … {ids[-1]}"
+
+
+@dataclass(frozen=True)
+class SlurmExecutor:
+    """``--executor slurm``: one job array (:func:`submit_array`); without ``wait`` the summary is ``detached``.
+
+    Attributes:
+        options: the Slurm options (partition, time, memory, GPUs, …).
+        wait: follow the array to its end.
+        command: the command line, recorded in the matrix manifest (with the job ids: ``bench status``).
+    """
+
+    options: SlurmOptions
+    wait: bool
+    command: Sequence[str] = ()
+    name: str = "slurm"
+
+    def run(self, request: RunRequest, matrix: Matrix, console: Console) -> RunSummary:
+        job_ids, summary = submit_array(request, matrix, self.options, console, self.wait, self.command)
+        summary.detached = bool(job_ids) and not self.wait
+        return summary
