@@ -14,41 +14,40 @@ CPU dry run (what ``tests/test_gpu_paper_run.py`` runs; every phase, tiny sizes,
 
 Where the project is not pip-installed (such a node), its entry points (``bench.plugins``)
 do not exist: :func:`~benchmarks.gpu_run.builtin_plugins.register_builtins` imports the
-built-in plugins by module, in this process and in every worker.  Everything runs in this
+built-in plugins by module, here and (through ``BENCH_PLUGINS``) in every cell process.  Everything runs in this
 process and its spawned children; the parent never trains.  Phases, all inside ``--minutes``:
 
-1. **Concurrency probe.**  ``max(--levels)`` worker processes start; each trains the
+1. **Concurrency probe.**  ``max(--levels)`` probe processes start; each trains the
    supervised TS-RCAN plan of the profile (paper network, patch and batch) on synthetic
    volumes through the shared trainer.  For each level ``L`` in ``--levels`` the first ``L``
-   workers train together for ``--level-seconds`` (a barrier starts and ends each window) and
+   processes train together for ``--level-seconds`` (a barrier starts and ends each window) and
    the aggregate steps/s is recorded.  The chosen concurrency ``P`` is the smallest level
-   within 5 % of the best aggregate; the other workers exit.
-2. **Cohort and data** (meanwhile, on the CPU): the demo cohort is generated (the dataset
-   plugin, as ``bench run`` does), then each setting's cell data is built once, by the
-   runner's own data path, in one spawned process per setting, and handed to the workers as a
-   pickle, so that no cell rebuilds it (building the misaligned demo data takes longer than
-   many cells train).
+   within 5 % of the best aggregate.  The probe processes then exit: they only measure.
+2. **Cohort and data** (meanwhile, in this process, on the CPU): the demo cohort is generated
+   (the dataset plugin, as ``bench run`` does), then each data group's cell data is built once
+   into ``<work>/data``, where the local queue finds it (``benchmark/app/executors/cell_data_store.py``):
+   no cell rebuilds it (building the misaligned demo data takes longer than many cells train).
 3. **Method probe.**  One cell per method trains ``K`` steps (``K`` from the concurrency
-   probe: about ``--probe-seconds`` of the supervised plan) on the ``P`` workers, so each
-   method's seconds per step are measured under the sharing the real cells will see, together
-   with its fixed cost (data view, validation, checkpoint, test-volume inference, metrics).
-   Every probe uses the data built first (a step costs the same in either setting), so the
-   probes overlap the building of the other setting's data; probe cells are thrown away.
-   A method whose probe fails (e.g. ``supervised-rigid`` where SimpleITK is missing) is
-   skipped; the reason is recorded.
+   probe: about ``--probe-seconds`` of the supervised plan) in ``bench run``'s local queue with
+   ``P`` cell processes on the GPU (``--per-gpu P``), so each method's seconds per step are
+   measured under the sharing the real cells will see, together with its fixed cost (process
+   start, data load, validation, checkpoint, test-volume inference, metrics).  Probe cells are
+   thrown away.  A method whose probe fails (e.g. ``supervised-rigid`` where SimpleITK is
+   missing) is skipped; the reason is recorded.
 4. **Budget.**  ``--budget steps`` (default): one step count ``N`` for every method (the paper
    trains every method for the same epochs; one set of overrides keeps every cell in one
-   report table), the largest whose longest-first schedule of all cells on ``P`` workers ends
+   report table), the largest whose longest-first schedule of all cells on ``P`` processes ends
    inside the window.  ``--budget time``: the same seconds of training per cell, so
    ``N_m = seconds / (seconds per step of m)`` (cells then land in one report table per
    method).  ``N`` never exceeds the profile's own budget (paper: 30 epochs of ``auto``
    steps).  Cells get ``--set epochs=1 steps_per_epoch=N`` (and each method's own ``*_steps``
    key, e.g. ``zssr_steps``), ``val_every = N // --curve-points`` and ``checkpoint_every = N``.
-5. **Cells.**  The cells go, longest first, to the ``P`` workers, which run them with the
-   runner's :func:`~benchmark.app.cell_run.run_cell`; each records its wall time, its training
-   time and steps (``timing.csv``), its peak GPU memory (``torch.cuda.max_memory_allocated`` in
-   its own process) and its precision (``environment.json``).  Workers still running at the
-   deadline are killed and their cells reported as unfinished.
+5. **Cells.**  The cells go, longest first, to the same local queue with ``P`` processes.  Each
+   cell is what ``bench run --set …`` makes of the budget (its method's own keys only, so that
+   ``bench run`` can resume or extend it); each records its training time and steps
+   (``timing.csv``), its peak GPU memory (in its ``DONE``) and its precision
+   (``environment.json``), and the queue its wall time.  Cells still running at the deadline are
+   stopped (they resume from their checkpoints) and reported as unfinished.
 6. **Report and packaging** into ``--out``, at most 8 files of at most 16 MiB, named with
    ``[A-Za-z0-9._-]``: ``results.csv``, ``cells.csv``, ``summary.md``, ``run.json`` (command,
    harness commit and source digest, machine, probes, budget, phases), ``log.txt``,
@@ -61,8 +60,8 @@ The exit status is 0 when every planned cell finished and the outputs fit the li
 the outputs are written either way.
 
 The pieces live in the package ``benchmarks/gpu_run/``, one module per purpose (``options``,
-``concurrency_probe``, ``cell_data_builder``, ``cell_worker``, ``method_steps``, ``budget``,
-``session``, ``report``, ``summary``, ``packing``, ``machine_record``, ``source_digest``); this
+``concurrency_probe``, ``cell_outcome``, ``method_steps``, ``budget``, ``session``, ``report``,
+``summary``, ``packing``, ``machine_record``, ``source_digest``); this
 file is the command.  They import as ``benchmarks.gpu_run.*``, so the repository root must be on
 ``sys.path`` (``PYTHONPATH=.`` from the repository root, or the editable install).
 """

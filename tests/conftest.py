@@ -29,6 +29,7 @@ from methods.validation import validate_network
 
 SLOW_MODULES = frozenset(
     {
+        "test_cell_data_store",  # the local queue's cell processes
         "test_cell_identity",  # bench run of folder datasets
         "test_cli",  # bench run of the demo cells
         "test_cli_bad_data",

@@ -116,8 +116,8 @@ def test_a_killed_cell_process_gets_an_error_file_and_the_queue_records_it(tmp_p
     process.kill()
     process.wait()
     summary = RunSummary()
-    item = _Running(cell, 0, Slot("worker 0", "cpu"), process, log, time.perf_counter())
-    _finish(item, tmp_path, summary, Console(quiet=True))
+    item = _Running(cell, tmp_path, Slot("worker 0", "cpu"), process, log, time.perf_counter())
+    _finish(item, summary, Console(quiet=True))
     assert [failed for failed, _ in summary.failed] == [cell]
     text = (cell_dir / "error.txt").read_text()
     assert "training step 3 of 4" in text and "SIGKILL" in text

@@ -14,9 +14,9 @@ import pytest
 
 from benchmarks.gpu_run.budget import MethodCost, budget_overrides, longest_first_makespan, plan_steps
 from benchmarks.gpu_run.builtin_plugins import BUILTIN_PLUGINS
-from benchmarks.gpu_run.cell_worker import training_record
+from benchmarks.gpu_run.cell_outcome import training_record
 from benchmarks.gpu_run.concurrency_probe import aggregate_levels, choose_concurrency
-from benchmarks.gpu_run.method_steps import step_knobs
+from benchmarks.gpu_run.method_steps import patches_per_step, step_knobs
 from benchmarks.gpu_run.packing import OUTPUT_NAME, check_outputs
 from benchmarks.gpu_run.source_digest import source_digest
 
@@ -53,7 +53,12 @@ def test_dry_run_runs_every_phase_and_packages_at_most_8_files(tmp_path):
     assert budget["step_keys"] == {"tricubic": None, "supervised-aligned": "steps_per_epoch", "zssr": "zssr_steps"}
     steps = budget["steps"]["supervised-aligned"]
     assert steps == budget["steps"]["zssr"] >= 1 and budget["steps"]["tricubic"] == 0
-    assert len(set(budget["overrides"].values())) == 1  # one variant: one report table
+    # One set of overrides for every cell; each cell keeps the keys its method reads, as `bench run --set` does.
+    overrides = budget["overrides"]
+    assert overrides["zssr"] == f"checkpoint_every={steps};steps_per_epoch={steps};zssr_steps={steps}"
+    assert (
+        overrides["supervised-aligned"] == overrides["tricubic"] == f"checkpoint_every={steps};steps_per_epoch={steps}"
+    )
     assert record["harness"]["source_sha256"] == source_digest()
     assert {"cohort", "data", "method_probe", "cells", "report"} <= set(record["phases_s"])
 
@@ -184,6 +189,14 @@ def test_budget_overrides_are_valid_profile_settings():
 def test_step_keys_of_the_builtin_methods():
     knobs = step_knobs(["tricubic", "supervised", "dasr", "zssr"])
     assert knobs == {"tricubic": None, "supervised": "steps_per_epoch", "dasr": "steps_per_epoch", "zssr": "zssr_steps"}
+
+
+def test_patches_per_step_reads_a_methods_own_batch_size():
+    from benchmark.profiles import load_profile
+
+    paper = load_profile("paper")
+    assert patches_per_step("zssr", "2x2x2", paper) == 1  # ZSSR's one crop per iteration in paper
+    assert patches_per_step("supervised", "2x2x2", paper) == paper["batch_size"]
 
 
 def test_training_record_sums_every_timing_file(tmp_path):

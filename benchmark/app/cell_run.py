@@ -70,6 +70,26 @@ class RunSummary:
     retried: list[Cell] = field(default_factory=list)
     # The cells were handed to something that runs on after this call (a Slurm array not waited for).
     detached: bool = False
+    # Cells a deadline left unfinished (the local queue's ``deadline``), with why: stopped or not started.
+    unfinished: list[tuple[Cell, str]] = field(default_factory=list)
+    # Seconds each cell's process ran, by cell folder relative to the runs folder (the local queue).
+    wall_seconds: dict[Path, float] = field(default_factory=dict)
+
+
+def merge_summary(into: RunSummary, other: RunSummary) -> None:
+    """Add what ``other`` recorded to ``into`` (lists extended, mappings updated)."""
+    for name, value in vars(other).items():
+        mine = getattr(into, name)
+        if isinstance(mine, list):
+            mine.extend(value)
+        elif isinstance(mine, dict):
+            for key, items in value.items():
+                if isinstance(items, list):
+                    mine.setdefault(key, []).extend(items)
+                else:
+                    mine[key] = items
+        else:
+            setattr(into, name, mine or value)
 
 
 def build_cell_data(dataset: Dataset, cell: Cell, progress: Progress) -> CellData:
@@ -173,6 +193,8 @@ def run_cell(
         config_hash=config_hash({"identity": config_hash(identity), "inputs": digests}),
         warn=warn_user,
     )
+    if device.type == "cuda":  # this cell's own peak, also where one process runs several cells
+        torch.cuda.reset_peak_memory_stats(device)
     started = time.perf_counter()
     log(f"fit {cell.label()} in {cell.precision}")
     diverged: TrainingDivergedError | None = None
@@ -204,9 +226,20 @@ def run_cell(
             "reads": sorted(view.reads),
             "inputs": inputs,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **peak_gpu_memory(device),
             **({DIVERGED: diverged.record()} if diverged is not None else {}),
         },
     )
+
+
+def peak_gpu_memory(device: torch.device) -> dict[str, float]:
+    """``peak_gpu_memory_mib`` and ``peak_gpu_reserved_mib`` since the cell started (MiB), on CUDA; else nothing."""
+    if device.type != "cuda":
+        return {}
+    return {
+        "peak_gpu_memory_mib": round(torch.cuda.max_memory_allocated(device) / 2**20, 1),
+        "peak_gpu_reserved_mib": round(torch.cuda.max_memory_reserved(device) / 2**20, 1),
+    }
 
 
 def disk_full_error(error: OSError, where: str) -> BenchError:

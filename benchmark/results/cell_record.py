@@ -230,12 +230,18 @@ def clear_outcome(cell_dir: Path) -> None:
 
 
 # --------------------------------------------------------------------------- environment.json
+def read_environment(cell_dir: Path) -> dict[str, Any]:
+    """The cell's ``environment.json`` (versions, device, precision, commit); ``{}`` when missing or unreadable."""
+    try:
+        record = json.loads((cell_dir / ENVIRONMENT).read_text())
+    except (ValueError, OSError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def recorded_commit(cell_dir: Path) -> str | None:
     """The harness commit a finished cell recorded in its ``environment.json``, or ``None``."""
-    try:
-        return json.loads((cell_dir / ENVIRONMENT).read_text()).get("git_commit")
-    except (ValueError, OSError, AttributeError):
-        return None
+    return read_environment(cell_dir).get("git_commit")
 
 
 # --------------------------------------------------------------------------- DONE markers

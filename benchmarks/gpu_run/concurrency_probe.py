@@ -1,13 +1,16 @@
-"""Phase 1, the concurrency probe: training steps per second of 1, 2, 4 … worker processes sharing the device.
+"""Phase 1, the concurrency probe: training steps per second of 1, 2, 4 … processes sharing the device.
 
-The worker side trains the profile's supervised TS-RCAN plan on synthetic volumes in barrier-bounded
-windows; the parent side aggregates the windows per level and picks the concurrency.
+This is a measurement, not a way of running cells (the cells run in the local queue of ``bench run
+--executor local``).  Each probe process trains the profile's supervised TS-RCAN plan on synthetic
+volumes in barrier-bounded windows, so that exactly ``L`` processes train together in level ``L``'s
+window; the parent aggregates the windows per level and picks the concurrency.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.gpu_run.builtin_plugins import register_builtins
+from benchmarks.gpu_run.machine_record import device_record
+from benchmarks.gpu_run.process_output import redirect_output
 from benchmarks.gpu_run.worker_setup import WorkerSetup
 
 CONCURRENCY_TOLERANCE = 0.05
@@ -108,3 +114,24 @@ def measure_concurrency(setup: WorkerSetup, barrier: Any, device: torch.device, 
             )
         barrier.wait(timeout)
     return {"kind": "concurrency", "worker": setup.index, "rows": rows, "batch_size": batch_size, "warmup_s": warmup_s}
+
+
+def concurrency_main(setup: WorkerSetup, barrier: Any, results: Any) -> None:
+    """A probe process: train in each level's window, put its rows (and its device) on ``results``, exit."""
+    redirect_output(setup.log_path)
+    try:
+        register_builtins()
+        from benchmark.device import resolve_device
+
+        torch.set_num_threads(setup.threads)
+        device = resolve_device(setup.device)
+        print(f"{time.strftime('%H:%M:%S')} probe process {setup.index} ready on {device}", flush=True)
+        result = measure_concurrency(setup, barrier, device, timeout=120)
+        print(f"{time.strftime('%H:%M:%S')} concurrency probe: {result['rows']}", flush=True)
+        result["device"] = device_record(device)
+    except Exception as failure:  # the parent falls back to one process
+        barrier.abort()
+        print(traceback.format_exc())
+        error = f"{type(failure).__name__}: {failure}"
+        result = {"kind": "concurrency", "worker": setup.index, "rows": [], "error": error}
+    results.put(result)

@@ -30,10 +30,10 @@ def step_knobs(method_names: Sequence[str]) -> dict[str, str | None]:
 
 
 def patches_per_step(method: str, scale: str, profile: Any) -> int:
-    """Patches (or son/father pairs) per training step: a method's own ``settings.batch_size``, else the profile's."""
+    """Patches (or son/father pairs) per training step: a method's own ``config.batch_size``, else the profile's."""
     from benchmark.plugins import METHODS
     from benchmark.scale import Scale
 
     instance = METHODS.create(method, scale=Scale.parse(scale), profile=profile)
-    own = getattr(getattr(instance, "settings", None), "batch_size", None)
+    own = getattr(getattr(instance, "config", None), "batch_size", None)
     return int(own if own is not None else profile["batch_size"])

@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from benchmark.app.cell_run import DISK_FULL, RunSummary, build_cell_data, disk_full_error, record_failure, run_cell
+from benchmark.app.executors.cell_data_store import load_cell_data
 from benchmark.app.matrix import cell_identity
 from benchmark.data.dataset import Dataset
 from benchmark.environment import harness_commit, same_commit
@@ -107,8 +108,13 @@ def run_matrix(
     console: Console | None = None,
     save_sr: bool = False,
     retry_diverged: bool = False,
+    data_file: Path | None = None,
 ) -> RunSummary:
     """Run every cell not yet done, with a progress bar; failures are recorded and the run goes on.
+
+    Args:
+        data_file: the cells' data, built once by the local queue
+            (:mod:`~benchmark.app.executors.cell_data_store`); ``None``: built here, once per group.
 
     Raises:
         BenchError: the disk is full (or read-only) while writing; finished cells are kept.
@@ -148,7 +154,10 @@ def run_matrix(
                         )
                         if not reusable:
                             cached = None  # release the previous group's volumes before loading the next
-                            cached = build_cell_data(datasets[cell.dataset], cell, progress)
+                            if data_file is not None:
+                                cached = load_cell_data(data_file)
+                            else:
+                                cached = build_cell_data(datasets[cell.dataset], cell, progress)
                             cached_key = key
                         assert cached is not None
                         _run_one(cell, cached, runs_dir, device, progress, inputs, save_sr, warn, summary)

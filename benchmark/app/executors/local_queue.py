@@ -22,18 +22,22 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import Progress
 
-from benchmark.app.cell_run import RunSummary
+from benchmark.app.cell_run import RunSummary, merge_summary, record_failure
+from benchmark.app.executors.cell_data_store import CellDataStore
 from benchmark.app.executors.inline import rebuild_table, sort_finished
 from benchmark.app.executors.one_cell import EXIT_BUSY, EXIT_DONE, EXIT_FAILED, EXIT_USER_ERROR, PARENT_ENV
 from benchmark.app.executors.request import Matrix, RunRequest, split_list
+from benchmark.data.dataset import Dataset
 from benchmark.errors import BenchError
 from benchmark.progress_bar import counting_progress
 from benchmark.results.cell import Cell
@@ -121,14 +125,40 @@ def threads_per_slot(threads: int | None, slots: int) -> int:
     return threads if threads is not None else max(1, (os.cpu_count() or 1) // max(slots, 1))
 
 
+@dataclass(frozen=True)
+class _Queued:
+    """A cell waiting for a slot: its index in its request's matrix, its folders, its request files by device."""
+
+    cell: Cell
+    index: int
+    runs_dir: Path
+    requests: dict[str, Path]
+    datasets: dict[str, Dataset]
+
+
 @dataclass
 class _Running:
     cell: Cell
-    index: int
+    runs_dir: Path
     slot: Slot
     process: subprocess.Popen
     log: Path
     started: float
+
+
+@dataclass(frozen=True)
+class QueuedCells:
+    """One request's cells for the queue.
+
+    Attributes:
+        request: the request whose matrix the cell processes rebuild (:meth:`RunRequest.matrix`).
+        matrix: that matrix, as built here.
+        cells: the cells to run, a part of ``matrix.cells`` in the order to start them; ``None``: all.
+    """
+
+    request: RunRequest
+    matrix: Matrix
+    cells: Sequence[Cell] | None = None
 
 
 def run_local(
@@ -136,55 +166,100 @@ def run_local(
     matrix: Matrix,
     slots: list[Slot],
     console: Console,
+    data_dir: Path | None = None,
+    deadline: float | None = None,
 ) -> RunSummary:
     """Run the matrix's unfinished cells, at most one per slot at a time; returns what happened.
+
+    See :func:`run_queue` for ``data_dir`` and ``deadline``.
 
     Raises:
         BenchError: a cell's process refused the request (one sentence from it), or the disk is full.
     """
-    runs_dir = matrix.runs_dir
-    _, _, pending, summary = sort_finished(matrix.cells, runs_dir, matrix.cache_dir, console, request.retry_diverged)
-    threads = threads_per_slot(request.threads, len(slots))
-    indices = {cell.folder(Path(".")): index for index, cell in enumerate(matrix.cells)}
-    queue = deque(pending)
-    free = list(slots)
-    running: list[_Running] = []
+    return run_queue([QueuedCells(request, matrix)], slots, console, data_dir, deadline)
+
+
+def run_queue(
+    jobs: Sequence[QueuedCells],
+    slots: list[Slot],
+    console: Console,
+    data_dir: Path | None = None,
+    deadline: float | None = None,
+) -> RunSummary:
+    """Run the unfinished cells of ``jobs`` in their order, at most one per slot at a time.
+
+    Args:
+        jobs: the cells, by request; the threads per cell are the first request's ``threads``
+            (else the cores shared among the slots).
+        data_dir: where the cells' data are built, once per group, before the first cell of the
+            group starts (:mod:`~benchmark.app.executors.cell_data_store`); a group already there is
+            used as it is.  ``None``: a scratch folder removed when the queue ends.
+        deadline: a ``time.monotonic()`` time: the cells still running then are stopped (they
+            resume from their checkpoints on a rerun), and those not started are left; both are
+            listed in :attr:`RunSummary.unfinished`.
+
+    Raises:
+        BenchError: a cell's process refused the request (one sentence from it), or the disk is full.
+    """
+    summary = RunSummary()
+    threads = threads_per_slot(jobs[0].request.threads if jobs else None, len(slots))
     with tempfile.TemporaryDirectory(prefix="bench-local-") as scratch:
-        request_files = {
-            slot.device: _write_request(Path(scratch), request, slot.device, matrix.precision, threads)
-            for slot in slots
-        }
+        store = CellDataStore(data_dir if data_dir is not None else Path(scratch) / "data")
+        queue: deque[_Queued] = deque()
+        total = 0
+        for number, job in enumerate(jobs):
+            cells = job.matrix.cells if job.cells is None else list(job.cells)
+            datasets, _, pending, found = sort_finished(
+                cells, job.matrix.runs_dir, job.matrix.cache_dir, console, job.request.retry_diverged
+            )
+            merge_summary(summary, found)
+            total += len(cells)
+            indices = {cell.folder(Path(".")): index for index, cell in enumerate(job.matrix.cells)}
+            requests = {
+                device: _write_request(Path(scratch), number, job.request, device, job.matrix.precision, threads)
+                for device in dict.fromkeys(slot.device for slot in slots)
+            }
+            queue.extend(
+                _Queued(cell, indices[cell.folder(Path("."))], job.matrix.runs_dir, requests, datasets)
+                for cell in pending
+            )
+        free = list(slots)
+        running: list[_Running] = []
         try:
             with _sigterm_as_exit(), counting_progress(console) as progress:
                 overall = progress.add_task(
                     f"cells · {len(slots)} slot(s), {threads} thread(s) each",
-                    total=len(matrix.cells),
+                    total=total,
                     completed=len(summary.skipped),
                 )
                 while queue or running:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        _leave_at_deadline(queue, running, summary, progress.console)
+                        break
                     while queue and free:
+                        item = queue.popleft()
                         slot = free.pop(0)
-                        cell = queue.popleft()
-                        index = indices[cell.folder(Path("."))]
                         try:
-                            started = _start(cell, index, slot, request_files[slot.device], runs_dir, threads)
-                        except LinkInCellError as error:  # a planted process.log: nothing written through it
+                            data = _data_for(item, store, progress)
+                            started = _start(item, slot, threads, data)
+                        except (LinkInCellError, _DataBuildError) as error:  # nothing written through a planted link
                             free.append(slot)
-                            summary.failed.append((cell, str(error)))
-                            progress.console.print(f"[red]failed[/red] {cell.label()}: {error}")
+                            summary.failed.append((item.cell, str(error)))
+                            progress.console.print(f"[red]failed[/red] {item.cell.label()}: {error}")
                             progress.advance(overall)
                             continue
                         running.append(started)
-                        progress.console.print(f"start {cell.label()} on {slot.name}")
+                        progress.console.print(f"start {item.cell.label()} on {slot.name}")
                     time.sleep(POLL_SECONDS)
-                    for item in [item for item in running if item.process.poll() is not None]:
-                        running.remove(item)
-                        free.append(item.slot)
-                        _finish(item, runs_dir, summary, progress.console)
+                    for done in [done for done in running if done.process.poll() is not None]:
+                        running.remove(done)
+                        free.append(done.slot)
+                        _finish(done, summary, progress.console)
                         progress.advance(overall)
         finally:  # also on Ctrl-C: the cell processes stop, and resume from their checkpoints on a rerun
             _stop(running)
-            rebuild_table(runs_dir, summary)
+            for runs_dir in dict.fromkeys(job.matrix.runs_dir for job in jobs):
+                rebuild_table(runs_dir, summary)
     return summary
 
 
@@ -208,14 +283,34 @@ def _sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _write_request(folder: Path, request: RunRequest, device: str, precision: str, threads: int) -> Path:
-    path = folder / f"request-{device}.json"
+def _write_request(folder: Path, number: int, request: RunRequest, device: str, precision: str, threads: int) -> Path:
+    path = folder / f"request-{number}-{device}.json"
     path.write_text(request.with_changes(device=device, precision=precision, threads=threads).to_json())
     return path
 
 
-def _start(cell: Cell, index: int, slot: Slot, request_file: Path, runs_dir: Path, threads: int) -> _Running:
-    cell_dir = cell.folder(runs_dir)
+class _DataBuildError(Exception):
+    """Building a cell's data failed with something other than a user's error: the cell fails, the queue goes on."""
+
+
+def _data_for(item: _Queued, store: CellDataStore, progress: Progress) -> Path:
+    """The file of the cell's data, built here first when its group is not stored yet.
+
+    Raises:
+        BenchError: what a user can cause (a volume smaller than the patch, …): the run stops, as inline.
+        _DataBuildError: anything else (a dataset plugin's bug); the reason is in the cell's ``error.txt``.
+    """
+    try:
+        return store.ensure(item.cell, item.datasets[item.cell.dataset], progress)
+    except BenchError:
+        raise
+    except Exception as error:
+        record_failure(item.cell.folder(item.runs_dir), traceback.format_exc())
+        raise _DataBuildError(f"its data could not be built: {type(error).__name__}: {error}") from None
+
+
+def _start(item: _Queued, slot: Slot, threads: int, data: Path) -> _Running:
+    cell_dir = item.cell.folder(item.runs_dir)
     cell_dir.mkdir(parents=True, exist_ok=True)
     log = cell_dir / PROCESS_LOG
     environment = {
@@ -230,21 +325,35 @@ def _start(cell: Cell, index: int, slot: Slot, request_file: Path, runs_dir: Pat
         sys.executable,
         "-m",
         "benchmark.app.executors.one_cell",
-        str(request_file),
-        str(index),
-        str(cell.folder(Path("."))),
+        str(item.requests[slot.device]),
+        str(item.index),
+        str(item.cell.folder(Path("."))),
+        str(data),
     ]
     with os.fdopen(open_no_follow(log, os.O_WRONLY | os.O_TRUNC | os.O_CREAT), "w") as handle:
         handle.write(f"# {slot.name}: {' '.join(command)}\n")
         handle.flush()
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=environment)
-    return _Running(cell, index, slot, process, log, time.perf_counter())
+    return _Running(item.cell, item.runs_dir, slot, process, log, time.perf_counter())
 
 
-def _finish(item: _Running, runs_dir: Path, summary: RunSummary, console: Console) -> None:
+def _leave_at_deadline(queue: deque[_Queued], running: list[_Running], summary: RunSummary, console: Console) -> None:
+    """At the deadline: the running cells are listed as stopped (the caller stops them), the queued as not started."""
+    for item in running:
+        summary.unfinished.append((item.cell, "stopped at the deadline"))
+        summary.wall_seconds[item.cell.folder(Path("."))] = time.perf_counter() - item.started
+        console.print(f"note: {item.cell.label()} stopped at the deadline; a rerun resumes it.")
+    summary.unfinished += [(item.cell, "not started before the deadline") for item in queue]
+    if queue:
+        console.print(f"note: {len(queue)} cell(s) not started before the deadline.")
+    queue.clear()
+
+
+def _finish(item: _Running, summary: RunSummary, console: Console) -> None:
     code = item.process.returncode
     seconds = time.perf_counter() - item.started
-    cell_dir = item.cell.folder(runs_dir)
+    summary.wall_seconds[item.cell.folder(Path("."))] = seconds
+    cell_dir = item.cell.folder(item.runs_dir)
     label = item.cell.label()
     if code == EXIT_DONE and (cell_dir / DONE).is_file():
         summary.done.append(item.cell)

@@ -4,7 +4,7 @@ The cell is named by its index in the matrix the request rebuilds, and checked b
 so a request that rebuilt to another matrix (a plugin missing on a node, a changed profile)
 fails with one sentence instead of running the wrong cell.
 
-As a program, ``python -m benchmark.app.executors.one_cell REQUEST.json INDEX FOLDER`` exits with
+As a program, ``python -m benchmark.app.executors.one_cell REQUEST.json INDEX FOLDER [DATA.pkl]`` exits with
 :data:`EXIT_DONE` (finished now or before), :data:`EXIT_FAILED` (the cell failed; its
 ``error.txt`` says why), :data:`EXIT_USER_ERROR` (one sentence on stderr) or :data:`EXIT_BUSY`
 (another process holds the cell).
@@ -31,13 +31,17 @@ EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
 OUTCOMES = {EXIT_DONE: "done", EXIT_FAILED: "failed", EXIT_BUSY: "busy"}
 
 
-def run_one_cell(request: RunRequest, index: int, folder: str, console: Console | None = None) -> int:
+def run_one_cell(
+    request: RunRequest, index: int, folder: str, console: Console | None = None, data_file: Path | None = None
+) -> int:
     """Run cell ``index`` of ``request``'s matrix unless it is finished; returns an exit code of this module.
 
     Args:
         request: the ``bench run`` request; its ``threads`` bound torch's CPU threads.
         index: the cell's index in the matrix (:meth:`RunRequest.matrix`).
         folder: the cell's folder relative to the runs folder, as the submitting process saw it.
+        data_file: the cell's data as the local queue built it (:mod:`~benchmark.app.executors.cell_data_store`);
+            ``None``: built here.
 
     Raises:
         BenchError: the request is invalid here, or rebuilds to a matrix without that cell.
@@ -56,7 +60,14 @@ def run_one_cell(request: RunRequest, index: int, folder: str, console: Console 
             "the harness, its plugins or the request differ from where the matrix was submitted."
         )
     summary = run_matrix(
-        [cell], matrix.runs_dir, matrix.device, matrix.cache_dir, console, request.save_sr, request.retry_diverged
+        [cell],
+        matrix.runs_dir,
+        matrix.device,
+        matrix.cache_dir,
+        console,
+        request.save_sr,
+        request.retry_diverged,
+        data_file,
     )
     if summary.failed:
         return EXIT_FAILED
@@ -89,16 +100,17 @@ def die_with_parent() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmark.app.executors.one_cell REQUEST.json INDEX FOLDER``."""
+    """``python -m benchmark.app.executors.one_cell REQUEST.json INDEX FOLDER [DATA.pkl]``."""
     die_with_parent()
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 3:
-        print("usage: python -m benchmark.app.executors.one_cell REQUEST.json INDEX FOLDER", file=sys.stderr)
+    if len(args) not in (3, 4):
+        print("usage: python -m benchmark.app.executors.one_cell REQUEST.json INDEX FOLDER [DATA.pkl]", file=sys.stderr)
         return EXIT_USER_ERROR
     console = Console(soft_wrap=True)
     try:
         request = RunRequest.from_json(Path(args[0]).read_text())
-        return run_one_cell(request, int(args[1]), args[2], console)
+        data_file = Path(args[3]) if len(args) == 4 else None
+        return run_one_cell(request, int(args[1]), args[2], console, data_file)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
