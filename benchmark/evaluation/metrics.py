@@ -117,7 +117,7 @@ def _filter_middle(volume: torch.Tensor, bands: _BandMatrices, out: torch.Tensor
         out[:, start : start + n] = torch.matmul(bands(n), volume[:, start : start + n + bands.size - 1])
 
 
-def _ssim_slabs(
+def ssim_slabs(
     x: torch.Tensor, y: torch.Tensor, data_range: float, slab: int | None
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """The 3D SSIM map of two volumes, slab by slab of output planes along X, in float64.
@@ -185,7 +185,7 @@ def ssim_map3d(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> tor
     halo = SSIM_WINDOW - 1
     out = torch.empty((*x.shape[:2], *(n - halo for n in x.shape[2:])), dtype=torch.float64, device=x.device)
     for index in range(x.shape[0]):
-        for start, ssim in _ssim_slabs(x[index, 0], y[index, 0], data_range, None):
+        for start, ssim in ssim_slabs(x[index, 0], y[index, 0], data_range, None):
             out[index, 0, start : start + ssim.shape[0]] = ssim
     return out
 
@@ -232,9 +232,9 @@ def ssim_from_means(
 
 
 def ssim_sum3d(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, slab: int | None = None) -> torch.Tensor:
-    """Sum of the 3D SSIM map of two ``(X, Y, Z)`` volumes (arguments as :func:`_ssim_slabs`), a float64 0-d tensor."""
+    """Sum of the 3D SSIM map of two ``(X, Y, Z)`` volumes (arguments as :func:`ssim_slabs`), a float64 0-d tensor."""
     total = torch.zeros((), dtype=torch.float64, device=x.device)
-    for _, ssim in _ssim_slabs(x, y, data_range, slab):
+    for _, ssim in ssim_slabs(x, y, data_range, slab):
         total += ssim.sum()
     return total
 
@@ -249,7 +249,7 @@ def ssim3d(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0) -> float
     Returns:
         SSIM in ``[-1, 1]`` (1 for identical volumes).
     """
-    _check_pair(sr, hr)
+    check_pair(sr, hr)
     if sr.dim() != 3:
         raise ValueError(f"3D SSIM needs (X, Y, Z) volumes, got {tuple(sr.shape)}")
     if min(sr.shape) < SSIM_WINDOW:
@@ -266,12 +266,13 @@ def psnr(sr: torch.Tensor, hr: torch.Tensor, data_range: float = 1.0) -> float:
     Any shape works as long as both agree: whole volumes ``(X, Y, Z)`` for the metrics, slab
     batches ``(B, M, H, W)`` for validation.
     """
-    _check_pair(sr, hr)
+    check_pair(sr, hr)
     mse = float(((sr.detach().double().clamp(0, data_range) - hr.detach().double()) ** 2).mean())
     return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
-def _check_pair(sr: torch.Tensor, hr: torch.Tensor) -> None:
+def check_pair(sr: torch.Tensor, hr: torch.Tensor) -> None:
+    """Refuse two volumes of different shapes (``ValueError``)."""
     if sr.shape != hr.shape:
         raise ValueError(f"metrics need two volumes of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}")
 
