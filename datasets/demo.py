@@ -13,6 +13,10 @@ which nilearn ships, deformed, re-contrasted, bias-corrupted and made noisy per 
 The cohort is written under ``cache_dir / "demo" / <variant>`` as NIfTI with a
 ``manifest.json``; a later construction whose manifest matches (generator version, number of
 subjects, voxel size) and whose files are all there loads them instead of regenerating.
+
+Each subject's true GM, WM and CSF maps (the template's, moved by the subject's own
+deformation) are made the first time :meth:`DemoDataset.tissue_maps` is asked, and cached under
+``tissues/`` with a manifest of their own.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 from rich.progress import Progress
 
-from benchmark.api import DATASETS, Dataset, default_cache_dir
-from datasets.demo_cohort import GENERATOR_VERSION, generate_cohort
+from benchmark.api import DATASETS, BenchError, Dataset, default_cache_dir
+from datasets.demo_cohort import GENERATOR_VERSION, TISSUE_VERSION, generate_cohort, generate_tissues
 from datasets.nifti import NiftiFileDataset
 
 VARIANTS: dict[str, tuple[int, int]] = {"demo": (20, 1), "demo-small": (10, 2)}
@@ -51,6 +57,30 @@ def cached_files(folder: Path, variant: str) -> dict[str, Path] | None:
     return files
 
 
+class DemoDataset(NiftiFileDataset):
+    """The demo cohort: NIfTI files of the cache, and the true tissue maps they were made from."""
+
+    def __init__(self, files: dict[str, Path], variant: str, folder: Path) -> None:
+        super().__init__(files, variant)
+        self.folder = folder
+
+    def tissue_maps(self, subject: str) -> np.ndarray:
+        """``(3, X, Y, Z)`` float32 GM, WM, CSF probabilities of ``subject`` (made and cached on first use)."""
+        if subject not in self.files:
+            raise BenchError(f"dataset '{self.name}' has no subject '{subject}'.")
+        n_subjects, voxel_mm = VARIANTS[self.name]
+        manifest = self.folder / "tissues" / "manifest.json"
+        try:
+            recorded = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            recorded = {}
+        expected = {"tissue_version": TISSUE_VERSION, "n_subjects": n_subjects, "voxel_mm": voxel_mm}
+        if any(recorded.get(key) != value for key, value in expected.items()):
+            recorded = generate_tissues(self.folder, n_subjects, voxel_mm)
+        path = self.folder / "tissues" / recorded["files"][subject]
+        return np.moveaxis(nib.load(path).get_fdata(dtype=np.float32), -1, 0)
+
+
 def demo_dataset(variant: str, cache_dir: Path | None = None, progress: Progress | None = None) -> Dataset:
     """The demo cohort ``variant``, loaded from the cache or generated into it.
 
@@ -69,7 +99,7 @@ def demo_dataset(variant: str, cache_dir: Path | None = None, progress: Progress
         generate_cohort(folder, variant, n_subjects, voxel_mm, progress)
         files = cached_files(folder, variant)
         assert files is not None, f"the demo cohort just written to {folder} does not read back"
-    return NiftiFileDataset(files, variant)
+    return DemoDataset(files, variant, folder)
 
 
 @DATASETS.register("demo", summary="embedded demo: 20 synthetic subjects from the MNI152 2009 template, 1 mm")

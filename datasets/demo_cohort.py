@@ -45,6 +45,11 @@ from scipy import ndimage
 from scipy.interpolate import CubicSpline
 
 GENERATOR_VERSION = 2
+TISSUE_VERSION = 1
+"""Version of the tissue maps (:func:`generate_tissues`), cached beside the T1 volumes under ``tissues/``.
+
+The tissue maps have a version of their own so that adding them left the T1 volumes, their
+files and :data:`GENERATOR_VERSION` as they were: results computed on the cohort stay current."""
 COHORT_SEED = 152_2009
 MARGIN_MM = 8
 TEMPLATE_CITATION = (
@@ -63,6 +68,8 @@ class Template:
         wm: ``(X, Y, Z)`` float32 white-matter probability.
         affine: ``(4, 4)`` voxel-to-world matrix, mm (RAS).
         voxel_mm: isotropic voxel size, mm.
+        csf: ``(X, Y, Z)`` float32 probability of the rest of the brain (CSF); inside the brain
+            the three maps sum to 1, outside they are 0.  The T1 is rendered from these three.
     """
 
     t1: np.ndarray
@@ -70,6 +77,7 @@ class Template:
     wm: np.ndarray
     affine: np.ndarray
     voxel_mm: int
+    csf: np.ndarray
 
 
 def block_mean(array: np.ndarray, factor: int) -> np.ndarray:
@@ -104,7 +112,7 @@ def _read_template_images() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 def render_sharp_tissues(
     t1: np.ndarray, gm: np.ndarray, wm: np.ndarray, sharpness: float = 4.0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Re-render the template with individual-like sharp tissue boundaries.
 
     A population average is blurred by the averaging itself: its grey/white boundaries are
@@ -119,7 +127,7 @@ def render_sharp_tissues(
         sharpness: exponent ``k``; larger is sharper (4 leaves about one voxel of partial volume at 1 mm).
 
     Returns:
-        ``(t1, gm, wm)`` re-rendered T1 in ``[0, 1]`` and the sharpened GM / WM maps.
+        ``(t1, gm, wm, csf)`` re-rendered T1 in ``[0, 1]`` and the sharpened GM / WM / CSF maps.
     """
     brain = t1 > 0.01
     csf = np.clip(1.0 - gm - wm, 0.0, 1.0) * brain
@@ -130,7 +138,7 @@ def render_sharp_tissues(
     sharp = np.divide(powered, total, out=np.zeros_like(powered), where=total > 1e-12)
     rendered = np.tensordot(np.asarray(means), sharp, axes=1) * brain
     rendered = (rendered / rendered.max()).astype(np.float32)
-    return rendered, sharp[0].astype(np.float32), sharp[1].astype(np.float32)
+    return rendered, *(sharp[k].astype(np.float32) for k in range(3))
 
 
 def load_template(voxel_mm: int) -> Template:
@@ -140,7 +148,7 @@ def load_template(voxel_mm: int) -> Template:
     the affine says so.
     """
     t1, gm, wm, affine_1mm = _read_template_images()
-    t1, gm, wm = render_sharp_tissues(t1, gm, wm)
+    t1, gm, wm, csf = render_sharp_tissues(t1, gm, wm)
     inside = np.argwhere(t1 > 0.01)
     low = np.maximum(inside.min(axis=0) - MARGIN_MM, 0)
     high = np.minimum(inside.max(axis=0) + 1 + MARGIN_MM, t1.shape)
@@ -155,6 +163,7 @@ def load_template(voxel_mm: int) -> Template:
         wm=block_mean(wm[box], voxel_mm),
         affine=affine_1mm @ shift @ to_grid,
         voxel_mm=voxel_mm,
+        csf=block_mean(csf[box], voxel_mm),
     )
 
 
@@ -220,6 +229,31 @@ def _rotation(angles_deg: np.ndarray) -> np.ndarray:
     return rotation
 
 
+def subject_warp(
+    template: Template, index: int
+) -> tuple[np.random.Generator, tuple[np.float64, np.float64], np.ndarray]:
+    """The random draws of pseudo-subject ``index`` up to its deformation, in the generator's order.
+
+    Returns:
+        ``(rng, (gm_change, wm_change), coords)``: the generator, to go on drawing from (bias field,
+        noise); the contrast jitter; and ``(3, X, Y, Z)`` float32 template coordinates at which
+        each subject voxel is sampled.
+    """
+    rng = np.random.default_rng([COHORT_SEED, index])
+    shape = template.t1.shape
+    vox = template.voxel_mm
+    gm_change, wm_change = rng.uniform(-0.05, 0.05, size=2)
+    pull = _rotation(rng.uniform(-3.0, 3.0, size=3)) @ np.diag(1 + rng.uniform(-0.03, 0.03, size=3))
+    centre = (np.asarray(shape, dtype=np.float32) - 1) / 2
+    coords = np.indices(shape, dtype=np.float32)
+    coords -= centre[:, None, None, None]
+    coords = np.einsum("ij,j...->i...", pull.astype(np.float32), coords)
+    coords += centre[:, None, None, None]
+    for axis in range(3):
+        coords[axis] += smooth_random_field(shape, 30 / vox, 2.0 / vox, rng)
+    return rng, (gm_change, wm_change), coords  # NumPy scalars: the T1 is computed in float64 from them
+
+
 def make_subject(template: Template, splines: TemplateSplines, index: int) -> np.ndarray:
     """One pseudo-subject on the template's grid.
 
@@ -231,21 +265,10 @@ def make_subject(template: Template, splines: TemplateSplines, index: int) -> np
     Returns:
         ``(X, Y, Z)`` float32 volume in ``[0, 1]``.
     """
-    rng = np.random.default_rng([COHORT_SEED, index])
+    rng, (gm_change, wm_change), coords = subject_warp(template, index)
     shape = template.t1.shape
-    vox = template.voxel_mm
-    gm_change, wm_change = rng.uniform(-0.05, 0.05, size=2)
     t1_coef, gm_coef, wm_coef = splines.coefficients
     image_coef = t1_coef + gm_change * gm_coef + wm_change * wm_coef
-
-    pull = _rotation(rng.uniform(-3.0, 3.0, size=3)) @ np.diag(1 + rng.uniform(-0.03, 0.03, size=3))
-    centre = (np.asarray(shape, dtype=np.float32) - 1) / 2
-    coords = np.indices(shape, dtype=np.float32)
-    coords -= centre[:, None, None, None]
-    coords = np.einsum("ij,j...->i...", pull.astype(np.float32), coords)
-    coords += centre[:, None, None, None]
-    for axis in range(3):
-        coords[axis] += smooth_random_field(shape, 30 / vox, 2.0 / vox, rng)
     inside = ndimage.map_coordinates(splines.support, coords, order=0, mode="constant", cval=0, output=np.uint8) > 0
     warped = np.zeros(shape, dtype=np.float32)
     warped[inside] = ndimage.map_coordinates(
@@ -254,12 +277,31 @@ def make_subject(template: Template, splines: TemplateSplines, index: int) -> np
     del coords
     np.maximum(warped, 0.0, out=warped)  # cubic overshoot at the brain's edge
 
+    vox = template.voxel_mm
     warped *= np.exp(smooth_random_field(shape, 80 / vox, 0.08, rng))
     sigma = rng.uniform(0.008, 0.015) * float(warped.max())
     real = warped + sigma * rng.standard_normal(size=shape, dtype=np.float32)
     imaginary = sigma * rng.standard_normal(size=shape, dtype=np.float32)
     noisy = np.sqrt(real * real + imaginary * imaginary)
     return ((noisy - noisy.min()) / (noisy.max() - noisy.min())).astype(np.float32)
+
+
+def make_tissues(template: Template, index: int) -> np.ndarray:
+    """The true GM, WM and CSF maps of pseudo-subject ``index``: the template's, moved by its own deformation.
+
+    The same coordinates as its T1 (:func:`subject_warp`), sampled linearly so that each map
+    stays a probability in ``[0, 1]``; the maps sum to 1 inside the brain and to 0 outside.
+
+    Returns:
+        ``(3, X, Y, Z)`` float32: GM, WM, CSF.
+    """
+    _, _, coords = subject_warp(template, index)
+    return np.stack(
+        [
+            ndimage.map_coordinates(tissue, coords, order=1, mode="constant", cval=0.0, output=np.float32)
+            for tissue in (template.gm, template.wm, template.csf)
+        ]
+    )
 
 
 def subject_name(index: int) -> str:
@@ -309,6 +351,35 @@ def generate_cohort(
     temporary = folder / f".manifest.{os.getpid()}.json"
     temporary.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(temporary, folder / "manifest.json")
+    return manifest
+
+
+def generate_tissues(folder: Path, n_subjects: int, voxel_mm: int, progress: Progress | None = None) -> dict:
+    """Write the true GM / WM / CSF maps of every subject to ``folder / "tissues"``, with a manifest last.
+
+    Each ``tissues/sub-NN.nii.gz`` is ``(X, Y, Z, 3)`` (GM, WM, CSF probabilities), stored as
+    uint8 with scaling (a step of 1/255), on the grid and affine of the subject's T1.
+
+    Returns:
+        The manifest written: ``tissue_version``, ``n_subjects``, ``voxel_mm``, ``files``.
+    """
+    out = folder / "tissues"
+    out.mkdir(parents=True, exist_ok=True)
+    template = load_template(voxel_mm)
+    files = {}
+    for index in _indices(n_subjects, "making the demo tissue maps", progress):
+        name = subject_name(index)
+        image = nib.Nifti1Image(np.moveaxis(make_tissues(template, index), 0, -1), template.affine)
+        image.set_data_dtype(np.uint8)
+        image.header.set_xyzt_units("mm")
+        temporary = out / f".{name}.{os.getpid()}.nii.gz"
+        image.to_filename(temporary)
+        os.replace(temporary, out / f"{name}.nii.gz")
+        files[name] = f"{name}.nii.gz"
+    manifest = {"tissue_version": TISSUE_VERSION, "n_subjects": n_subjects, "voxel_mm": voxel_mm, "files": files}
+    temporary = out / f".manifest.{os.getpid()}.json"
+    temporary.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(temporary, out / "manifest.json")
     return manifest
 
 

@@ -33,6 +33,7 @@ SLOW_MODULES = frozenset(
         "test_cell_identity",  # bench run of folder datasets
         "test_cli",  # bench run of the demo cells
         "test_cli_bad_data",
+        "test_demo_tissues",  # the demo-small cohort and its tissue maps made
         "test_divergence",
         "test_example_plugin",  # the example plugin checked in a child process
         "test_executors",  # local queue and submitit processes

@@ -1,4 +1,4 @@
-"""The interface of a dataset plugin: a list of subjects and their HR volumes."""
+"""The interface of a dataset plugin: a list of subjects and their HR volumes (and, where known, tissue maps)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+import numpy as np
+
 from benchmark.data.volume import Volume
+
+TISSUES: tuple[str, ...] = ("gm", "wm", "csf")
+"""The tissue classes of :meth:`Dataset.tissue_maps`, in order: grey matter, white matter, CSF."""
 
 
 def default_cache_dir() -> Path:
@@ -34,6 +39,17 @@ class Dataset(ABC):
 
         The runner records each used file's size, modification time and SHA-256 in the cell's
         ``DONE`` marker, and reruns the cell when one of them changes.
+        """
+        del subject
+        return None
+
+    def tissue_maps(self, subject: str) -> np.ndarray | None:
+        """The true tissue probabilities of ``subject`` on its HR grid, where the dataset knows them.
+
+        Returns:
+            ``(3, X, Y, Z)`` float32 in ``[0, 1]``, the classes of :data:`TISSUES`, summing to 1
+            inside the brain and 0 outside; ``None`` (the default) where the dataset has none
+            (real scans: only a synthetic cohort knows its truth).
         """
         del subject
         return None
