@@ -4,6 +4,7 @@
 ``BraTS20_Training_NNN/BraTS20_Training_NNN_t1ce.nii.gz`` (``.nii`` also accepted).  Any
 folder ``<name>/<name>_t1ce.nii[.gz]`` counts, so later BraTS releases with the same layout
 work too; the subject identifier is the folder name.  Folders without that file are skipped.
+The scans are skull-stripped: a subject's brain mask is its non-zero voxels.
 """
 
 from __future__ import annotations
@@ -46,4 +47,4 @@ def brats(data_root: Path | None = None, cache_dir: Path | None = None) -> Datas
     """BraTS 2020 T1CE volumes, one folder per subject; ``cache_dir`` is unused."""
     del cache_dir
     root = require_data_root(data_root, "brats", LAYOUT)
-    return NiftiFileDataset(scan_brats(root), "brats")
+    return NiftiFileDataset(scan_brats(root), "brats", nonzero_mask=True)

@@ -80,6 +80,10 @@ class DemoDataset(NiftiFileDataset):
         path = self.folder / "tissues" / recorded["files"][subject]
         return np.moveaxis(nib.load(path).get_fdata(dtype=np.float32), -1, 0)
 
+    def brain_mask(self, subject: str) -> np.ndarray:
+        """``(X, Y, Z)`` boolean: where ``subject``'s tissue probabilities sum to at least 0.5 (the brain)."""
+        return self.tissue_maps(subject).sum(axis=0) >= 0.5
+
 
 def demo_dataset(variant: str, cache_dir: Path | None = None, progress: Progress | None = None) -> Dataset:
     """The demo cohort ``variant``, loaded from the cache or generated into it.

@@ -2,6 +2,8 @@
 
 ``--data-root`` holds ``*.nii`` and ``*.nii.gz`` files (not searched recursively); the
 subject identifier is the file name without its extension (``sub-01.nii.gz`` → ``sub-01``).
+An optional ``masks/<subject>.nii.gz`` (or ``.nii``), non-zero inside the brain and on the
+subject's grid, is its brain mask; the ``masks`` folder is not searched for subjects.
 """
 
 from __future__ import annotations
@@ -9,9 +11,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmark.api import DATASETS, BenchError, Dataset
-from datasets.nifti import NiftiFileDataset, nifti_stem, require_data_root
+from datasets.nifti import NIFTI_SUFFIXES, NiftiFileDataset, nifti_stem, require_data_root
 
 LAYOUT = "a folder of NIfTI files (*.nii or *.nii.gz), one subject per file"
+
+
+def scan_masks(root: Path, subjects: list[str]) -> dict[str, Path]:
+    """Subject → ``root/masks/<subject>.nii.gz`` (or ``.nii``) for the subjects that have one."""
+    found = {}
+    for subject in subjects:
+        for suffix in NIFTI_SUFFIXES:
+            path = root / "masks" / f"{subject}{suffix}"
+            if path.is_file():
+                found[subject] = path
+                break
+    return found
 
 
 def scan_folder(root: Path) -> dict[str, Path]:
@@ -40,4 +54,5 @@ def folder(data_root: Path | None = None, cache_dir: Path | None = None) -> Data
     """A folder of NIfTI volumes, one subject per file; ``cache_dir`` is unused."""
     del cache_dir
     root = require_data_root(data_root, "folder", LAYOUT)
-    return NiftiFileDataset(scan_folder(root), "folder")
+    files = scan_folder(root)
+    return NiftiFileDataset(files, "folder", masks=scan_masks(root, list(files)))

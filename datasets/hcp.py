@@ -9,7 +9,9 @@ Inside a subject folder the T1w volume is the first that exists of, in this orde
 3. any ``*T1w*.nii`` / ``*T1w*.nii.gz`` below the subject folder, first in sorted order of
    its path relative to the subject folder.
 
-Folders with none of these (and hidden folders) are skipped.
+Folders with none of these (and hidden folders) are skipped.  The brain mask is
+``T1w/brainmask_fs.nii.gz`` (or ``.nii``), which fits ``T1w_acpc_dc_restore`` only: a subject read
+from another file has no mask.
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ def find_t1w(subject_dir: Path) -> Path | None:
     return min(found, key=lambda path: path.relative_to(subject_dir).as_posix()) if found else None
 
 
+def find_mask(t1w: Path) -> Path | None:
+    """``brainmask_fs`` beside ``T1w_acpc_dc_restore`` (on its grid), or ``None`` for any other T1w file."""
+    if not t1w.name.startswith("T1w_acpc_dc_restore."):
+        return None
+    return next(
+        (t1w.parent / f"brainmask_fs{s}" for s in NIFTI_SUFFIXES if (t1w.parent / f"brainmask_fs{s}").is_file()), None
+    )
+
+
 def scan_hcp(root: Path) -> dict[str, Path]:
     """Subject → T1w file for every subject folder of ``root``.
 
@@ -57,4 +68,6 @@ def hcp(data_root: Path | None = None, cache_dir: Path | None = None) -> Dataset
     """HCP T1w volumes, one folder per subject; ``cache_dir`` is unused."""
     del cache_dir
     root = require_data_root(data_root, "hcp", LAYOUT)
-    return NiftiFileDataset(scan_hcp(root), "hcp")
+    files = scan_hcp(root)
+    masks = {subject: mask for subject, t1w in files.items() if (mask := find_mask(t1w)) is not None}
+    return NiftiFileDataset(files, "hcp", masks=masks)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
+
 from benchmark.api import NIFTI_SUFFIXES as NIFTI_SUFFIXES  # re-exported for hcp and brats
 from benchmark.api import BenchError, Dataset, Volume, path_stat, read_nifti
 
@@ -63,17 +66,42 @@ def load_nifti_volume(path: Path, subject: str) -> Volume:
     return Volume(scan.unit_range(), scan.affine, subject)
 
 
+def read_mask(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """A mask NIfTI as a boolean ``(X, Y, Z)`` array (its non-zero voxels), checked against the volume's ``shape``.
+
+    Raises:
+        BenchError: the file cannot be read, or its shape is not the volume's.
+    """
+    try:
+        data = np.asanyarray(nib.load(str(path)).dataobj)
+    except Exception as error:  # nibabel raises many types for a bad file
+        raise BenchError(
+            f"cannot read mask {path}: {str(error).strip().rstrip('.') or type(error).__name__}."
+        ) from error
+    while data.ndim > 3 and data.shape[-1] == 1:
+        data = data[..., 0]
+    if tuple(data.shape) != tuple(shape):
+        raise BenchError(f"mask {path} has shape {tuple(data.shape)}, but its volume has {tuple(shape)}.")
+    return np.asarray(data != 0)
+
+
 class NiftiFileDataset(Dataset):
     """A dataset whose subjects are NIfTI files found by a plugin's scan of its data root.
 
     Args:
         files: subject identifier → NIfTI file of its HR volume.
         name: the dataset's registered name, for messages.
+        masks: subject identifier → NIfTI file of its brain mask (non-zero inside), for those that have one.
+        nonzero_mask: the brain is the volume's non-zero voxels (skull-stripped scans); ``masks`` wins.
     """
 
-    def __init__(self, files: dict[str, Path], name: str) -> None:
+    def __init__(
+        self, files: dict[str, Path], name: str, masks: dict[str, Path] | None = None, nonzero_mask: bool = False
+    ) -> None:
         self.files = dict(sorted(files.items()))
         self.name = name
+        self.masks = dict(masks or {})
+        self.nonzero_mask = nonzero_mask
 
     def subjects(self) -> list[str]:
         """Subject identifiers, sorted."""
@@ -88,3 +116,13 @@ class NiftiFileDataset(Dataset):
     def source_file(self, subject: str) -> Path | None:
         """The NIfTI file of ``subject``."""
         return self.files.get(subject)
+
+    def brain_mask(self, subject: str) -> np.ndarray | None:
+        """``subject``'s mask file, else its non-zero voxels where the scans are skull-stripped, else ``None``."""
+        if subject not in self.files:
+            raise BenchError(f"dataset '{self.name}' has no subject '{subject}'.")
+        if subject in self.masks:
+            return read_mask(self.masks[subject], read_nifti(self.files[subject]).data.shape)
+        if self.nonzero_mask:
+            return np.asarray(read_nifti(self.files[subject]).data != 0)
+        return None

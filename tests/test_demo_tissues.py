@@ -48,6 +48,7 @@ def test_the_maps_are_probabilities_on_the_subjects_own_grid(dataset):
     assert tissues.min() >= 0 and tissues.max() <= 1 and tissues.sum(0).max() <= 1 + 3 / 255
     brain = tissues.sum(0) > 0.5
     assert 0.2 < brain.mean() < 0.8
+    assert np.array_equal(dataset.brain_mask("sub-01"), tissues.sum(0) >= 0.5)
     assert t1[brain].mean() > 5 * t1[~brain].mean()
     # Moved with this subject's deformation: its own maps separate its WM from its GM better than
     # another subject's maps do (T1: white matter is brighter than grey).

@@ -53,3 +53,13 @@ class Dataset(ABC):
         """
         del subject
         return None
+
+    def brain_mask(self, subject: str) -> np.ndarray | None:
+        """The brain mask of ``subject`` on its HR grid, for the metrics inside the brain.
+
+        Returns:
+            ``(X, Y, Z)`` boolean, ``True`` inside the brain; ``None`` (the default) where the
+            dataset has no mask for this subject (its metrics are then whole-volume only).
+        """
+        del subject
+        return None
