@@ -23,6 +23,7 @@ from benchmark.data.dataset import Dataset
 from benchmark.environment import environment_record
 from benchmark.errors import BenchError
 from benchmark.evaluation.figure_slices import figure_slices
+from benchmark.evaluation.masked_metrics import BRAIN_METRICS, SLICE_METRICS
 from benchmark.evaluation.metrics import METRICS
 from benchmark.plugins import METHODS
 from benchmark.protocol.groups import CellData, build_groups
@@ -118,7 +119,11 @@ def evaluate(method: Any, data: CellData, scale: Scale, cell_dir: Path, save_sr:
         hr = torch.from_numpy(pair.hr.data)
         if tuple(sr.shape) != tuple(hr.shape):
             raise RuntimeError(f"super_resolve returned {tuple(sr.shape)} for an HR volume of {tuple(hr.shape)}")
-        rows.append({"subject": pair.hr.subject, **{name: fn(sr, hr) for name, fn in METRICS.items()}})
+        row = {"subject": pair.hr.subject, **{name: fn(sr, hr) for name, fn in METRICS.items()}}
+        row.update({name: fn(sr, hr) for name, fn in SLICE_METRICS.items()})
+        if pair.mask is not None:
+            row.update({name: fn(sr, hr, pair.mask) for name, fn in BRAIN_METRICS.items()})
+        rows.append(row)
         sr_array = sr.numpy()
         if index == 0:
             slices = figure_slices(pair.hr.data, pair.lr.data, sr_array, pair.hr.affine, scale)

@@ -101,3 +101,10 @@ def slice_ssim2d(sr: torch.Tensor, hr: torch.Tensor, axis: int = SLICE_AXIS) -> 
     y = np.moveaxis(hr.detach().double().cpu().numpy(), axis, 0)
     data_range = float(y.max())
     return float(np.mean([structural_similarity(b, a, data_range=data_range) for a, b in zip(x, y)]))
+
+
+BRAIN_METRICS = {"psnr_brain": masked_psnr, "ssim_brain": masked_ssim3d}
+"""Result column → function(sr, hr, mask) -> float, for the test subjects that have a brain mask."""
+
+SLICE_METRICS = {"ssim2d": slice_ssim2d}
+"""Result column → function(sr, hr) -> float: the 2D slice-wise SSIM, for every test subject."""

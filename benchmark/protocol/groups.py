@@ -60,16 +60,31 @@ def subject_rng(seed: int, subject: str, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(subject.encode("utf-8")), stream])
 
 
+def scale_crop(shape: tuple[int, ...], scale: Scale) -> tuple[slice, ...]:
+    """The centred crop of ``shape`` (voxels) to the largest multiple of the scale, as slices."""
+    target = scale.crop_to_multiple(shape)
+    return tuple(slice((n - m) // 2, (n - m) // 2 + m) for n, m in zip(shape, target))
+
+
 def crop_to_scale(volume: Volume, scale: Scale) -> Volume:
     """Centred crop of ``(X, Y, Z)`` to the largest multiple of the scale; the affine follows the crop."""
     target = scale.crop_to_multiple(volume.shape)
     if tuple(target) == tuple(volume.shape):
         return volume
-    starts = [(n - m) // 2 for n, m in zip(volume.shape, target)]
-    data = volume.data[tuple(slice(s, s + m) for s, m in zip(starts, target))]
+    crop = scale_crop(volume.shape, scale)
+    starts = [part.start for part in crop]
+    data = volume.data[crop]
     affine = volume.affine.copy()
     affine[:3, 3] = volume.affine[:3, :3] @ np.asarray(starts, dtype=float) + volume.affine[:3, 3]
     return Volume(np.ascontiguousarray(data), affine, volume.subject)
+
+
+def test_mask(dataset: Dataset, subject: str, scale: Scale) -> np.ndarray | None:
+    """``subject``'s brain mask cropped as its HR volume is (:func:`scale_crop`), or ``None`` where it has none."""
+    mask = dataset.brain_mask(subject)
+    if mask is None:
+        return None
+    return np.ascontiguousarray(mask[scale_crop(mask.shape, scale)])
 
 
 def lr_affine(hr_affine: np.ndarray, scale: Scale) -> np.ndarray:
@@ -179,7 +194,8 @@ def build_groups(
         pairs[group] = []
         for subject in split[group]:
             hr = load_hr(subject)
-            pairs[group].append(VolumePair(lr=_degrade(hr, scale, test_degradation, split_seed), hr=hr))
+            mask = test_mask(dataset, subject, scale) if group == "test" else None
+            pairs[group].append(VolumePair(lr=_degrade(hr, scale, test_degradation, split_seed), hr=hr, mask=mask))
             advance()
 
     if setting == UNPAIRED:

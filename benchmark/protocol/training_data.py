@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from benchmark.data.volume import Volume
 from benchmark.errors import BenchError
 from benchmark.scale import Scale
@@ -18,10 +20,17 @@ from benchmark.scale import Scale
 
 @dataclass(frozen=True)
 class VolumePair:
-    """An LR volume and the HR volume it was degraded from (validation and test groups)."""
+    """An LR volume and the HR volume it was degraded from (validation and test groups).
+
+    Attributes:
+        mask: the HR volume's brain mask, ``(X, Y, Z)`` boolean on its grid (cropped with it), for
+            the metrics inside the brain; ``None`` where the dataset has none (and in the
+            validation group, which does not need it).
+    """
 
     lr: Volume
     hr: Volume
+    mask: np.ndarray | None = None
 
 
 class DataAccessError(BenchError):

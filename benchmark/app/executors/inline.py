@@ -206,6 +206,14 @@ def sort_finished(
                 summary.other_commit.setdefault(str(recorded), []).append(cell)
         else:
             pending.append(cell)
+    if pending:
+        for name, dataset in datasets.items():
+            subjects = dataset.subjects()
+            if subjects and dataset.brain_mask(subjects[0]) is None:
+                console.print(
+                    f"note: dataset '{name}' has no brain masks, so its metrics are whole-volume only "
+                    "(no psnr_brain or ssim_brain column)."
+                )
     for cell, changes in summary.rerun_inputs:
         console.print(
             f"note: input volume(s) of {cell.label()} changed since it finished, so it reruns: "
