@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 23's CPU study, second stage: seeds 3 and 4 for UDEAN and for each departure whose 3 seeds
-# left it undecided (the gap between the means under twice the larger seed spread; README "Departures").
+# Issue 23's CPU study, second stage: seeds 3 and 4 where 3 seeds left a comparison undecided (the gap
+# between two means under twice the larger seed spread, the issue's rule): the three UDEAN rows of
+# Table I, and each departure so left (README, "Fourth session").
 # Same code, set-up and results folder as run.sh; cells resume from their checkpoints, so rerun
 # this script to go on where it stopped.
 #
@@ -18,7 +19,7 @@ bench() {
   if [ -f "$CODE/benchmark/app/cli.py" ]; then "$PY" -m benchmark.app.cli "$@"; else "$PY" -m benchmark.cli "$@"; fi
 }
 echo "study code $(git -C "$CODE" rev-parse --short HEAD) start $(date -u +%FT%TZ)"
-bench run --methods udean --seed 3,4 "${COMMON[@]}"
+bench run --methods udean,udean-image-da,udean-feature-da --seed 3,4 "${COMMON[@]}"
 for departure in "udean_encoder_init='pytorch'" udean_warmup=0.0 udean_feature_gradient_penalty=0.0 \
                  udean_hr_consistency_skip=False; do
   bench run --methods udean --seed 3,4 "${COMMON[@]}" --set "$departure"
