@@ -37,14 +37,15 @@ def cell_outcome(cell: Cell, runs_dir: Path, summary: RunSummary) -> dict[str, A
     ``DONE`` (``None`` on the CPU or when it did not finish).
     """
     cell_dir = cell.folder(runs_dir)
-    failed = dict((id(c), reason) for c, reason in summary.failed)
-    unfinished = dict((id(c), reason) for c, reason in summary.unfinished)
-    if any(c is cell for c in summary.done):
+    key = cell.folder(Path("."))  # a cell is its folder
+    failed = {c.folder(Path(".")): reason for c, reason in summary.failed}
+    unfinished = {c.folder(Path(".")): reason for c, reason in summary.unfinished}
+    if any(c.folder(Path(".")) == key for c in summary.done):
         status, error = "done", ""
-    elif id(cell) in failed:
-        status, error = "failed", failed[id(cell)].splitlines()[0][:300]
+    elif key in failed:
+        status, error = "failed", failed[key].splitlines()[0][:300]
     else:
-        status, error = unfinished.get(id(cell), "not run"), ""
+        status, error = unfinished.get(key, "not run"), ""
     steps, train_s = training_record(cell_dir)
     done = read_done(cell_dir) or {}
     precision = read_environment(cell_dir).get("precision", cell.precision)
@@ -54,7 +55,7 @@ def cell_outcome(cell: Cell, runs_dir: Path, summary: RunSummary) -> dict[str, A
         "setting": cell.setting,
         "status": status,
         "error": error,
-        "wall_s": summary.wall_seconds.get(cell.folder(Path(".")), 0.0),
+        "wall_s": summary.wall_seconds.get(key, 0.0),
         "train_s": train_s,
         "steps": steps,
         "peak_mem_mib": done.get("peak_gpu_memory_mib"),
