@@ -54,11 +54,13 @@ def test_dry_run_runs_every_phase_and_packages_at_most_8_files(tmp_path):
     steps = budget["steps"]["supervised-aligned"]
     assert steps == budget["steps"]["zssr"] >= 1 and budget["steps"]["tricubic"] == 0
     # One set of overrides for every cell; each cell keeps the keys its method reads, as `bench run --set` does.
-    overrides = budget["overrides"]
-    assert overrides["zssr"] == f"checkpoint_every={steps};steps_per_epoch={steps};zssr_steps={steps}"
-    assert (
-        overrides["supervised-aligned"] == overrides["tricubic"] == f"checkpoint_every={steps};steps_per_epoch={steps}"
-    )
+    from benchmark.profiles import load_profile
+
+    budget_profile = load_profile("tiny", budget_overrides(steps, ["steps_per_epoch", "zssr_steps"], 15))
+    for method, text in budget["overrides"].items():
+        assert text == budget_profile.for_method(method).overrides_text()
+    assert f"zssr_steps={steps}" in budget["overrides"]["zssr"]
+    assert "zssr_steps" not in budget["overrides"]["supervised-aligned"]
     assert record["harness"]["source_sha256"] == source_digest()
     assert {"cohort", "data", "method_probe", "cells", "report"} <= set(record["phases_s"])
 
