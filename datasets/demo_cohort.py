@@ -340,14 +340,23 @@ def generate_cohort(
     files = {}
     for index in _indices(n_subjects, f"making {variant} cohort", progress):
         name = subject_name(index)
-        image = nib.Nifti1Image(make_subject(template, splines, index), template.affine)
-        image.set_data_dtype(np.uint16)
-        image.header.set_xyzt_units("mm")
-        temporary = folder / f".{name}.{os.getpid()}.nii.gz"
-        image.to_filename(temporary)
-        os.replace(temporary, folder / f"{name}.nii.gz")
-        files[name] = f"{name}.nii.gz"
-    manifest = cohort_manifest(variant, n_subjects, voxel_mm, files, template.t1.shape)
+        files[name] = _write_volume(folder, name, make_subject(template, splines, index), template.affine, np.uint16)
+    return _write_manifest(folder, cohort_manifest(variant, n_subjects, voxel_mm, files, template.t1.shape))
+
+
+def _write_volume(folder: Path, name: str, data: np.ndarray, affine: np.ndarray, dtype: type) -> str:
+    """Write ``data`` as ``folder/<name>.nii.gz`` (``dtype`` with scaling, mm) atomically; returns the file name."""
+    image = nib.Nifti1Image(data, affine)
+    image.set_data_dtype(dtype)
+    image.header.set_xyzt_units("mm")
+    temporary = folder / f".{name}.{os.getpid()}.nii.gz"
+    image.to_filename(temporary)
+    os.replace(temporary, folder / f"{name}.nii.gz")
+    return f"{name}.nii.gz"
+
+
+def _write_manifest(folder: Path, manifest: dict) -> dict:
+    """Write ``folder/manifest.json`` atomically, last: a reader sees a complete folder or none."""
     temporary = folder / f".manifest.{os.getpid()}.json"
     temporary.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(temporary, folder / "manifest.json")
@@ -369,18 +378,10 @@ def generate_tissues(folder: Path, n_subjects: int, voxel_mm: int, progress: Pro
     files = {}
     for index in _indices(n_subjects, "making the demo tissue maps", progress):
         name = subject_name(index)
-        image = nib.Nifti1Image(np.moveaxis(make_tissues(template, index), 0, -1), template.affine)
-        image.set_data_dtype(np.uint8)
-        image.header.set_xyzt_units("mm")
-        temporary = out / f".{name}.{os.getpid()}.nii.gz"
-        image.to_filename(temporary)
-        os.replace(temporary, out / f"{name}.nii.gz")
-        files[name] = f"{name}.nii.gz"
+        tissues = np.moveaxis(make_tissues(template, index), 0, -1)
+        files[name] = _write_volume(out, name, tissues, template.affine, np.uint8)
     manifest = {"tissue_version": TISSUE_VERSION, "n_subjects": n_subjects, "voxel_mm": voxel_mm, "files": files}
-    temporary = out / f".manifest.{os.getpid()}.json"
-    temporary.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(temporary, out / "manifest.json")
-    return manifest
+    return _write_manifest(out, manifest)
 
 
 def cohort_manifest(
