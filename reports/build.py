@@ -29,7 +29,7 @@ from reports.results_store import read_results
 from reports.seed_spread import seed_spread, seed_spread_markdown
 from reports.significance import attach_p_values, paired_tests
 from reports.summary import summarise
-from reports.table_layout import ABLATION_METHODS, ablation_blocks
+from reports.table_layout import ABLATION_METHODS, BRAIN_METRICS, ablation_blocks
 from reports.training_histories import find_training_histories
 from reports.variants import Variant, split_variants
 
@@ -78,6 +78,38 @@ def _markdown_with_caption(markdown: str, caption: str | None) -> str:
     return markdown if caption is None else f"*{escape_markdown(caption)}*\n\n{markdown}"
 
 
+def _write_brain_table(
+    summary: pd.DataFrame,
+    p_values: pd.DataFrame | None,
+    out_dir: Path,
+    variant: Variant,
+    suffix: str,
+    reference_method: str,
+    display_names: Mapping[str, str] | None,
+    written: dict[str, list[Path]],
+) -> None:
+    """Table II inside the brain mask (``table2<suffix>_brain``), over the rows whose cells have the brain metrics."""
+    columns = [f"{metric}_mean" for metric in BRAIN_METRICS]
+    if not set(columns) <= set(summary.columns):
+        return
+    rows = summary[summary[columns].notna().all(axis=1)]
+    if rows.empty:
+        return
+    caption = "Inside the brain mask of each test subject (rows whose cells computed it)."
+    if not variant.is_default:
+        caption += f" {variant.description()}"
+    stem = out_dir / f"table2{suffix}_brain"
+    layout = {"metrics": BRAIN_METRICS, "reference_method": reference_method}
+    tex = table_ii_latex(rows, p_values, display_names, **layout)
+    _write(
+        stem.with_suffix(".tex"), standalone_document(_latex_with_caption(tex, escape_latex(caption))), "latex", written
+    )
+    markdown = table_ii_markdown(rows, p_values, display_names, **layout)
+    _write(stem.with_suffix(".md"), _markdown_with_caption(markdown, caption), "markdown", written)
+    table = attach_p_values(rows, p_values, BRAIN_METRICS)
+    _write(stem.with_suffix(".csv"), table.to_csv(index=False), "csv", written)
+
+
 def _write_variant(
     results: pd.DataFrame,
     out_dir: Path,
@@ -106,6 +138,7 @@ def _write_variant(
     _write(out_dir / f"table2{suffix}.md", _markdown_with_caption(markdown, caption), "markdown", written)
     table2_csv = _with_variant(attach_p_values(summary, p_values), variant, recorded)
     _write(out_dir / f"table2{suffix}.csv", table2_csv.to_csv(index=False), "csv", written)
+    _write_brain_table(summary, p_values, out_dir, variant, suffix, reference_method, display_names, written)
     if p_values is not None:
         _write(
             out_dir / f"paired_tests{suffix}.csv",

@@ -20,9 +20,8 @@ from reports.degradation_shift import Pair, ShiftBlock, ShiftRow, pair_sort_key
 from reports.display import dataset_name, method_name, metric_name, scale_text, setting_name
 from reports.latex import escape_latex
 from reports.markdown import escape_markdown
-from reports.table_layout import MISSING, TABLE_METRICS
+from reports.table_layout import METRIC_UNITS, MISSING, TABLE_METRICS
 
-_UNITS = {"psnr": " (dB)"}
 CAPTION = (
     "Mean over test subjects (each averaged over its runs first) per training → test degradation; "
     "in parentheses the change from the matched case, the same method trained on the test degradation "
@@ -76,7 +75,7 @@ def shift_markdown(
         if block.precision != DEFAULT_PRECISION:
             heading += f", {block.precision}"
         header = ["Method"] + [
-            escape_markdown(f"{metric_name(m)}{_UNITS.get(m, '')}, {train} → {test}")
+            escape_markdown(f"{metric_name(m)}{METRIC_UNITS.get(m, '')}, {train} → {test}")
             for m in metrics
             for train, test in block.pairs
         ]
@@ -141,7 +140,7 @@ def shift_latex(
 
 
 def _latex_metric(metric: str) -> str:
-    return escape_latex(metric_name(metric) + _UNITS.get(metric, ""))
+    return escape_latex(metric_name(metric) + METRIC_UNITS.get(metric, ""))
 
 
 def _latex_pair(pair: Pair) -> str:

@@ -30,7 +30,13 @@ DATASET_DISPLAY_NAMES: dict[str, str] = {"hcp": "HCP", "brats": "BraTS", "demo":
 
 SETTING_DISPLAY_NAMES: dict[str, str] = {NO_SETTING: "N/A", UNPAIRED: "Unpaired", MISALIGNED: "Misaligned"}
 
-METRIC_DISPLAY_NAMES: dict[str, str] = {"ssim": "SSIM", "psnr": "PSNR"}
+METRIC_DISPLAY_NAMES: dict[str, str] = {
+    "ssim": "SSIM",
+    "psnr": "PSNR",
+    "ssim_brain": "SSIM in the brain",
+    "psnr_brain": "PSNR in the brain",
+    "ssim2d": "2D SSIM",
+}
 
 # Paper order (Table II): baselines without source HR first, UDEAN last.  A method not listed
 # here takes the place of ``_UNKNOWN`` (after the published baselines, before the UDEAN family).

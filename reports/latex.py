@@ -17,6 +17,7 @@ from benchmark.protocol.setting_names import MISALIGNED
 from reports.display import dataset_name, method_name, metric_name, scale_factors, setting_name
 from reports.table_layout import (
     ALPHA,
+    METRIC_UNITS,
     TABLE_METRICS,
     MetricCell,
     NoteMarkup,
@@ -41,7 +42,6 @@ _SPECIALS = {
     ">": r"\textgreater{}",
 }
 _MARKUP = NoteMarkup(pm=r"$\pm$", dagger=r"$^{\dagger}$", star=r"$^{*}$", dash="--", p_lt="$<$")
-_UNITS = {"psnr": " (dB)"}
 
 
 def escape_latex(text: str) -> str:
@@ -70,7 +70,7 @@ def _method(row: TableRow, names: Mapping[str, str] | None) -> str:
 
 
 def _header(metric: str) -> str:
-    return escape_latex(metric_name(metric) + _UNITS.get(metric, ""))
+    return escape_latex(metric_name(metric) + METRIC_UNITS.get(metric, ""))
 
 
 def _notes(notes: list[str], n_columns: int) -> list[str]:

@@ -14,6 +14,7 @@ from benchmark.protocol.setting_names import MISALIGNED
 from reports.display import dataset_name, method_name, metric_name, scale_text, setting_name
 from reports.table_layout import (
     ALPHA,
+    METRIC_UNITS,
     TABLE_METRICS,
     MetricCell,
     NoteMarkup,
@@ -24,7 +25,6 @@ from reports.table_layout import (
 )
 
 _MARKUP = NoteMarkup(pm="±", dagger="†", star=r"\*", dash="–", p_lt="<")
-_UNITS = {"psnr": " (dB)"}
 
 
 def escape_markdown(text: str) -> str:
@@ -50,7 +50,7 @@ def _method(row: TableRow, names: Mapping[str, str] | None) -> str:
 
 
 def _header(metric: str) -> str:
-    return escape_markdown(metric_name(metric) + _UNITS.get(metric, ""))
+    return escape_markdown(metric_name(metric) + METRIC_UNITS.get(metric, ""))
 
 
 def _table(header: list[str], body: list[list[str]], align: list[str]) -> list[str]:

@@ -38,10 +38,14 @@ from reports.display import (
 )
 from reports.significance import HOLM_PREFIX, MIN_SUBJECTS, attach_p_values, family_size, table_family
 
-DECIMALS: dict[str, int] = {"ssim": 4, "psnr": 2}
+DECIMALS: dict[str, int] = {"ssim": 4, "psnr": 2, "ssim_brain": 4, "psnr_brain": 2, "ssim2d": 4}
 DEFAULT_DECIMALS = 4
 ALPHA = 0.05
 TABLE_METRICS: tuple[str, ...] = ("ssim", "psnr")
+BRAIN_METRICS: tuple[str, ...] = ("ssim_brain", "psnr_brain")
+"""The metrics of the brain-mask variant of Table II (``table2_brain``), where the cells have them."""
+METRIC_UNITS: dict[str, str] = {"psnr": " (dB)", "psnr_brain": " (dB)"}
+"""Unit appended to a metric's column header."""
 LOWER_IS_BETTER: frozenset[str] = frozenset()
 ABLATION_METHODS: tuple[str, ...] = (
     "supervised",

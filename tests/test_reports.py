@@ -715,3 +715,27 @@ def test_bench_report_writes_the_seed_table_when_a_cell_has_seeds(runs_dir: Path
     names = {path.name for paths in written.values() for path in paths}
     assert {"seeds.md", "seeds.csv"} <= names
     assert len(pd.read_csv(tmp_path / "report" / "seeds.csv")) == len(BASE)
+
+
+def test_a_brain_table_follows_table_ii_where_cells_have_brain_metrics(runs_dir: Path, tmp_path: Path) -> None:
+    frame = pd.read_csv(runs_dir / "results.csv", keep_default_na=False, na_values=[""])
+    with_masks = frame["dataset"] == frame["dataset"].iloc[0]  # one dataset has masks, the others do not
+    frame["psnr_brain"] = np.where(with_masks, frame["psnr"] - 1.0, np.nan)
+    frame["ssim_brain"] = np.where(with_masks, frame["ssim"] - 0.01, np.nan)
+    frame.to_csv(runs_dir / "results.csv", index=False)
+    out = tmp_path / "out"
+    write_reports(runs_dir, out, REFERENCE_DIR)
+    brain = pd.read_csv(out / "table2_brain.csv", keep_default_na=False, na_values=[""])
+    table2 = pd.read_csv(out / "table2.csv", keep_default_na=False, na_values=[""])
+    assert set(brain["dataset"]) == {frame["dataset"].iloc[0]} and len(brain) < len(table2)
+    merged = brain.merge(table2, on=["dataset", "scale", "setting", "method"], suffixes=("", "_all"))
+    assert np.allclose(merged["psnr_brain_mean"], merged["psnr_mean"] - 1.0)
+    assert "PSNR in the brain (dB)" in (out / "table2_brain.md").read_text()
+    assert "Inside the brain mask" in (out / "table2_brain.tex").read_text()
+    # Table II itself is unchanged: the paper's metrics only.
+    assert "brain" not in (out / "table2.md").read_text()
+
+
+def test_no_brain_table_without_brain_metrics(runs_dir: Path, tmp_path: Path) -> None:
+    write_reports(runs_dir, tmp_path / "out", REFERENCE_DIR)
+    assert not (tmp_path / "out" / "table2_brain.md").exists()
