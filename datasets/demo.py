@@ -15,8 +15,8 @@ The cohort is written under ``cache_dir / "demo" / <variant>`` as NIfTI with a
 subjects, voxel size) and whose files are all there loads them instead of regenerating.
 
 Each subject's true GM, WM and CSF maps (the template's, moved by the subject's own
-deformation) are made the first time :meth:`DemoDataset.tissue_maps` is asked, and cached under
-``tissues/`` with a manifest of their own.
+deformation) are made the first time :meth:`DemoDataset.tissue_maps` asks for them, subject by
+subject (a run needs its test subjects' only), and cached in ``tissues-v<version>/``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ import numpy as np
 from rich.progress import Progress
 
 from benchmark.api import DATASETS, BenchError, Dataset, default_cache_dir
-from datasets.demo_cohort import GENERATOR_VERSION, TISSUE_VERSION, generate_cohort, generate_tissues
+from datasets.demo_cohort import (
+    GENERATOR_VERSION,
+    Template,
+    generate_cohort,
+    load_template,
+    tissue_folder,
+    write_tissues,
+)
 from datasets.nifti import NiftiFileDataset
 
 VARIANTS: dict[str, tuple[int, int]] = {"demo": (20, 1), "demo-small": (10, 2)}
@@ -63,21 +70,17 @@ class DemoDataset(NiftiFileDataset):
     def __init__(self, files: dict[str, Path], variant: str, folder: Path) -> None:
         super().__init__(files, variant)
         self.folder = folder
+        self._template: Template | None = None
 
     def tissue_maps(self, subject: str) -> np.ndarray:
         """``(3, X, Y, Z)`` float32 GM, WM, CSF probabilities of ``subject`` (made and cached on first use)."""
         if subject not in self.files:
             raise BenchError(f"dataset '{self.name}' has no subject '{subject}'.")
-        n_subjects, voxel_mm = VARIANTS[self.name]
-        manifest = self.folder / "tissues" / "manifest.json"
-        try:
-            recorded = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            recorded = {}
-        expected = {"tissue_version": TISSUE_VERSION, "n_subjects": n_subjects, "voxel_mm": voxel_mm}
-        if any(recorded.get(key) != value for key, value in expected.items()):
-            recorded = generate_tissues(self.folder, n_subjects, voxel_mm)
-        path = self.folder / "tissues" / recorded["files"][subject]
+        path = tissue_folder(self.folder) / f"{subject}.nii.gz"
+        if not path.is_file():
+            if self._template is None:
+                self._template = load_template(VARIANTS[self.name][1])
+            path = write_tissues(self.folder, self._template, subject)
         return np.moveaxis(nib.load(path).get_fdata(dtype=np.float32), -1, 0)
 
     def brain_mask(self, subject: str) -> np.ndarray:

@@ -46,7 +46,7 @@ from scipy.interpolate import CubicSpline
 
 GENERATOR_VERSION = 2
 TISSUE_VERSION = 1
-"""Version of the tissue maps (:func:`generate_tissues`), cached beside the T1 volumes under ``tissues/``.
+"""Version of the tissue maps (:func:`write_tissues`), cached beside the T1 volumes in ``tissues-v<version>/``.
 
 The tissue maps have a version of their own so that adding them left the T1 volumes, their
 files and :data:`GENERATOR_VERSION` as they were: results computed on the cohort stay current."""
@@ -309,6 +309,11 @@ def subject_name(index: int) -> str:
     return f"sub-{index + 1:02d}"
 
 
+def subject_index(name: str) -> int:
+    """The index of the pseudo-subject named ``name`` (:func:`subject_name` read back: ``sub-01`` → 0)."""
+    return int(name.removeprefix("sub-")) - 1
+
+
 def _indices(n_subjects: int, description: str, progress: Progress | None) -> Iterator[int]:
     if progress is None:
         yield from track(range(n_subjects), description=description, transient=True)
@@ -363,25 +368,21 @@ def _write_manifest(folder: Path, manifest: dict) -> dict:
     return manifest
 
 
-def generate_tissues(folder: Path, n_subjects: int, voxel_mm: int, progress: Progress | None = None) -> dict:
-    """Write the true GM / WM / CSF maps of every subject to ``folder / "tissues"``, with a manifest last.
+def tissue_folder(folder: Path) -> Path:
+    """Where the tissue maps of the cohort in ``folder`` are cached: one folder per :data:`TISSUE_VERSION`."""
+    return folder / f"tissues-v{TISSUE_VERSION}"
 
-    Each ``tissues/sub-NN.nii.gz`` is ``(X, Y, Z, 3)`` (GM, WM, CSF probabilities), stored as
-    uint8 with scaling (a step of 1/255), on the grid and affine of the subject's T1.
 
-    Returns:
-        The manifest written: ``tissue_version``, ``n_subjects``, ``voxel_mm``, ``files``.
+def write_tissues(folder: Path, template: Template, subject: str) -> Path:
+    """Write ``subject``'s true GM / WM / CSF maps to :func:`tissue_folder` (atomically) and return the file.
+
+    The file is ``(X, Y, Z, 3)`` (GM, WM, CSF probabilities), uint8 with scaling (a step of 1/255),
+    on the grid and affine of the subject's T1.
     """
-    out = folder / "tissues"
+    out = tissue_folder(folder)
     out.mkdir(parents=True, exist_ok=True)
-    template = load_template(voxel_mm)
-    files = {}
-    for index in _indices(n_subjects, "making the demo tissue maps", progress):
-        name = subject_name(index)
-        tissues = np.moveaxis(make_tissues(template, index), 0, -1)
-        files[name] = _write_volume(out, name, tissues, template.affine, np.uint8)
-    manifest = {"tissue_version": TISSUE_VERSION, "n_subjects": n_subjects, "voxel_mm": voxel_mm, "files": files}
-    return _write_manifest(out, manifest)
+    tissues = np.moveaxis(make_tissues(template, subject_index(subject)), 0, -1)
+    return out / _write_volume(out, subject, tissues, template.affine, np.uint8)
 
 
 def cohort_manifest(

@@ -9,7 +9,7 @@ import pytest
 
 from benchmark.errors import BenchError
 from benchmark.plugins import DATASETS
-from datasets.demo_cohort import load_template, make_subject, make_tissues, prepare_splines
+from datasets.demo_cohort import load_template, make_subject, make_tissues, prepare_splines, tissue_folder
 
 T1_SHA256_AT_VERSION_2 = {
     0: "faf64e6c9fc6542c61ed538a9bf48a26b392311318120d926d8b853982876126",
@@ -56,12 +56,14 @@ def test_the_maps_are_probabilities_on_the_subjects_own_grid(dataset):
     assert own > 0.1 and own > other + 0.02
 
 
-def test_the_maps_are_cached_and_equal_to_the_generator(dataset, template):
-    first = dataset.tissue_maps("sub-03")
-    manifest = dataset.folder / "tissues" / "manifest.json"
-    written = manifest.stat().st_mtime_ns
+def test_the_maps_are_made_per_subject_cached_and_equal_to_the_generator(dataset, template):
+    folder = tissue_folder(dataset.folder)
+    assert not (folder / "sub-03.nii.gz").exists()
+    first = dataset.tissue_maps("sub-03")  # made now, for this subject only
+    written = (folder / "sub-03.nii.gz").stat().st_mtime_ns
+    assert not (folder / "sub-04.nii.gz").exists()
     again = dataset.tissue_maps("sub-03")
-    assert manifest.stat().st_mtime_ns == written and np.array_equal(first, again)
+    assert (folder / "sub-03.nii.gz").stat().st_mtime_ns == written and np.array_equal(first, again)
     assert np.abs(first - make_tissues(template, 2)).max() <= 0.5 / 255 + 1e-6  # uint8 storage
 
 
