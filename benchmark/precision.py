@@ -42,6 +42,16 @@ DEFAULT_PRECISION: Precision = cast(Precision, schema.DEFAULT_PRECISION)
 _AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def check_precision_request(requested: str) -> None:
+    """Refuse a ``--precision`` that is none of :data:`REQUESTS` (checked before any device is resolved).
+
+    Raises:
+        BenchError: one sentence naming the accepted values.
+    """
+    if requested not in REQUESTS:
+        raise BenchError(f"--precision '{requested}' is not one of {', '.join(REQUESTS)}.")
+
+
 def resolve_precision(requested: str, device: torch.device, bf16_supported: bool | None = None) -> Precision:
     """The precision a run on ``device`` uses when ``requested`` is asked for.
 
@@ -66,8 +76,7 @@ def resolve_precision(requested: str, device: torch.device, bf16_supported: bool
     Raises:
         BenchError: an unknown request, ``fp16`` on the CPU, or ``bf16`` on a GPU without it.
     """
-    if requested not in REQUESTS:
-        raise BenchError(f"precision '{requested}' is not one of {', '.join(REQUESTS)}.")
+    check_precision_request(requested)
     if device.type != "cuda":
         if requested == "fp16":
             raise BenchError(

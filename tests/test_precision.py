@@ -236,3 +236,11 @@ def test_reports_never_average_two_precisions():
     blocks = shift_blocks(shift_summary(shifted))
     assert [b.precision for b in blocks] == ["fp32", "bf16"]
     assert [b.rows[0].values[("kspace", "kspace")]["ssim"].mean for b in blocks] == [0.5, 0.7]
+
+
+def test_one_check_names_a_bad_precision_request():
+    from benchmark.precision import check_precision_request
+
+    for call in (lambda: check_precision_request("fp64"), lambda: resolve_precision("fp64", torch.device("cpu"))):
+        with pytest.raises(BenchError, match=r"^--precision 'fp64' is not one of auto, fp32, bf16, fp16\.$"):
+            call()

@@ -118,7 +118,7 @@ class RunRequest:
         from benchmark.device import resolve_device
         from benchmark.folders import existing_folder, writable_folder
         from benchmark.plugins import DATASETS, DEGRADATIONS, METHODS
-        from benchmark.precision import REQUESTS, resolve_precision
+        from benchmark.precision import check_precision_request, resolve_precision
         from benchmark.profiles import load_profile
         from benchmark.results.cell import ProtocolOptions
         from benchmark.scale import Scale
@@ -133,8 +133,7 @@ class RunRequest:
         options = ProtocolOptions(
             data_root, self.split_seed, self.misalign_seed, self.train_degradation, self.test_degradation
         )
-        if self.precision not in REQUESTS:  # before the device, so a typo is named even where CUDA is missing
-            raise BenchError(f"--precision '{self.precision}' is not one of {', '.join(REQUESTS)}.")
+        check_precision_request(self.precision)  # before the device: a typo is named even where CUDA is missing
         if planned_device is None:
             device = resolve_device(self.device)
             precision = resolve_precision(self.precision, device)

@@ -19,7 +19,7 @@ from benchmark.app.infer.restored_method import RestoredMethod, fresh_method, re
 from benchmark.app.infer.scan_inference import InferredScan, scan_pairs, super_resolve_scan
 from benchmark.device import resolve_device
 from benchmark.errors import BenchError
-from benchmark.precision import REQUESTS, resolve_precision
+from benchmark.precision import check_precision_request, resolve_precision
 from benchmark.profiles import load_profile
 from benchmark.progress_bar import counting_progress
 from benchmark.scale import Scale
@@ -52,8 +52,8 @@ def _restore(
     precision: str | None,
     device_text: str,
 ) -> tuple[RestoredMethod, torch.device]:
-    if precision is not None and precision not in REQUESTS:
-        raise BenchError(f"--precision '{precision}' is not one of {', '.join(REQUESTS)}.")
+    if precision is not None:
+        check_precision_request(precision)  # before the device: a typo is named even where CUDA is missing
     device = resolve_device(device_text)
     if run_dir is not None:
         restored = restore_cell(run_dir)
