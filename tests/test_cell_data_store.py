@@ -12,8 +12,18 @@ from rich.console import Console
 
 from benchmark.app.cell_run import build_cell_data
 from benchmark.app.executors.cell_data_store import CellDataStore, data_group, load_cell_data
-from benchmark.app.executors.local_queue import QueuedCells, local_slots, run_local, run_queue
+from benchmark.app.executors.local_queue import (
+    QueuedCells,
+    _data_for,
+    _DataBuildError,
+    _Queued,
+    local_slots,
+    run_local,
+    run_queue,
+)
 from benchmark.app.executors.request import RunRequest
+from benchmark.data.dataset import Dataset
+from benchmark.errors import BenchError
 from benchmark.plugins import DATASETS
 from benchmark.profiles import load_profile
 from benchmark.results.cell import Cell
@@ -114,3 +124,29 @@ def test_a_deadline_stops_the_running_cells_and_leaves_the_rest(tmp_path, cache,
     assert summary.unfinished == [(udean, "stopped at the deadline"), (supervised, "not started before the deadline")]
     assert not summary.done and not summary.failed
     assert cell_state(udean.folder(matrix.runs_dir)).state != "done"
+
+
+class _Unreadable(Dataset):
+    """Ten subjects whose volumes cannot be read: ``error`` is raised by every load."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def subjects(self) -> list[str]:
+        return [f"sub-{k:02d}" for k in range(1, 11)]
+
+    def load(self, subject: str):
+        raise self.error
+
+
+def test_data_that_cannot_be_built_fail_their_cell_with_the_reason_and_a_users_error_stops_the_queue(tmp_path):
+    cell = _cell()
+    store = CellDataStore(tmp_path / "data")
+    broken = _Queued(cell, 0, tmp_path, {}, {"demo-small": _Unreadable(RuntimeError("disk on fire"))})
+    with pytest.raises(_DataBuildError, match="RuntimeError: disk on fire"):
+        _data_for(broken, store, None)
+    assert "disk on fire" in (cell.folder(tmp_path) / "error.txt").read_text()
+    refused = _Queued(cell, 0, tmp_path, {}, {"demo-small": _Unreadable(BenchError("not a NIfTI file."))})
+    with pytest.raises(BenchError, match="not a NIfTI file"):
+        _data_for(refused, store, None)
+    assert not any((tmp_path / "data").glob("*.pkl"))
