@@ -18,10 +18,13 @@ import pandas as pd
 import torch
 from rich.progress import Progress
 
+from benchmark.app.infer.scan_geometry import voxel_sizes
 from benchmark.app.matrix import cell_identity
 from benchmark.data.dataset import Dataset
 from benchmark.environment import environment_record
 from benchmark.errors import BenchError
+from benchmark.evaluation.downstream import CACHE_FOLDER as DOWNSTREAM_CACHE
+from benchmark.evaluation.downstream import DownstreamScorer
 from benchmark.evaluation.figure_slices import figure_slices
 from benchmark.evaluation.masked_metrics import BRAIN_METRICS, SLICE_METRICS
 from benchmark.evaluation.metrics import METRICS
@@ -110,8 +113,21 @@ def build_cell_data(dataset: Dataset, cell: Cell, progress: Progress) -> CellDat
     )
 
 
-def evaluate(method: Any, data: CellData, scale: Scale, cell_dir: Path, save_sr: bool) -> pd.DataFrame:
-    """Super-resolve every test volume, compute the metrics, save figure slices (and SR volumes)."""
+def evaluate(
+    method: Any,
+    data: CellData,
+    scale: Scale,
+    cell_dir: Path,
+    save_sr: bool,
+    downstream: DownstreamScorer | None = None,
+) -> pd.DataFrame:
+    """Super-resolve every test volume, compute the metrics, save figure slices (and SR volumes).
+
+    Args:
+        downstream: scores tissue segmentation of each SR volume against its HR volume's
+            (:mod:`benchmark.evaluation.downstream`), on the subjects that have a brain mask;
+            ``None``: no downstream columns.
+    """
     rows = []
     for index, pair in enumerate(data.test):
         lr = torch.from_numpy(pair.lr.data)
@@ -123,6 +139,9 @@ def evaluate(method: Any, data: CellData, scale: Scale, cell_dir: Path, save_sr:
         row.update({name: fn(sr, hr) for name, fn in SLICE_METRICS.items()})
         if pair.mask is not None:
             row.update({name: fn(sr, hr, pair.mask) for name, fn in BRAIN_METRICS.items()})
+            if downstream is not None:
+                spacing = tuple(float(size) for size in voxel_sizes(pair.hr.affine))
+                row.update(downstream.score(sr.numpy(), pair.hr.data, pair.mask, pair.tissues, spacing))
         rows.append(row)
         sr_array = sr.numpy()
         if index == 0:
@@ -147,6 +166,7 @@ def run_cell(
     inputs: dict[str, Any],
     save_sr: bool = False,
     warn: Callable[[str], None] | None = None,
+    downstream: bool = False,
 ) -> None:
     """Fit and evaluate one cell; the caller holds its lock.  Writes its folder, ``DONE`` last.
 
@@ -156,6 +176,8 @@ def run_cell(
     Args:
         inputs: the record of the cell's input volumes (:func:`benchmark.results.inputs.input_record`).
         warn: shows a message to the user (also logged in the cell's ``log.txt``).
+        downstream: also compute the downstream tissue score (``bench run --downstream``); its
+            HR segmentations are cached in ``runs_dir/_downstream``.
     """
     cell_dir = cell.folder(runs_dir)
     cell_dir.mkdir(parents=True, exist_ok=True)
@@ -214,7 +236,8 @@ def run_cell(
         torch.save(method.state_dict(), weights)
         write_atomic(cell_dir / MODEL, weights.getvalue())
         log(f"evaluate on {len(data.test)} test subjects")
-        metrics = evaluate(method, data, cell.scale, cell_dir, save_sr)
+        scorer = DownstreamScorer(Path(runs_dir) / DOWNSTREAM_CACHE) if downstream else None
+        metrics = evaluate(method, data, cell.scale, cell_dir, save_sr, scorer)
     else:
         warn_user(f"{diverged}; the cell is recorded as diverged, without metrics (--retry-diverged reruns it).")
         (cell_dir / MODEL).unlink(missing_ok=True)

@@ -151,6 +151,13 @@ def run(
     retry_diverged: Annotated[
         bool, typer.Option(help="Train cells that diverged again, from step 0 (a diverged cell is a result).")
     ] = False,
+    downstream: Annotated[
+        bool,
+        typer.Option(
+            help="Also score tissue segmentation (ANTs Atropos) of each SR test volume against its HR volume's: "
+            "Dice and volume error per tissue; needs the extra 'downstream' (antspyx)."
+        ),
+    ] = False,
     list_cells: Annotated[bool, typer.Option(help="Print the cells of the matrix with their index and exit.")] = False,
     cell_index: Annotated[
         int | None, typer.Option(help="Run only the cell with this index (e.g. $SLURM_ARRAY_TASK_ID).")
@@ -221,6 +228,7 @@ def run(
         test_degradation=test_degradation,
         save_sr=save_sr,
         retry_diverged=retry_diverged,
+        downstream=downstream,
     )
     request.check_threads()
     if executor != "local" and (gpus is not None or workers is not None or per_gpu != 1):

@@ -26,6 +26,7 @@ from rich.progress import Progress
 from benchmark.data.dataset import Dataset
 from benchmark.data.volume import Volume
 from benchmark.errors import BenchError
+from benchmark.evaluation.tissue_segmentation import true_labels
 from benchmark.protocol.degradations import DEGRADATIONS
 from benchmark.protocol.misalignment import misalign
 from benchmark.protocol.patches import hr_patch_size
@@ -85,6 +86,20 @@ def test_mask(dataset: Dataset, subject: str, scale: Scale) -> np.ndarray | None
     if mask is None:
         return None
     return np.ascontiguousarray(mask[scale_crop(mask.shape, scale)])
+
+
+def test_tissues(dataset: Dataset, subject: str, scale: Scale, mask: np.ndarray | None) -> np.ndarray | None:
+    """``subject``'s true tissue labels, cropped as its HR volume is, or ``None`` where the dataset has none.
+
+    Returns:
+        ``(X, Y, Z)`` int8: the most probable tissue of :data:`~benchmark.data.dataset.TISSUES`
+        inside ``mask`` (the cropped brain mask), -1 outside it.
+    """
+    maps = dataset.tissue_maps(subject) if mask is not None else None
+    if maps is None:
+        return None
+    cropped = maps[(slice(None), *scale_crop(maps.shape[1:], scale))]
+    return true_labels(cropped, mask)
 
 
 def lr_affine(hr_affine: np.ndarray, scale: Scale) -> np.ndarray:
@@ -195,7 +210,9 @@ def build_groups(
         for subject in split[group]:
             hr = load_hr(subject)
             mask = test_mask(dataset, subject, scale) if group == "test" else None
-            pairs[group].append(VolumePair(lr=_degrade(hr, scale, test_degradation, split_seed), hr=hr, mask=mask))
+            tissues = test_tissues(dataset, subject, scale, mask) if group == "test" else None
+            lr = _degrade(hr, scale, test_degradation, split_seed)
+            pairs[group].append(VolumePair(lr=lr, hr=hr, mask=mask, tissues=tissues))
             advance()
 
     if setting == UNPAIRED:

@@ -26,11 +26,15 @@ class VolumePair:
         mask: the HR volume's brain mask, ``(X, Y, Z)`` boolean on its grid (cropped with it), for
             the metrics inside the brain; ``None`` where the dataset has none (and in the
             validation group, which does not need it).
+        tissues: the true tissue labels on the same grid, ``(X, Y, Z)`` int8 (index into
+            :data:`~benchmark.data.dataset.TISSUES`, -1 outside the mask), where the dataset
+            knows them (the demo), for the downstream score; else ``None``.
     """
 
     lr: Volume
     hr: Volume
     mask: np.ndarray | None = None
+    tissues: np.ndarray | None = None
 
 
 class DataAccessError(BenchError):

@@ -109,10 +109,12 @@ def run_matrix(
     save_sr: bool = False,
     retry_diverged: bool = False,
     data_file: Path | None = None,
+    downstream: bool = False,
 ) -> RunSummary:
     """Run every cell not yet done, with a progress bar; failures are recorded and the run goes on.
 
     Args:
+        downstream: also compute the downstream tissue score of each test subject (``--downstream``).
         data_file: the cells' data, built once by the local queue
             (:mod:`~benchmark.app.executors.cell_data_store`); ``None``: built here, once per group.
 
@@ -160,7 +162,7 @@ def run_matrix(
                                 cached = build_cell_data(datasets[cell.dataset], cell, progress)
                             cached_key = key
                         assert cached is not None
-                        _run_one(cell, cached, runs_dir, device, progress, inputs, save_sr, warn, summary)
+                        _run_one(cell, cached, runs_dir, device, progress, inputs, (save_sr, downstream), warn, summary)
                 progress.advance(overall)
     finally:
         rebuild_table(runs_dir, summary)
@@ -212,7 +214,7 @@ def sort_finished(
             if subjects and dataset.brain_mask(subjects[0]) is None:
                 console.print(
                     f"note: dataset '{name}' has no brain masks, so its metrics are whole-volume only "
-                    "(no psnr_brain or ssim_brain column)."
+                    "(no psnr_brain or ssim_brain column, and no downstream score)."
                 )
     for cell, changes in summary.rerun_inputs:
         console.print(
@@ -233,14 +235,18 @@ def _run_one(
     device: torch.device,
     progress: Progress,
     inputs: _Inputs,
-    save_sr: bool,
+    outputs: tuple[bool, bool],
     warn: Callable[[str], None],
     summary: RunSummary,
 ) -> None:
-    """Run one cell; a failure is written to its ``error.txt``, a full disk stops the run."""
+    """Run one cell; a failure is written to its ``error.txt``, a full disk stops the run.
+
+    ``outputs`` is (``--save-sr``, ``--downstream``).
+    """
     cell_dir = cell.folder(runs_dir)
+    save_sr, downstream = outputs
     try:
-        run_cell(cell, data, runs_dir, device, progress, inputs.record(cell, data), save_sr, warn)
+        run_cell(cell, data, runs_dir, device, progress, inputs.record(cell, data), save_sr, warn, downstream)
     except BenchError as error:
         summary.failed.append((cell, str(error)))
         record_failure(cell_dir, str(error))
@@ -284,4 +290,13 @@ class InlineExecutor:
     def run(self, request: RunRequest, matrix: Matrix, console: Console) -> RunSummary:
         cells = matrix.cells if self.cells is None else self.cells
         device, cache_dir = matrix.device, matrix.cache_dir
-        return run_matrix(cells, matrix.runs_dir, device, cache_dir, console, request.save_sr, request.retry_diverged)
+        return run_matrix(
+            cells,
+            matrix.runs_dir,
+            device,
+            cache_dir,
+            console,
+            request.save_sr,
+            request.retry_diverged,
+            downstream=request.downstream,
+        )

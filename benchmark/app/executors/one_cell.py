@@ -68,6 +68,7 @@ def run_one_cell(
         request.save_sr,
         request.retry_diverged,
         data_file,
+        request.downstream,
     )
     if summary.failed:
         return EXIT_FAILED

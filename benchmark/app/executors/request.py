@@ -77,6 +77,7 @@ class RunRequest:
     test_degradation: str = "kspace"
     save_sr: bool = False
     retry_diverged: bool = False
+    downstream: bool = False
 
     def with_changes(self, **changes: Any) -> RunRequest:
         """A copy with some fields changed (e.g. the device a subprocess gets)."""
@@ -116,6 +117,7 @@ class RunRequest:
         from benchmark.app.matrix import build_matrix
         from benchmark.data.dataset import default_cache_dir
         from benchmark.device import resolve_device
+        from benchmark.evaluation.tissue_segmentation import require_segmentation
         from benchmark.folders import existing_folder, writable_folder
         from benchmark.plugins import DATASETS, DEGRADATIONS, METHODS
         from benchmark.precision import check_precision_request, resolve_precision
@@ -124,6 +126,8 @@ class RunRequest:
         from benchmark.scale import Scale
 
         self.check_threads()
+        if self.downstream:
+            require_segmentation()
         profile = load_profile(self.profile, self.overrides)
         for name in (self.train_degradation, self.test_degradation):
             DEGRADATIONS.factory(name)
