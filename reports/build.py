@@ -29,7 +29,14 @@ from reports.results_store import read_results
 from reports.seed_spread import seed_spread, seed_spread_markdown
 from reports.significance import attach_p_values, paired_tests
 from reports.summary import summarise
-from reports.table_layout import ABLATION_METHODS, BRAIN_METRICS, ablation_blocks
+from reports.table_layout import (
+    ABLATION_METHODS,
+    BRAIN_METRICS,
+    DICE_METRICS,
+    TRUE_DICE_METRICS,
+    VOLUME_ERROR_METRICS,
+    ablation_blocks,
+)
 from reports.training_histories import find_training_histories
 from reports.variants import Variant, split_variants
 
@@ -78,7 +85,49 @@ def _markdown_with_caption(markdown: str, caption: str | None) -> str:
     return markdown if caption is None else f"*{escape_markdown(caption)}*\n\n{markdown}"
 
 
-def _write_brain_table(
+def _write_metric_table(
+    summary: pd.DataFrame,
+    p_values: pd.DataFrame | None,
+    stem: Path,
+    metrics: tuple[str, ...],
+    caption: str,
+    variant: Variant,
+    reference_method: str,
+    display_names: Mapping[str, str] | None,
+    written: dict[str, list[Path]],
+) -> None:
+    """A Table II layout of ``metrics`` (``stem.tex/.md/.csv``) over the rows whose cells have them all."""
+    columns = [f"{metric}_mean" for metric in metrics]
+    if not set(columns) <= set(summary.columns):
+        return
+    rows = summary[summary[columns].notna().all(axis=1)]
+    if rows.empty:
+        return
+    if not variant.is_default:
+        caption += f" {variant.description()}"
+    layout = {"metrics": metrics, "reference_method": reference_method}
+    tex = table_ii_latex(rows, p_values, display_names, **layout)
+    _write(
+        stem.with_suffix(".tex"), standalone_document(_latex_with_caption(tex, escape_latex(caption))), "latex", written
+    )
+    markdown = table_ii_markdown(rows, p_values, display_names, **layout)
+    _write(stem.with_suffix(".md"), _markdown_with_caption(markdown, caption), "markdown", written)
+    table = attach_p_values(rows, p_values, metrics) if p_values is not None else rows
+    _write(stem.with_suffix(".csv"), table.to_csv(index=False), "csv", written)
+
+
+def _hr_ceiling(summary: pd.DataFrame) -> str:
+    """The sentence giving the HR segmentation's own Dice against the truth (the same in every cell)."""
+    parts = []
+    for metric in TRUE_DICE_METRICS:
+        column = f"hr_{metric}_mean"
+        if column in summary.columns and summary[column].notna().any():
+            tissue = metric.removeprefix("dice_").removesuffix("_true").upper()
+            parts.append(f"{tissue} {summary[column].mean():.3f}")
+    return f" The HR volumes' own segmentation scores {', '.join(parts)}." if parts else ""
+
+
+def _write_masked_and_downstream(
     summary: pd.DataFrame,
     p_values: pd.DataFrame | None,
     out_dir: Path,
@@ -88,26 +137,22 @@ def _write_brain_table(
     display_names: Mapping[str, str] | None,
     written: dict[str, list[Path]],
 ) -> None:
-    """Table II inside the brain mask (``table2<suffix>_brain``), over the rows whose cells have the brain metrics."""
-    columns = [f"{metric}_mean" for metric in BRAIN_METRICS]
-    if not set(columns) <= set(summary.columns):
-        return
-    rows = summary[summary[columns].notna().all(axis=1)]
-    if rows.empty:
-        return
+    """Table II inside the brain mask (``table2<suffix>_brain``) and the downstream tables, where cells have them.
+
+    ``downstream<suffix>``: Dice of each tissue and tissue-volume error (%), SR vs HR segmentation;
+    ``downstream<suffix>_truth``: Dice against the true tissue maps (the demo).
+    """
+    shared = (variant, reference_method, display_names, written)
     caption = "Inside the brain mask of each test subject (rows whose cells computed it)."
-    if not variant.is_default:
-        caption += f" {variant.description()}"
-    stem = out_dir / f"table2{suffix}_brain"
-    layout = {"metrics": BRAIN_METRICS, "reference_method": reference_method}
-    tex = table_ii_latex(rows, p_values, display_names, **layout)
-    _write(
-        stem.with_suffix(".tex"), standalone_document(_latex_with_caption(tex, escape_latex(caption))), "latex", written
+    _write_metric_table(summary, p_values, out_dir / f"table2{suffix}_brain", BRAIN_METRICS, caption, *shared)
+    caption = (
+        "Downstream: grey matter, white matter and CSF segmented by ANTs Atropos in each SR volume and in its "
+        "HR volume; Dice of SR vs HR, and the SR tissue volume's error in % of the HR one (best: closest to 0)."
     )
-    markdown = table_ii_markdown(rows, p_values, display_names, **layout)
-    _write(stem.with_suffix(".md"), _markdown_with_caption(markdown, caption), "markdown", written)
-    table = attach_p_values(rows, p_values, BRAIN_METRICS)
-    _write(stem.with_suffix(".csv"), table.to_csv(index=False), "csv", written)
+    metrics = DICE_METRICS + VOLUME_ERROR_METRICS
+    _write_metric_table(summary, None, out_dir / f"downstream{suffix}", metrics, caption, *shared)
+    caption = "Downstream: Dice of each SR volume's segmentation against the true tissue maps." + _hr_ceiling(summary)
+    _write_metric_table(summary, None, out_dir / f"downstream{suffix}_truth", TRUE_DICE_METRICS, caption, *shared)
 
 
 def _write_variant(
@@ -138,7 +183,7 @@ def _write_variant(
     _write(out_dir / f"table2{suffix}.md", _markdown_with_caption(markdown, caption), "markdown", written)
     table2_csv = _with_variant(attach_p_values(summary, p_values), variant, recorded)
     _write(out_dir / f"table2{suffix}.csv", table2_csv.to_csv(index=False), "csv", written)
-    _write_brain_table(summary, p_values, out_dir, variant, suffix, reference_method, display_names, written)
+    _write_masked_and_downstream(summary, p_values, out_dir, variant, suffix, reference_method, display_names, written)
     if p_values is not None:
         _write(
             out_dir / f"paired_tests{suffix}.csv",
@@ -270,6 +315,10 @@ def write_reports(
     * ``table1<suffix>.tex/.md/.csv`` — the ablation, for each dataset × scale × setting that
       holds supervised, supervised-rigid, udean-feature-da or udean-image-da; named
       ``table1_<dataset>_<scale>_<setting><suffix>`` when there is more than one such block;
+    * ``table2<suffix>_brain.tex/.md/.csv`` — Table II inside the brain mask, and
+      ``downstream<suffix>.tex/.md/.csv`` (Dice and tissue-volume error, SR vs HR segmentation)
+      and ``downstream<suffix>_truth.*`` (Dice against the true tissue maps), over the cells
+      that computed them (``bench run --downstream``);
     * ``paper_comparison<suffix>.csv/.md`` — when ``reference_dir`` is given, for the variants
       whose training and test degradations are both ``kspace`` (the paper's);
     * ``degradation_shift<profile suffix>.tex/.md/.csv`` — method × (training → test

@@ -36,6 +36,9 @@ METRIC_DISPLAY_NAMES: dict[str, str] = {
     "ssim_brain": "SSIM in the brain",
     "psnr_brain": "PSNR in the brain",
     "ssim2d": "2D SSIM",
+    **{f"dice_{tissue}": f"Dice {tissue.upper()}" for tissue in ("gm", "wm", "csf")},
+    **{f"dice_{tissue}_true": f"Dice {tissue.upper()} vs truth" for tissue in ("gm", "wm", "csf")},
+    **{f"volume_error_{tissue}": f"{tissue.upper()} volume error" for tissue in ("gm", "wm", "csf")},
 }
 
 # Paper order (Table II): baselines without source HR first, UDEAN last.  A method not listed

@@ -10,7 +10,8 @@ Rules (the paper's Table II, made explicit):
   group, the ``n/a`` rows form one block by themselves.
 * Best per block and metric is set in bold.  It is decided on the values *as printed*
   (rounded to :data:`DECIMALS`), so ties in print are all bold.  Higher is better for SSIM
-  and PSNR.  An ``n/a`` row is bold when it is the best of at least one of its blocks.
+  and PSNR (and Dice); the smallest in absolute value for the signed tissue-volume errors.  An
+  ``n/a`` row is bold when it is the best of at least one of its blocks.
 * Oracle methods (an upper bound, e.g. supervised on perfectly aligned pairs) are marked with
   a dagger and never bold.
 * With p-values, a metric value of a method other than the reference is starred when the
@@ -38,15 +39,35 @@ from reports.display import (
 )
 from reports.significance import HOLM_PREFIX, MIN_SUBJECTS, attach_p_values, family_size, table_family
 
-DECIMALS: dict[str, int] = {"ssim": 4, "psnr": 2, "ssim_brain": 4, "psnr_brain": 2, "ssim2d": 4}
+TISSUE_NAMES: tuple[str, ...] = ("gm", "wm", "csf")
+DECIMALS: dict[str, int] = {
+    "ssim": 4,
+    "psnr": 2,
+    "ssim_brain": 4,
+    "psnr_brain": 2,
+    "ssim2d": 4,
+    **{f"volume_error_{tissue}": 1 for tissue in TISSUE_NAMES},
+}
 DEFAULT_DECIMALS = 4
 ALPHA = 0.05
 TABLE_METRICS: tuple[str, ...] = ("ssim", "psnr")
 BRAIN_METRICS: tuple[str, ...] = ("ssim_brain", "psnr_brain")
 """The metrics of the brain-mask variant of Table II (``table2_brain``), where the cells have them."""
-METRIC_UNITS: dict[str, str] = {"psnr": " (dB)", "psnr_brain": " (dB)"}
+DICE_METRICS: tuple[str, ...] = tuple(f"dice_{tissue}" for tissue in TISSUE_NAMES)
+"""The downstream table's Dice of each tissue, SR vs HR segmentation (:mod:`benchmark.evaluation.downstream`)."""
+TRUE_DICE_METRICS: tuple[str, ...] = tuple(f"dice_{tissue}_true" for tissue in TISSUE_NAMES)
+"""The downstream table's Dice against the true tissue maps, where the dataset has them (the demo)."""
+VOLUME_ERROR_METRICS: tuple[str, ...] = tuple(f"volume_error_{tissue}" for tissue in TISSUE_NAMES)
+"""The downstream table's tissue-volume errors, SR vs HR, in % (signed)."""
+METRIC_UNITS: dict[str, str] = {
+    "psnr": " (dB)",
+    "psnr_brain": " (dB)",
+    **{metric: " (%)" for metric in VOLUME_ERROR_METRICS},
+}
 """Unit appended to a metric's column header."""
 LOWER_IS_BETTER: frozenset[str] = frozenset()
+CLOSEST_TO_ZERO_IS_BEST: frozenset[str] = frozenset(VOLUME_ERROR_METRICS)
+"""Signed errors: the best is the smallest in absolute value."""
 ABLATION_METHODS: tuple[str, ...] = (
     "supervised",
     "supervised-rigid",
@@ -152,7 +173,15 @@ def _best_indices(rows: list[TableRow], indices: list[int], metric: str) -> set[
     if not candidates:
         return set()
     values = {i: rows[i].cells[metric].printed_mean for i in candidates}
-    best = min(values.values()) if metric in LOWER_IS_BETTER else max(values.values())
+    if metric in CLOSEST_TO_ZERO_IS_BEST:
+        values = {i: abs(value) for i, value in values.items()}
+    best = (
+        min(values.values())
+        if metric in CLOSEST_TO_ZERO_IS_BEST
+        else min(values.values())
+        if metric in LOWER_IS_BETTER
+        else max(values.values())
+    )
     return {i for i, value in values.items() if value == best}
 
 

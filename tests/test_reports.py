@@ -739,3 +739,28 @@ def test_a_brain_table_follows_table_ii_where_cells_have_brain_metrics(runs_dir:
 def test_no_brain_table_without_brain_metrics(runs_dir: Path, tmp_path: Path) -> None:
     write_reports(runs_dir, tmp_path / "out", REFERENCE_DIR)
     assert not (tmp_path / "out" / "table2_brain.md").exists()
+
+
+def test_the_downstream_tables_show_dice_and_volume_error_best_closest_to_zero(runs_dir: Path, tmp_path: Path) -> None:
+    frame = pd.read_csv(runs_dir / "results.csv", keep_default_na=False, na_values=[""])
+    rng = np.random.default_rng(0)
+    for tissue in ("gm", "wm", "csf"):
+        frame[f"dice_{tissue}"] = rng.uniform(0.6, 0.9, len(frame))
+        frame[f"volume_error_{tissue}"] = rng.uniform(-10, 10, len(frame))
+        frame[f"dice_{tissue}_true"] = rng.uniform(0.5, 0.8, len(frame))
+        frame[f"hr_dice_{tissue}_true"] = 0.8
+    frame.to_csv(runs_dir / "results.csv", index=False)
+    out = tmp_path / "out"
+    write_reports(runs_dir, out, REFERENCE_DIR)
+    downstream = pd.read_csv(out / "downstream.csv", keep_default_na=False, na_values=[""])
+    assert len(downstream) == len(pd.read_csv(out / "table2.csv"))
+    markdown = (out / "downstream.md").read_text()
+    assert "Dice WM" in markdown and "WM volume error (%)" in markdown
+    # Bold marks the volume error closest to 0 within each block, not the largest.
+    layout = table_ii_layout(summarise(frame), None, ("volume_error_wm",))
+    for group in layout:
+        bold = [row.cells["volume_error_wm"].printed_mean for row in group.rows if row.cells["volume_error_wm"].bold]
+        plain = [row.cells["volume_error_wm"].printed_mean for row in group.rows if not row.oracle]
+        assert bold and min(abs(v) for v in bold) == min(abs(v) for v in plain)
+    truth = (out / "downstream_truth.md").read_text()
+    assert "Dice GM vs truth" in truth and "own segmentation scores GM 0.800, WM 0.800, CSF 0.800" in truth
