@@ -24,9 +24,11 @@ demo: env
 		--executor local --workers 2 --threads 1
 	$(BIN)/bench report --runs-dir $(RUNS)
 
-# tests/install_slurm.sh installs a single-node Slurm for tests/test_slurm_real.py where it can (root, apt-get).
+# tests/install_slurm.sh installs a single-node Slurm for tests/test_slurm_real.py where it can (root, apt-get);
+# tests/install_browser.sh installs Chromium and its driver for tests/test_html_report_browser.py.
 test: env
 	tests/install_slurm.sh
+	tests/install_browser.sh
 	$(BIN)/python -m pytest tests
 
 lint: env

@@ -21,6 +21,7 @@ from reports.degradation_shift import has_degradation_columns, shift_blocks, shi
 from reports.degradation_shift_tables import shift_latex, shift_markdown
 from reports.display import dataset_sort_key, method_sort_key, scale_sort_key, setting_sort_key
 from reports.error_maps import write_error_maps
+from reports.html_report import write_html_report
 from reports.latex import escape_latex, standalone_document, table_i_latex, table_ii_latex
 from reports.learning_curves import write_learning_curves
 from reports.markdown import escape_markdown, table_i_markdown, table_ii_markdown
@@ -43,7 +44,7 @@ from reports.variants import Variant, split_variants
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-KINDS: tuple[str, ...] = ("latex", "markdown", "csv", "figures")
+KINDS: tuple[str, ...] = ("latex", "markdown", "csv", "figures", "html")
 
 
 def _safe(name: str) -> str:
@@ -319,6 +320,8 @@ def write_reports(
       ``downstream<suffix>.tex/.md/.csv`` (Dice and tissue-volume error, SR vs HR segmentation)
       and ``downstream<suffix>_truth.*`` (Dice against the true tissue maps), over the cells
       that computed them (``bench run --downstream``);
+    * ``report.html`` — one self-contained page of all of the above, with each cell's command,
+      commit and environment (:mod:`reports.html_report`);
     * ``paper_comparison<suffix>.csv/.md`` — when ``reference_dir`` is given, for the variants
       whose training and test degradations are both ``kspace`` (the paper's);
     * ``degradation_shift<profile suffix>.tex/.md/.csv`` — method × (training → test
@@ -361,7 +364,7 @@ def write_reports(
             cannot be read; its error map is skipped, the rest is written).
 
     Returns:
-        The written paths by kind: ``"latex"``, ``"markdown"``, ``"csv"``, ``"figures"``.
+        The written paths by kind: ``"latex"``, ``"markdown"``, ``"csv"``, ``"figures"``, ``"html"``.
 
     Raises:
         BenchError: when there are no results, ``results.csv`` is damaged (see
@@ -382,4 +385,5 @@ def write_reports(
         suffix = f"_{_safe(name)}" if len(profiles) > 1 else ""
         subset = results[results["profile"] == name].reset_index(drop=True)
         _write_profile(subset, runs_dir, out_dir, paper, name, suffix, reference_method, display_names, written, notes)
+    written["html"].append(write_html_report(out_dir, runs_dir, profile, paper, notes or ()))
     return written

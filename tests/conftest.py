@@ -30,6 +30,7 @@ from methods.validation import validate_network
 SLOW_MODULES = frozenset(
     {
         "test_cell_data_store",  # the local queue's cell processes
+        "test_html_report_browser",  # a tiny run, then headless Chromium
         "test_downstream",  # ANTs Atropos on demo volumes, a 1 mm one among them
         "test_cell_identity",  # bench run of folder datasets
         "test_cli",  # bench run of the demo cells
