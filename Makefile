@@ -21,7 +21,7 @@ env: $(BIN)/bench
 # Two cells at a time, one torch thread each: 0.82x of one process's time on 2 cores (README, Performance).
 demo: env
 	$(BIN)/bench run --methods all --dataset demo --scale 2x2x2 --profile $(PROFILE) --runs-dir $(RUNS) \
-		--executor local --workers 2 --threads 1
+		--executor local --workers 2 --threads 1 --downstream
 	$(BIN)/bench report --runs-dir $(RUNS)
 
 # tests/install_slurm.sh installs a single-node Slurm for tests/test_slurm_real.py where it can (root, apt-get);

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -67,7 +68,10 @@ def _ants():
 
 
 def segment_tissues(
-    volume: np.ndarray, mask: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    volume: np.ndarray,
+    mask: np.ndarray,
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    settings: Mapping[str, str] = ATROPOS_SETTINGS,
 ) -> np.ndarray:
     """Label each voxel of ``mask`` as grey matter, white matter or CSF.
 
@@ -76,6 +80,7 @@ def segment_tissues(
             ``[0, 1]`` first, as the metrics do).
         mask: ``(X, Y, Z)`` boolean brain mask; only its voxels are classified.
         spacing: voxel size in mm.
+        settings: the arguments of ``ants.atropos`` (the harness's unless a probe compares others).
 
     Returns:
         ``(X, Y, Z)`` int8: the index of the tissue in :data:`~benchmark.data.dataset.TISSUES`
@@ -92,7 +97,7 @@ def segment_tissues(
     ants = _ants()
     image = ants.from_numpy(np.clip(np.asarray(volume, dtype=np.float32), 0.0, 1.0), spacing=spacing)
     region = ants.from_numpy(mask.astype(np.float32), spacing=spacing)
-    classes = ants.atropos(a=image, x=region, **ATROPOS_SETTINGS)["segmentation"].numpy().astype(np.int16)
+    classes = ants.atropos(a=image, x=region, **settings)["segmentation"].numpy().astype(np.int16)
     labels = np.full(volume.shape, OUTSIDE, dtype=np.int8)
     for atropos_class, tissue in enumerate(T1_ORDER, start=1):
         labels[(classes == atropos_class) & mask] = TISSUES.index(tissue)
