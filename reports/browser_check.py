@@ -87,9 +87,9 @@ def check_page(driver: Any, page: Path) -> PageCheck:
     return PageCheck(errors, int(state["images"]), list(state["broken"]), list(state["tables"]))
 
 
-def screenshot(driver: Any, out: Path, height: int = 2400) -> Path:
-    """Save a PNG of the top ``height`` pixels of the page loaded in ``driver``."""
-    driver.set_window_size(1400, height)
+def screenshot(driver: Any, out: Path, width: int = 1800, height: int = 2400) -> Path:
+    """Save a PNG of the top ``height`` pixels of the page loaded in ``driver``, ``width`` pixels wide."""
+    driver.set_window_size(width, height)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(out))
     return Path(out)

@@ -385,5 +385,6 @@ def write_reports(
         suffix = f"_{_safe(name)}" if len(profiles) > 1 else ""
         subset = results[results["profile"] == name].reset_index(drop=True)
         _write_profile(subset, runs_dir, out_dir, paper, name, suffix, reference_method, display_names, written, notes)
-    written["html"].append(write_html_report(out_dir, runs_dir, profile, paper, notes or ()))
+    scales = sorted(results["scale"].unique())
+    written["html"].append(write_html_report(out_dir, runs_dir, profile, paper, notes or (), scales=scales))
     return written

@@ -110,10 +110,12 @@ def frame_table(frame: pd.DataFrame, decimals: int = 4) -> MarkdownTable:
     return table
 
 
-def _paper_documents(reference: pd.DataFrame | None) -> dict[str, Document]:
-    """The paper's published Tables I and II as documents, to stand beside ours."""
+def _paper_documents(reference: pd.DataFrame | None, scales: Sequence[str] = ()) -> dict[str, Document]:
+    """The paper's published Tables I and II as documents, to stand beside ours (only ``scales``, when given)."""
     if reference is None:
         return {}
+    if scales and reference["scale"].isin(scales).any():
+        reference = reference[reference["scale"].isin(scales)]
     documents = {}
     for key, label in (("table2", "II"), ("table1", "I")):
         rows = reference[reference["paper_table"] == label].drop(columns=["paper_table"])
@@ -167,6 +169,7 @@ def write_html_report(
     reference: pd.DataFrame | None = None,
     notes: Sequence[str] = (),
     generated: datetime.datetime | None = None,
+    scales: Sequence[str] = (),
 ) -> Path:
     """Write ``out_dir/report.html`` from the tables and figures already written to ``out_dir``.
 
@@ -175,6 +178,7 @@ def write_html_report(
         runs_dir: the results store, for each cell's command, commit and environment.
         profile: the profile reported, or ``None`` for all.
         reference: the paper's tables (:func:`reports.paper_comparison.load_paper_tables`) or ``None``.
+        scales: the scales of the results; the paper's rows of other scales are left out.
         notes: sentences about what the report left out, shown at the top.
         generated: the time printed on the page (now, by default).
 
@@ -191,7 +195,7 @@ def write_html_report(
         runs_dir=str(runs_dir),
         profile=profile or "all",
         notes=list(notes),
-        sections=_sections(out_dir, _paper_documents(reference)),
+        sections=_sections(out_dir, _paper_documents(reference, scales)),
         figure_groups=_figures(out_dir),
         cells=frame_table(provenance) if not provenance.empty else None,
         n_cells=len(provenance),
