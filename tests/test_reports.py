@@ -565,7 +565,8 @@ def test_write_reports_writes_everything(runs_dir: Path, tmp_path: Path, monkeyp
     monkeypatch.setattr(error_maps, "error_map_figure", spy)
     out = tmp_path / "out"
     written = write_reports(runs_dir, out, REFERENCE_DIR)
-    assert set(written) == {"latex", "markdown", "csv", "figures"}
+    assert set(written) == {"latex", "markdown", "csv", "figures", "html"}
+    assert [path.name for path in written["html"]] == ["report.html"]
     names = {path.name for kind in written.values() for path in kind}
     for name in (
         "table2.tex",
