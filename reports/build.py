@@ -96,6 +96,7 @@ def _write_metric_table(
     reference_method: str,
     display_names: Mapping[str, str] | None,
     written: dict[str, list[Path]],
+    title: str = "**Table II.** SR quality per dataset, scale, setting and method.",
 ) -> None:
     """A Table II layout of ``metrics`` (``stem.tex/.md/.csv``) over the rows whose cells have them all."""
     columns = [f"{metric}_mean" for metric in metrics]
@@ -111,7 +112,7 @@ def _write_metric_table(
     _write(
         stem.with_suffix(".tex"), standalone_document(_latex_with_caption(tex, escape_latex(caption))), "latex", written
     )
-    markdown = table_ii_markdown(rows, p_values, display_names, **layout)
+    markdown = table_ii_markdown(rows, p_values, display_names, **layout, title=title)
     _write(stem.with_suffix(".md"), _markdown_with_caption(markdown, caption), "markdown", written)
     table = attach_p_values(rows, p_values, metrics) if p_values is not None else rows
     _write(stem.with_suffix(".csv"), table.to_csv(index=False), "csv", written)
@@ -151,9 +152,11 @@ def _write_masked_and_downstream(
         "HR volume; Dice of SR vs HR, and the SR tissue volume's error in % of the HR one (best: closest to 0)."
     )
     metrics = DICE_METRICS + VOLUME_ERROR_METRICS
-    _write_metric_table(summary, None, out_dir / f"downstream{suffix}", metrics, caption, *shared)
+    title = "**Downstream.** Tissue segmentation of the SR volumes per dataset, scale, setting and method."
+    _write_metric_table(summary, None, out_dir / f"downstream{suffix}", metrics, caption, *shared, title=title)
     caption = "Downstream: Dice of each SR volume's segmentation against the true tissue maps." + _hr_ceiling(summary)
-    _write_metric_table(summary, None, out_dir / f"downstream{suffix}_truth", TRUE_DICE_METRICS, caption, *shared)
+    stem = out_dir / f"downstream{suffix}_truth"
+    _write_metric_table(summary, None, stem, TRUE_DICE_METRICS, caption, *shared, title=title)
 
 
 def _write_variant(

@@ -67,6 +67,7 @@ def table_ii_markdown(
     metrics: tuple[str, ...] = TABLE_METRICS,
     reference_method: str = "udean",
     alpha: float = ALPHA,
+    title: str = "**Table II.** SR quality per dataset, scale, setting and method.",
 ) -> str:
     """Table II as a Markdown table followed by its caption sentences.
 
@@ -77,6 +78,8 @@ def table_ii_markdown(
         metrics: metric columns to show.
         reference_method: the method the p-values compare against.
         alpha: significance level for the stars.
+        title: the line above the table, in Markdown (a table in Table II's layout, e.g. the
+            downstream table, names itself).
 
     Returns:
         Markdown text ending with a newline.
@@ -101,7 +104,7 @@ def table_ii_markdown(
     rows = [row for group in groups for row in group.rows]
     reference_name = escape_markdown(method_name(reference_method, display_names))
     notes = table_notes(rows, _MARKUP, reference_name, p_values)
-    lines = ["**Table II.** SR quality per dataset, scale, setting and method.", ""]
+    lines = [title, ""]
     lines += _table(header, body, ["l", "l", "l", "l", *("c" * len(metrics))])
     return "\n".join([*lines, "", " ".join(notes), ""])
 
