@@ -26,10 +26,11 @@ demo: env
 
 # tests/install_slurm.sh installs a single-node Slurm for tests/test_slurm_real.py where it can (root, apt-get);
 # tests/install_browser.sh installs Chromium and its driver for tests/test_html_report_browser.py.
+# Two pytest workers (pytest-xdist), one test file each at a time, one thread each: 2 cores busy.
 test: env
 	tests/install_slurm.sh
 	tests/install_browser.sh
-	$(BIN)/python -m pytest tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests
 
 lint: env
 	$(BIN)/ruff check .

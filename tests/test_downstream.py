@@ -32,9 +32,15 @@ WM_DICE_BOUND = 0.8
 
 
 @pytest.fixture(scope="module")
-def small_subject(tmp_path_factory):
+def cache(tmp_path_factory):
+    """One demo-small cohort for the module (generating it takes longer than the tests)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def small_subject(cache):
     """demo-small's sub-02: its HR volume, brain mask and true labels."""
-    dataset = DATASETS.create("demo-small", data_root=None, cache_dir=tmp_path_factory.mktemp("cache"))
+    dataset = DATASETS.create("demo-small", data_root=None, cache_dir=cache)
     volume, mask = dataset.load("sub-02"), dataset.brain_mask("sub-02")
     return volume.data, mask, true_labels(dataset.tissue_maps("sub-02"), mask)
 
@@ -97,10 +103,12 @@ def test_hr_segmentations_are_cached_and_a_damaged_cache_file_is_redone(small_su
         assert stored["labels"].shape == hr.shape
 
 
-def test_bench_run_downstream_adds_the_columns_to_each_test_subject(tmp_path, monkeypatch, capsys):
+def test_bench_run_downstream_adds_the_columns_to_each_test_subject(
+    small_subject, cache, tmp_path, monkeypatch, capsys
+):
     runs = tmp_path / "runs"
     args = ["run", "--methods", "tricubic", "--dataset", "demo-small", "--profile", "tiny", "--setting", "misaligned"]
-    args += ["--runs-dir", str(runs), "--cache-dir", str(tmp_path / "cache"), "--downstream"]
+    args += ["--runs-dir", str(runs), "--cache-dir", str(cache), "--downstream"]
     code, out, err = bench(monkeypatch, capsys, *args)
     assert code == 0, out + err
     table = pd.read_csv(runs / "results.csv")
