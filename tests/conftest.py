@@ -8,6 +8,7 @@ Tests that start subprocesses or run whole cells (``bench run``, ``bench infer``
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +27,13 @@ from benchmark.training.run_context import RunContext
 from benchmark.training.seeding import seed_everything
 from benchmark.training.trainer import Trainer
 from methods.validation import validate_network
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist starts its workers with COLUMNS=80 and LINES=24. The CLI's rich consoles, made when
+    # benchmark.app.cli is imported, would then keep 80 columns and ignore a test's own COLUMNS, and
+    # long tmp paths would wrap mid-sentence. Without them a worker sees what a serial run sees.
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 SLOW_MODULES = frozenset(
     {
