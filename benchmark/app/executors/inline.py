@@ -162,7 +162,7 @@ def run_matrix(
                                 cached = build_cell_data(datasets[cell.dataset], cell, progress)
                             cached_key = key
                         assert cached is not None
-                        _run_one(cell, cached, runs_dir, device, progress, inputs, (save_sr, downstream), warn, summary)
+                        _run_one(cell, cached, runs_dir, device, progress, inputs, warn, summary, save_sr, downstream)
                 progress.advance(overall)
     finally:
         rebuild_table(runs_dir, summary)
@@ -235,16 +235,13 @@ def _run_one(
     device: torch.device,
     progress: Progress,
     inputs: _Inputs,
-    outputs: tuple[bool, bool],
     warn: Callable[[str], None],
     summary: RunSummary,
+    save_sr: bool,
+    downstream: bool,
 ) -> None:
-    """Run one cell; a failure is written to its ``error.txt``, a full disk stops the run.
-
-    ``outputs`` is (``--save-sr``, ``--downstream``).
-    """
+    """Run one cell; a failure is written to its ``error.txt``, a full disk stops the run."""
     cell_dir = cell.folder(runs_dir)
-    save_sr, downstream = outputs
     try:
         run_cell(cell, data, runs_dir, device, progress, inputs.record(cell, data), save_sr, warn, downstream)
     except BenchError as error:
