@@ -365,7 +365,7 @@ def report(
         ),
     ] = None,
 ) -> None:
-    """Write LaTeX/Markdown/CSV tables, the comparison with the paper, and error-map figures."""
+    """Write LaTeX/Markdown/CSV tables, the comparison with the paper, figures, and report.html (one page of all)."""
     import stat
 
     from benchmark.folders import path_stat
