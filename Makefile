@@ -19,6 +19,7 @@ $(BIN)/bench: pyproject.toml
 env: $(BIN)/bench
 
 # Two cells at a time, one torch thread each: 0.82x of one process's time on 2 cores (README, Performance).
+# --downstream: the tissue-segmentation score (ANTs Atropos, the 'downstream' extra); report.html is written too.
 demo: env
 	$(BIN)/bench run --methods all --dataset demo --scale 2x2x2 --profile $(PROFILE) --runs-dir $(RUNS) \
 		--executor local --workers 2 --threads 1 --downstream
