@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from benchmark.data.dataset import TISSUES
 from benchmark.errors import BenchError
 from benchmark.folders import writable_folder
 from benchmark.results.schema import VARIANT_COLUMNS
@@ -24,7 +25,7 @@ from reports.error_maps import write_error_maps
 from reports.html_report import write_html_report
 from reports.latex import escape_latex, standalone_document, table_i_latex, table_ii_latex
 from reports.learning_curves import write_learning_curves
-from reports.markdown import escape_markdown, table_i_markdown, table_ii_markdown
+from reports.markdown import TABLE_II_TITLE, escape_markdown, table_i_markdown, table_ii_markdown
 from reports.paper_comparison import compare_with_paper, comparison_markdown, load_paper_tables
 from reports.results_store import read_results
 from reports.seed_spread import seed_spread, seed_spread_markdown
@@ -96,7 +97,7 @@ def _write_metric_table(
     reference_method: str,
     display_names: Mapping[str, str] | None,
     written: dict[str, list[Path]],
-    title: str = "**Table II.** SR quality per dataset, scale, setting and method.",
+    title: str = TABLE_II_TITLE,
 ) -> None:
     """A Table II layout of ``metrics`` (``stem.tex/.md/.csv``) over the rows whose cells have them all."""
     columns = [f"{metric}_mean" for metric in metrics]
@@ -121,11 +122,10 @@ def _write_metric_table(
 def _hr_ceiling(summary: pd.DataFrame) -> str:
     """The sentence giving the HR segmentation's own Dice against the truth (the same in every cell)."""
     parts = []
-    for metric in TRUE_DICE_METRICS:
-        column = f"hr_{metric}_mean"
+    for tissue in TISSUES:
+        column = f"hr_dice_{tissue}_true_mean"
         if column in summary.columns and summary[column].notna().any():
-            tissue = metric.removeprefix("dice_").removesuffix("_true").upper()
-            parts.append(f"{tissue} {summary[column].mean():.3f}")
+            parts.append(f"{tissue.upper()} {summary[column].mean():.3f}")
     return f" The HR volumes' own segmentation scores {', '.join(parts)}." if parts else ""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from benchmark.data.dataset import TISSUES
 from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING, UNPAIRED
 
 METHOD_DISPLAY_NAMES: dict[str, str] = {
@@ -36,9 +37,9 @@ METRIC_DISPLAY_NAMES: dict[str, str] = {
     "ssim_brain": "SSIM in the brain",
     "psnr_brain": "PSNR in the brain",
     "ssim2d": "2D SSIM",
-    **{f"dice_{tissue}": f"Dice {tissue.upper()}" for tissue in ("gm", "wm", "csf")},
-    **{f"dice_{tissue}_true": f"Dice {tissue.upper()} vs truth" for tissue in ("gm", "wm", "csf")},
-    **{f"volume_error_{tissue}": f"{tissue.upper()} volume error" for tissue in ("gm", "wm", "csf")},
+    **{f"dice_{tissue}": f"Dice {tissue.upper()}" for tissue in TISSUES},
+    **{f"dice_{tissue}_true": f"Dice {tissue.upper()} vs truth" for tissue in TISSUES},
+    **{f"volume_error_{tissue}": f"{tissue.upper()} volume error" for tissue in TISSUES},
 }
 
 # Paper order (Table II): baselines without source HR first, UDEAN last.  A method not listed

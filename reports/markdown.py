@@ -27,6 +27,10 @@ from reports.table_layout import (
 _MARKUP = NoteMarkup(pm="±", dagger="†", star=r"\*", dash="–", p_lt="<")
 
 
+TABLE_II_TITLE = "**Table II.** SR quality per dataset, scale, setting and method."
+"""The line above Table II in Markdown."""
+
+
 def escape_markdown(text: str) -> str:
     """Escape the characters that would break a Markdown table cell or start emphasis."""
     out = str(text)
@@ -67,7 +71,7 @@ def table_ii_markdown(
     metrics: tuple[str, ...] = TABLE_METRICS,
     reference_method: str = "udean",
     alpha: float = ALPHA,
-    title: str = "**Table II.** SR quality per dataset, scale, setting and method.",
+    title: str = TABLE_II_TITLE,
 ) -> str:
     """Table II as a Markdown table followed by its caption sentences.
 

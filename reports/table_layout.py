@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from benchmark.data.dataset import TISSUES
 from benchmark.protocol.setting_names import MISALIGNED, NO_SETTING
 from reports.display import (
     dataset_sort_key,
@@ -39,25 +40,24 @@ from reports.display import (
 )
 from reports.significance import HOLM_PREFIX, MIN_SUBJECTS, attach_p_values, family_size, table_family
 
-TISSUE_NAMES: tuple[str, ...] = ("gm", "wm", "csf")
 DECIMALS: dict[str, int] = {
     "ssim": 4,
     "psnr": 2,
     "ssim_brain": 4,
     "psnr_brain": 2,
     "ssim2d": 4,
-    **{f"volume_error_{tissue}": 1 for tissue in TISSUE_NAMES},
+    **{f"volume_error_{tissue}": 1 for tissue in TISSUES},
 }
 DEFAULT_DECIMALS = 4
 ALPHA = 0.05
 TABLE_METRICS: tuple[str, ...] = ("ssim", "psnr")
 BRAIN_METRICS: tuple[str, ...] = ("ssim_brain", "psnr_brain")
 """The metrics of the brain-mask variant of Table II (``table2_brain``), where the cells have them."""
-DICE_METRICS: tuple[str, ...] = tuple(f"dice_{tissue}" for tissue in TISSUE_NAMES)
+DICE_METRICS: tuple[str, ...] = tuple(f"dice_{tissue}" for tissue in TISSUES)
 """The downstream table's Dice of each tissue, SR vs HR segmentation (:mod:`benchmark.evaluation.downstream`)."""
-TRUE_DICE_METRICS: tuple[str, ...] = tuple(f"dice_{tissue}_true" for tissue in TISSUE_NAMES)
+TRUE_DICE_METRICS: tuple[str, ...] = tuple(f"dice_{tissue}_true" for tissue in TISSUES)
 """The downstream table's Dice against the true tissue maps, where the dataset has them (the demo)."""
-VOLUME_ERROR_METRICS: tuple[str, ...] = tuple(f"volume_error_{tissue}" for tissue in TISSUE_NAMES)
+VOLUME_ERROR_METRICS: tuple[str, ...] = tuple(f"volume_error_{tissue}" for tissue in TISSUES)
 """The downstream table's tissue-volume errors, SR vs HR, in % (signed)."""
 METRIC_UNITS: dict[str, str] = {
     "psnr": " (dB)",

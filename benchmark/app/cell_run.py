@@ -135,15 +135,15 @@ def evaluate(
         hr = torch.from_numpy(pair.hr.data)
         if tuple(sr.shape) != tuple(hr.shape):
             raise RuntimeError(f"super_resolve returned {tuple(sr.shape)} for an HR volume of {tuple(hr.shape)}")
+        sr_array = sr.numpy()
         row = {"subject": pair.hr.subject, **{name: fn(sr, hr) for name, fn in METRICS.items()}}
         row.update({name: fn(sr, hr) for name, fn in SLICE_METRICS.items()})
         if pair.mask is not None:
             row.update({name: fn(sr, hr, pair.mask) for name, fn in BRAIN_METRICS.items()})
             if downstream is not None:
                 spacing = tuple(float(size) for size in voxel_sizes(pair.hr.affine))
-                row.update(downstream.score(sr.numpy(), pair.hr.data, pair.mask, pair.tissues, spacing))
+                row.update(downstream.score(sr_array, pair.hr.data, pair.mask, pair.tissues, spacing))
         rows.append(row)
-        sr_array = sr.numpy()
         if index == 0:
             slices = figure_slices(pair.hr.data, pair.lr.data, sr_array, pair.hr.affine, scale)
             write_npz(cell_dir / SLICES, {**slices, "subject": pair.hr.subject})

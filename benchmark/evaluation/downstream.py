@@ -65,14 +65,6 @@ def tissue_scores(sr_labels: np.ndarray, hr_labels: np.ndarray, truth: np.ndarra
     return scores
 
 
-def downstream_columns(with_truth: bool) -> list[str]:
-    """The column names :func:`tissue_scores` gives, in order."""
-    columns = [f"{kind}_{tissue}" for tissue in TISSUES for kind in ("dice", "volume_error")]
-    if with_truth:
-        columns += [f"{kind}_{tissue}_true" for tissue in TISSUES for kind in ("dice", "hr_dice")]
-    return columns
-
-
 class DownstreamScorer:
     """Segments SR volumes, and their HR volumes once (cached on disk), and scores them.
 
