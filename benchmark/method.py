@@ -36,6 +36,13 @@ class Method(ABC):
         uses_seed: ``False`` for methods whose result does not depend on the training seed
             (tricubic, zero-fill): their cells run once, as seed 0, whatever ``--seed`` asks.
             ``check_declared_inputs`` of the method contract checks both declarations.
+        revision: the method's revision, an integer ≥ 0. Bump it whenever a change alters what
+            a cell of the method computes without changing the cell's identity, above all a
+            changed default of a profile key the method declares (a cell's identity holds the
+            ``--set`` overrides, not the declared defaults). A revision above 0 joins each cell's
+            identity and folder (``…_rev1``), so ``bench run`` trains the new revision instead of
+            taking the old cells as done, and the reports show each method's newest revision in
+            the store only. Document each bump in the method's page (``docs/methods/``).
     """
 
     uses_source_hr: ClassVar[bool] = True
@@ -44,6 +51,7 @@ class Method(ABC):
     settings: ClassVar[tuple[str, ...]] = SOURCE_HR_SETTINGS
     needs_training_data: ClassVar[bool] = True
     uses_seed: ClassVar[bool] = True
+    revision: ClassVar[int] = 0
 
     def __init__(self, scale: Scale, profile: Profile) -> None:
         self.scale = scale

@@ -28,6 +28,7 @@ from reports.learning_curves import write_learning_curves
 from reports.markdown import TABLE_II_TITLE, escape_markdown, table_i_markdown, table_ii_markdown
 from reports.paper_comparison import compare_with_paper, comparison_markdown, load_paper_tables
 from reports.results_store import read_results
+from reports.revisions import newest_revision_rows
 from reports.seed_spread import seed_spread, seed_spread_markdown
 from reports.significance import attach_p_values, paired_tests
 from reports.summary import summarise
@@ -343,6 +344,9 @@ def write_reports(
     different profiles are never mixed); the suffix ``_<profile>`` is added only when there is
     more than one, so the common single-profile store gives plain ``table2.tex``.
 
+    Revisions (:mod:`reports.revisions`): of each method, only the newest revision in the store is
+    reported; one note per method says how many cells of older revisions were left out.
+
     Variants (:mod:`reports.variants`): rows of different (training degradation, test
     degradation, overrides) are never averaged together.  Tables I and II, the paired tests and
     the paper comparison are written once per variant; the default variant (``kspace`` →
@@ -375,7 +379,9 @@ def write_reports(
             is missing, or ``out_dir`` is a file or cannot be created or written.
     """
     runs_dir, out_dir = Path(runs_dir), Path(out_dir)
-    results = read_results(runs_dir)
+    notes = [] if notes is None else notes
+    results, superseded = newest_revision_rows(read_results(runs_dir))
+    notes.extend(superseded)
     profiles = sorted(results["profile"].unique())
     if profile is not None:
         if profile not in profiles:

@@ -15,6 +15,7 @@ from benchmark.protocol.setting_names import NO_SETTING
 from benchmark.results.cell import UNREAD_DEGRADATION
 from benchmark.results.cell_record import DONE, DamagedCellError, RecordedCell, read_config, read_done, read_environment
 from benchmark.results.schema import DEFAULT_DEGRADATION
+from reports.revisions import newest_revisions
 
 PROVENANCE_COLUMNS: tuple[str, ...] = (
     "cell",
@@ -56,16 +57,19 @@ def rerun_command(cell: RecordedCell) -> str:
 def cell_provenance(runs_dir: Path, profile: str | None = None) -> pd.DataFrame:
     """One row per finished cell under ``runs_dir`` (of ``profile``, or all): :data:`PROVENANCE_COLUMNS`.
 
-    A cell whose ``config.json`` cannot be read is left out (``bench run`` reruns it).
+    A cell whose ``config.json`` cannot be read is left out (``bench run`` reruns it), as is a cell
+    of a method revision that a newer one in the store superseded (:mod:`reports.revisions`).
     """
-    rows = []
+    recorded = []
     for marker in sorted(Path(runs_dir).rglob(DONE)):
-        folder = marker.parent
         try:
-            cell = read_config(folder)
+            recorded.append((marker.parent, read_config(marker.parent)))
         except DamagedCellError:
             continue
-        if profile is not None and cell.profile != profile:
+    newest = newest_revisions((cell.method, cell.revision) for _, cell in recorded)
+    rows = []
+    for folder, cell in recorded:
+        if (profile is not None and cell.profile != profile) or cell.revision < newest[cell.method]:
             continue
         environment = read_environment(folder)
         done = read_done(folder) or {}

@@ -35,6 +35,7 @@ from benchmark.results.schema import (
     DEFAULT_PRECISION,
     DIVERGED_STATE,
     INTEGER_COLUMNS,
+    INTEGER_DEFAULTS,
     METRIC_COLUMNS,
     NON_METRIC_COLUMNS,
     ORACLE,
@@ -44,6 +45,7 @@ from benchmark.results.schema import (
     TEXT_DEFAULTS,
     UNREAD_DEGRADATION,
 )
+from reports.revisions import newest_revision_items, newest_revisions
 from reports.shared_cells import place_shared_cells
 
 REBUILD_HINT = (
@@ -176,9 +178,12 @@ def read_results(runs_dir: Path) -> pd.DataFrame:
     missing = [name for name in REQUIRED_COLUMNS if name not in results.columns]
     if missing:
         raise BenchError(f"{path} lacks the column(s) {', '.join(missing)}; rebuild it with `bench run`.")
+    for name, default in INTEGER_DEFAULTS.items():  # absent or empty: the meaning older stores had
+        results[name] = results[name].fillna(str(default)) if name in results.columns else str(default)
     for name in INTEGER_COLUMNS:  # required ones (the seed) first, then those older stores lack
         if name in results.columns:
-            results[name] = _integers(path, results, name, nullable=name not in REQUIRED_COLUMNS)
+            nullable = name not in REQUIRED_COLUMNS and name not in INTEGER_DEFAULTS
+            results[name] = _integers(path, results, name, nullable=nullable)
     for name, default in TEXT_DEFAULTS.items():
         if name in results.columns:
             results[name] = results[name].fillna(default).astype(str)
@@ -220,6 +225,7 @@ class SliceCell:
     test_degradation: str = DEFAULT_DEGRADATION
     overrides: str = ""
     precision: str = DEFAULT_PRECISION
+    revision: int = 0
 
     @property
     def is_default_variant(self) -> bool:
@@ -254,6 +260,7 @@ def _cell_from_config(path: Path) -> SliceCell | None:
         test_degradation=recorded.protocol.test_degradation,
         overrides=recorded.overrides,
         precision=recorded.precision,
+        revision=recorded.revision,
     )
 
 
@@ -268,14 +275,27 @@ def finished_cell(folder: Path) -> SliceCell | None:
     return _cell_from_config(Path(folder) / SLICES)
 
 
+def store_revisions(runs_dir: Path) -> dict[str, int]:
+    """The newest revision of each method among the finished cells under ``runs_dir`` (from their ``config.json``)."""
+    pairs = []
+    for marker in Path(runs_dir).rglob(DONE):
+        try:
+            recorded = read_config(marker.parent)
+        except DamagedCellError:
+            continue
+        pairs.append((recorded.method, recorded.revision))
+    return newest_revisions(pairs)
+
+
 def find_slice_cells(runs_dir: Path) -> list[SliceCell]:
     """Every finished default-variant cell under ``runs_dir`` with ``slices.npz`` and a readable ``config.json``.
 
     The folders are ``<dataset>/<scale>/<setting>/<method>/<profile>/<variant>/seed<k>/`` (older
     stores lack ``<variant>``); the cell's identity is read from its ``config.json``.  Cells
     without a ``DONE`` marker, whose config cannot be read, or of another degradation or
-    override set than the default (:attr:`SliceCell.is_default_variant`) are skipped, so the
-    figures show the same cells as Table I/II.
+    override set than the default (:attr:`SliceCell.is_default_variant`), or of a method revision that a
+    newer one in the store superseded (:mod:`reports.revisions`), are skipped, so the figures show
+    the same cells as Table I/II.
     """
     cells = []
     for path in sorted(Path(runs_dir).rglob(SLICES)):
@@ -284,4 +304,4 @@ def find_slice_cells(runs_dir: Path) -> list[SliceCell]:
         cell = _cell_from_config(path)
         if cell is not None and cell.is_default_variant:
             cells.append(cell)
-    return cells
+    return newest_revision_items(cells, lambda c: c.method, lambda c: c.revision, store_revisions(runs_dir))

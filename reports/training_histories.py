@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.results.cell_record import DONE, LOSSES
-from reports.results_store import SliceCell, finished_cell
+from reports.results_store import SliceCell, finished_cell, store_revisions
+from reports.revisions import newest_revision_items
 from reports.variants import Variant
 
 LOSSES_FILE = LOSSES
@@ -168,10 +169,14 @@ def read_history(folder: Path) -> TrainingHistory | None:
 
 
 def find_training_histories(runs_dir: Path, profile: str | None = None) -> list[TrainingHistory]:
-    """Every finished cell under ``runs_dir`` (of ``profile``, when given) with a training history, in folder order."""
+    """Every finished cell under ``runs_dir`` (of ``profile``, when given) with a training history, in folder order.
+
+    Cells of a method revision that a newer one in the store superseded are left out (:mod:`reports.revisions`).
+    """
     histories = []
     for marker in sorted(Path(runs_dir).rglob(DONE)):
         history = read_history(marker.parent)
         if history is not None and (profile is None or history.cell.profile == profile):
             histories.append(history)
-    return histories
+    newest = store_revisions(runs_dir)
+    return newest_revision_items(histories, lambda h: h.cell.method, lambda h: h.cell.revision, newest)

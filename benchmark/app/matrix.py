@@ -32,7 +32,7 @@ def build_matrix(
     seed, and a method with ``uses_seed = False`` once, as seed 0, for every seed.
 
     ``precision`` is the resolved one (:func:`benchmark.precision.resolve_precision`); it is part
-    of every cell's identity.
+    of every cell's identity, as is the method's ``revision`` (:attr:`benchmark.method.Method.revision`).
     """
     protocol = protocol or ProtocolOptions()
     for setting in settings:
@@ -55,11 +55,31 @@ def build_matrix(
                     for seed in seeds:
                         cell_seed = seed if getattr(cls, "uses_seed", True) else 0
                         cell = Cell(
-                            dataset, scale, cell_setting, method, cell_seed, profile.for_method(method), read, precision
+                            dataset,
+                            scale,
+                            cell_setting,
+                            method,
+                            cell_seed,
+                            profile.for_method(method),
+                            read,
+                            precision,
+                            method_revision(method, cls),
                         )
                         if cell not in cells:
                             cells.append(cell)
     return cells
+
+
+def method_revision(method: str, cls: Any) -> int:
+    """The revision method ``method`` declares (:attr:`benchmark.method.Method.revision`; 0 when it declares none).
+
+    Raises:
+        BenchError: the declaration is not an integer ≥ 0 (a plugin's mistake, named before any cell runs).
+    """
+    revision = getattr(cls, "revision", 0)
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+        raise BenchError(f"method '{method}' declares revision {revision!r}; a revision is an integer ≥ 0.")
+    return revision
 
 
 def cell_identity(cell: Cell) -> dict[str, Any]:

@@ -12,11 +12,14 @@ in any of these never share a folder or a row of ``results.csv``:
 where ``<variant>`` spells the protocol, e.g. ``kspace_to_kspace_split0_mis0`` (``na_to_kspace_…``
 for a method that reads no training data), with
 ``_set-<hash>`` added when ``--set`` overrides change the profile, ``_root-<hash>`` when
-a ``--data-root`` is given (8 hex digits of SHA-256 of the canonical overrides / the path)
-and ``_<precision>`` (``_bf16``, ``_fp16``) when the cell runs in another precision than fp32
-(:mod:`benchmark.precision`).  The precision is the *resolved* one (``--precision auto`` is bf16
-on most GPUs, fp32 on the CPU); fp32 cells keep the folders and configuration hashes they had
-before precisions were recorded, so their results stay where they are.
+a ``--data-root`` is given (8 hex digits of SHA-256 of the canonical overrides / the path),
+``_<precision>`` (``_bf16``, ``_fp16``) when the cell runs in another precision than fp32
+(:mod:`benchmark.precision`), and ``_rev<n>`` when the method is at revision ``n`` > 0
+(:attr:`benchmark.method.Method.revision`: bumped when a default of the method changes, so
+cells made under the old defaults are never taken as done, nor averaged with the new ones).
+The precision is the *resolved* one (``--precision auto`` is bf16 on most GPUs, fp32 on the CPU);
+fp32 cells keep the folders and configuration hashes they had before precisions were recorded, so
+their results stay where they are; revision-0 cells keep theirs in the same way.
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ class Cell:
     profile: Profile
     protocol: ProtocolOptions = field(default_factory=ProtocolOptions)
     precision: Precision = DEFAULT_PRECISION
+    revision: int = 0
 
     def variant(self) -> str:
         """Folder name of the protocol, overrides and precision, e.g. ``kspace_to_kspace_split0_mis0_set-1a2b3c4d``."""
@@ -115,6 +119,8 @@ class Cell:
             name += f"_root-{_short_hash(p.root_text())}"
         if self.precision != DEFAULT_PRECISION:
             name += f"_{self.precision}"
+        if self.revision:
+            name += f"_rev{self.revision}"
         return name
 
     def folder(self, runs_dir: Path) -> Path:
@@ -140,6 +146,7 @@ class Cell:
             self.protocol,
             self.profile.overrides_text(),
             self.precision,
+            self.revision,
         )
 
     def columns(self) -> dict[str, Any]:
@@ -153,6 +160,7 @@ class Cell:
             self.profile.overrides_text(),
             self.protocol,
             self.precision,
+            self.revision,
             self.seed,
         )
 
@@ -160,7 +168,8 @@ class Cell:
         """The resolved configuration recorded in the cell folder, protocol and overrides included.
 
         ``precision`` is recorded only when it is not fp32, so an fp32 cell hashes as it did
-        before precisions were selectable (an absent ``precision`` means fp32).
+        before precisions were selectable (an absent ``precision`` means fp32); ``revision`` only
+        when it is above 0, for the same reason (absent means 0).
         """
         config = {
             "dataset": self.dataset,
@@ -174,6 +183,8 @@ class Cell:
         }
         if self.precision != DEFAULT_PRECISION:
             config["precision"] = self.precision
+        if self.revision:
+            config["revision"] = self.revision
         return config
 
 
@@ -186,6 +197,7 @@ def cell_label(
     protocol: ProtocolOptions,
     overrides: str,
     precision: str,
+    revision: int = 0,
 ) -> str:
     """A cell's short name for progress bars, logs and ``bench status`` (protocol shown when not the default).
 
@@ -204,6 +216,8 @@ def cell_label(
         label += f" ({overrides})"  # not [..]: rich would read it as markup
     if precision != DEFAULT_PRECISION:
         label += f" {precision}"
+    if revision:
+        label += f" rev{revision}"
     return label
 
 
@@ -216,6 +230,7 @@ def identity_columns(
     overrides: str,
     protocol: ProtocolOptions,
     precision: str,
+    revision: int,
     seed: int,
 ) -> dict[str, Any]:
     """A cell's values of :data:`~benchmark.results.schema.IDENTITY_COLUMNS`, in their order."""
@@ -233,6 +248,7 @@ def identity_columns(
         "misalign_seed": p.misalign_seed,
         "data_root": p.root_text(),
         "precision": precision,
+        "revision": revision,
         "seed": seed,
     }
     return {name: values[name] for name in IDENTITY_COLUMNS}

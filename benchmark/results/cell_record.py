@@ -82,6 +82,7 @@ class RecordedCell:
         overrides: the ``--set`` overrides, ``key=value;…`` (``""`` for none).
         protocol: the training and test degradations, split and misalignment seeds, data root.
         precision: ``fp32`` (also when absent), ``bf16`` or ``fp16``.
+        revision: the method's revision when the cell ran (0 when absent).
         oracle: whether the method reads the aligned target HR (an upper bound).
         config: the whole parsed ``config.json``.
     """
@@ -98,6 +99,7 @@ class RecordedCell:
     precision: str
     oracle: bool
     config: dict[str, Any]
+    revision: int = 0
 
     def identity_columns(self) -> dict[str, Any]:
         """The cell's values of :data:`~benchmark.results.schema.IDENTITY_COLUMNS`, typed as the schema says."""
@@ -110,6 +112,7 @@ class RecordedCell:
             self.overrides,
             self.protocol,
             self.precision,
+            self.revision,
             self.seed,
         )
         return {name: int(value) if name in INTEGER_COLUMNS else str(value) for name, value in values.items()}
@@ -125,6 +128,7 @@ class RecordedCell:
             self.protocol,
             self.overrides,
             self.precision,
+            self.revision,
         )
 
 
@@ -165,6 +169,7 @@ def recorded_cell(config: dict[str, Any]) -> RecordedCell:
             precision=str(config.get("precision", DEFAULT_PRECISION)),
             oracle=bool(config.get("oracle", False)),
             config=config,
+            revision=int(config.get("revision", 0)),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise DamagedCellError("config.json holds values of the wrong type") from None

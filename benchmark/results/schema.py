@@ -9,12 +9,15 @@ names columns, not methods or datasets.
 Columns, in the order written (``psnr`` is followed by any further metric the runner adds)::
 
     dataset, scale, setting, method, profile, overrides, train_degradation, test_degradation,
-    split_seed, misalign_seed, data_root, precision, seed, subject, ssim, psnr, oracle, config_hash, state
+    split_seed, misalign_seed, data_root, precision, revision, seed, subject, ssim, psnr, oracle, config_hash, state
 
 * :data:`IDENTITY_COLUMNS` identify a cell; with ``subject`` they are the key of a row
   (:data:`KEY_COLUMNS`).
 * Metrics are ``ssim`` and ``psnr`` (:data:`METRIC_COLUMNS`) and any further numeric column
   that is none of :data:`NON_METRIC_COLUMNS`.
+* ``revision`` is the method's revision when the cell ran (:attr:`benchmark.method.Method.revision`;
+  0 when empty or absent). The reports show a method's newest revision in the store only
+  (:mod:`reports.revisions`).
 * ``oracle`` marks methods that are upper bounds, ``config_hash`` the hash the cell's ``DONE``
   marker finished, ``state`` whether the cell trained to its end (``done``) or its training
   diverged (``diverged``: its metrics are empty; :mod:`benchmark.training.divergence`).
@@ -63,6 +66,7 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "misalign_seed",
     "data_root",
     "precision",
+    "revision",
     "seed",
 )
 """The columns that identify a cell, in the order written (two cells differing in any never share a row)."""
@@ -87,13 +91,24 @@ COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *METRIC_COLUMNS, ORACLE, CONFIG_HASH, 
 NON_METRIC_COLUMNS: frozenset[str] = frozenset({*KEY_COLUMNS, ORACLE, CONFIG_HASH, STATE})
 """Columns never read as metrics, even when all their values are numbers (seeds, hashes, roots)."""
 
-INTEGER_COLUMNS: tuple[str, ...] = ("seed", "split_seed", "misalign_seed")
+INTEGER_COLUMNS: tuple[str, ...] = ("seed", "split_seed", "misalign_seed", "revision")
 """Identity columns holding integers; every other identity column (and ``subject``) is text."""
+
+INTEGER_DEFAULTS: dict[str, int] = {"revision": 0}
+"""Integer columns that may be empty or absent, and what that means: revision 0 (stores written before
+revisions were recorded hold only revision-0 cells)."""
 
 REQUIRED_COLUMNS: tuple[str, ...] = (*CELL_COLUMNS, "seed", SUBJECT)
 """The key columns present in the tables of every harness version; a table without one is refused."""
 
-PROTOCOL_COLUMNS: tuple[str, ...] = (*VARIANT_COLUMNS, "split_seed", "misalign_seed", "data_root", CONFIG_HASH)
+PROTOCOL_COLUMNS: tuple[str, ...] = (
+    *VARIANT_COLUMNS,
+    "split_seed",
+    "misalign_seed",
+    "data_root",
+    "revision",
+    CONFIG_HASH,
+)
 """The columns that older stores lack (recorded since the protocol options were)."""
 
 TEXT_DEFAULTS: dict[str, str] = {
