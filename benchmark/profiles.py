@@ -196,7 +196,7 @@ class Profile:
         shared (``core``) keys apply to every method.
         """
         owners = {name: setting.owner for name, setting in declared().items()}
-        foreign = [key for key in self.overrides if not _applies(owners.get(key, "core"), method)]
+        foreign = [key for key in self.overrides if not key_applies(owners.get(key, "core"), method)]
         if not foreign:
             return self
         kept = [f"{key}={self.values[key]!r}" for key in self.overrides if key not in foreign]
@@ -207,7 +207,7 @@ class Profile:
         return ";".join(f"{key}={_text(self.values[key])}" for key in self.overrides)
 
 
-def _applies(owner: str, method: str) -> bool:
+def key_applies(owner: str, method: str) -> bool:
     """Whether a profile key declared by ``owner`` applies to ``method`` (see :meth:`Profile.for_method`)."""
     return owner == "core" or method == owner or method.startswith(f"{owner}-")
 

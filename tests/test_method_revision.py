@@ -89,3 +89,42 @@ def test_a_damaged_revision_in_results_csv_is_named(tmp_path):
     with pytest.raises(BenchError, match="'x' in column revision on line 2, not an integer") as info:
         read_results(tmp_path)
     assert_one_sentence(f"error: {info.value}")
+
+
+# ------------------------------------------------------- a changed default comes with a bumped revision
+def defaults_changed_without_a_bump(recorded: list[str], current: list[str]) -> list[str]:
+    """The methods whose default lines (``tests/method_defaults/record.py``) differ at an unchanged revision."""
+
+    def by_method(lines: list[str]) -> dict[str, tuple[str, set[str]]]:
+        methods: dict[str, tuple[str, set[str]]] = {}
+        for line in lines:
+            method, revision, rest = line.split(" ", 2)
+            methods.setdefault(method, (revision, set()))[1].add(rest)
+        return methods
+
+    before, now = by_method(recorded), by_method(current)
+    return sorted(m for m in before.keys() & now.keys() if before[m][0] == now[m][0] and before[m][1] != now[m][1])
+
+
+def test_no_method_changes_a_default_without_bumping_its_revision():
+    from tests.method_defaults.record import default_lines
+
+    recorded = (Path(__file__).parent / "method_defaults" / "recorded.txt").read_text().splitlines()
+    current = default_lines()
+    changed = defaults_changed_without_a_bump(recorded, current)
+    assert not changed, f"{', '.join(changed)}: a declared default changed; bump the method's revision"
+    assert current == recorded, "a revision changed: renew tests/method_defaults/recorded.txt (see record.py)"
+
+
+def test_the_check_names_a_default_changed_at_the_same_revision():
+    recorded = ["udean revision=0 quick udean_warmup=0.1", "tricubic revision=0 quick ssim_weight=0.5"]
+    assert defaults_changed_without_a_bump(recorded, ["udean revision=0 quick udean_warmup=0.0", recorded[1]]) == [
+        "udean"
+    ]
+    assert defaults_changed_without_a_bump(recorded, ["udean revision=1 quick udean_warmup=0.0", recorded[1]]) == []
+
+
+def test_udean_and_its_ablations_are_at_revision_1():
+    from methods.udean import UDEAN, UDEANFeatureDA, UDEANImageDA
+
+    assert UDEAN.revision == UDEANImageDA.revision == UDEANFeatureDA.revision == 1

@@ -19,7 +19,7 @@ from methods.networks.downsampling_generator import sample_slab
 from methods.networks.interpolation_skip import upsample_slab
 from methods.udean import (
     DISCRIMINATORS,
-    FEATURE_GRADIENT_PENALTY_DEFAULT,
+    FEATURE_GRADIENT_PENALTY_GAMMA,
     GENERATORS,
     UDEAN,
     UDEANPlan,
@@ -125,10 +125,11 @@ def test_shapes_of_every_path(tiny_run, scale: Scale) -> None:
     [
         (Scale(2, 2, 2), {}, REACHES),
         (Scale(2, 2, 1), {}, REACHES),
-        (Scale(2, 2, 2), {"udean_hr_consistency_skip": False}, REACHES),
+        (Scale(2, 2, 2), {"udean_hr_consistency_skip": True}, REACHES),
         (Scale(2, 2, 2), {"global_skip": False}, REACHES),
+        (Scale(2, 2, 2), {"udean_feature_gradient_penalty": 0.1}, REACHES),
     ],
-    ids=["2x2x2", "2x2x1", "paper-hr-consistency", "no-skip"],
+    ids=["2x2x2", "2x2x1", "hr-consistency-skip", "no-skip", "gradient-penalty"],
 )
 def test_every_term_is_finite_and_trains_the_right_networks(tiny_run, scale, overrides, expected) -> None:
     run = tiny_run(scale, **overrides)
@@ -141,7 +142,8 @@ def test_every_term_is_finite_and_trains_the_right_networks(tiny_run, scale, ove
     assert reached(plan.networks, terms["g_total"]) == set(GENERATORS)
     trainer = trainer_for(plan, run)
     d_losses = plan.discriminator_losses(plan.judgements(batch(plan), paths, trainer), trainer)
-    assert set(d_losses) == {"d_lr", "d_feature", "d_feature_penalty", "d_hr", "d_total"}
+    penalised = run.profile["udean_feature_gradient_penalty"] > 0  # off by default since revision 1
+    assert set(d_losses) == {"d_lr", "d_feature", "d_hr", "d_total"} | ({"d_feature_penalty"} if penalised else set())
     for name, network in (
         ("d_lr", "lr_discriminator"),
         ("d_feature", "feature_discriminator"),
@@ -154,10 +156,10 @@ def test_every_term_is_finite_and_trains_the_right_networks(tiny_run, scale, ove
 @pytest.mark.parametrize(
     ("overrides", "skip_cycle", "skip_hr_consistency", "lr_skips"),
     [
-        ({}, True, True, False),
-        ({"udean_hr_consistency_skip": False}, True, False, False),
+        ({}, True, False, False),
+        ({"udean_hr_consistency_skip": True}, True, True, False),
         ({"global_skip": False}, False, False, False),
-        ({"udean_down_skip": True}, True, True, True),
+        ({"udean_down_skip": True}, True, False, True),
     ],
 )
 def test_where_the_skips_are_added(tiny_run, overrides, skip_cycle: bool, skip_hr_consistency: bool, lr_skips) -> None:
@@ -428,13 +430,13 @@ def test_untrained_encoders_give_features_that_carry_the_image(profile: str) -> 
     a feature discriminator cannot tell apart and eq. 9 cannot align (issue 14)."""
     scale = SCALES[0]
     torch.manual_seed(0)
-    method = UDEAN(scale=scale, profile=load_profile(profile))
+    method = UDEAN(scale=scale, profile=load_profile(profile, ["udean_encoder_init='he'"]))
     y_s, x_t = torch.rand(2, 6, 32, 32), torch.rand(2, 3, 16, 16)
     with torch.no_grad():
         for features in (method.networks["downsampling_extractor"](y_s), method.networks["lr_encoder"](x_t)):
             assert float(features.std(dim=(2, 3)).mean()) > 0.05
     torch.manual_seed(0)
-    default = UDEAN(scale=scale, profile=load_profile(profile, ["udean_encoder_init=pytorch"]))
+    default = UDEAN(scale=scale, profile=load_profile(profile))  # PyTorch's, the default since revision 1
     with torch.no_grad():
         assert float(default.networks["lr_encoder"](x_t).std(dim=(2, 3)).mean()) < 0.05
 
@@ -487,7 +489,7 @@ def test_the_gradient_penalty_bounds_the_feature_discriminators_input_gradient()
 
     profile = load_profile("tiny")
     results = {}
-    for gamma in (0.0, FEATURE_GRADIENT_PENALTY_DEFAULT):
+    for gamma in (0.0, FEATURE_GRADIENT_PENALTY_GAMMA):
         torch.manual_seed(0)
         d = slab_discriminator(profile, 8)
         optimiser = torch.optim.Adam(d.parameters(), lr=5e-4, betas=(0.9, 0.99))
@@ -503,6 +505,6 @@ def test_the_gradient_penalty_bounds_the_feature_discriminators_input_gradient()
         (grad,) = torch.autograd.grad(d(f).sum(), f)
         with torch.no_grad():
             results[gamma] = (grad.flatten(1).norm(dim=1).mean().item(), (d(real).mean() - d(fake).mean()).item())
-    penalised = results[FEATURE_GRADIENT_PENALTY_DEFAULT]
+    penalised = results[FEATURE_GRADIENT_PENALTY_GAMMA]
     assert penalised[0] < 0.5 * results[0.0][0], results
     assert penalised[1] > 0.1, results  # it still discriminates
