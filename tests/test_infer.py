@@ -246,6 +246,19 @@ def test_user_mistakes_end_in_one_sentence(monkeypatch, capsys, tmp_path, args, 
     assert fragment in assert_one_sentence(err)
 
 
+def test_a_cell_of_another_revision_says_so(monkeypatch, capsys, tmp_path, udean_cell):
+    from methods.udean import UDEAN
+
+    monkeypatch.setattr(UDEAN, "revision", UDEAN.revision + 1)
+    out = tmp_path / "udean.nii.gz"
+    code, stdout, err = bench(
+        monkeypatch, capsys, "infer", str(ANATOMICAL), str(out), "--run", str(udean_cell), "--device", "cpu"
+    )
+    assert code == 0, err
+    text = " ".join(stdout.split())
+    assert f"trained by revision {UDEAN.revision - 1} of udean; this harness has revision {UDEAN.revision}" in text
+
+
 def test_a_cell_without_weights_is_refused(monkeypatch, capsys, tmp_path, udean_cell):
     broken = tmp_path / "seed0"
     broken.mkdir()

@@ -98,6 +98,12 @@ def restore_cell(cell_dir: Path) -> RestoredMethod:
         source = f"{cell_dir} (trained; its evaluation did not finish)"
     else:
         source = str(cell_dir)
+    revision = getattr(cls, "revision", 0)
+    if recorded.revision != revision:  # its declared defaults are today's, not those it trained with
+        source += (
+            f" (trained by revision {recorded.revision} of {name}; this harness has revision {revision}, "
+            "whose defaults it is run with)"
+        )
     precision = recorded.precision
     if precision not in PRECISIONS:
         raise BenchError(f"{config_path} records precision '{precision}', not one of {', '.join(PRECISIONS)}.")
