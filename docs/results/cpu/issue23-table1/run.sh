@@ -11,17 +11,9 @@
 # script ran from the repository root, so its cells ran the repository's code of the moment, not
 # STUDY_CODE: see README.md here for what that means for the cells finished before.
 set -u
-ROOT="$(cd "$(dirname "$0")/../../../.." && pwd)"
-CODE="${STUDY_CODE:-$ROOT}"
-RUNS="${STUDY_RUNS:-$ROOT/runs/issue23}"
-PY="$ROOT/.venv/bin/python"
-export PYTHONPATH="$CODE"
-cd "$CODE" || exit 1
+source "$(dirname "$0")/study_setup.sh"
 COMMON=(--dataset demo --scale 2x2x2 --setting misaligned --profile quick --set steps_per_epoch=3000
         --executor local --workers 2 --threads 1 --runs-dir "$RUNS")
-bench() {
-  if [ -f "$CODE/benchmark/app/cli.py" ]; then "$PY" -m benchmark.app.cli "$@"; else "$PY" -m benchmark.cli "$@"; fi
-}
 echo "study code $(git -C "$CODE" rev-parse --short HEAD) start $(date -u +%FT%TZ)"
 # Table I rows, 3 seeds (the Table I UDEAN row is also the base of the departures below).
 bench run --methods udean,udean-image-da,udean-feature-da,supervised,supervised-rigid,supervised-aligned \

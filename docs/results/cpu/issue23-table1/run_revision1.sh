@@ -12,15 +12,9 @@
 #
 #   STUDY_CODE=/path/to/a/checkout docs/results/cpu/issue23-table1/run_revision1.sh
 set -u
-ROOT="$(cd "$(dirname "$0")/../../../.." && pwd)"
-CODE="${STUDY_CODE:-$ROOT}"
-RUNS="${STUDY_RUNS:-$ROOT/runs/issue23}"
-PY="$ROOT/.venv/bin/python"
-export PYTHONPATH="$CODE"
-cd "$CODE" || exit 1
+source "$(dirname "$0")/study_setup.sh"
 QUICK=(--dataset demo --scale 2x2x2 --setting misaligned --profile quick --set steps_per_epoch=3000
        --executor local --threads 1 --runs-dir "$RUNS")
-bench() { "$PY" -m benchmark.app.cli "$@"; }
 echo "study code $(git -C "$CODE" rev-parse --short HEAD) start $(date -u +%FT%TZ)"
 (
   bench run --methods udean --dataset demo-small --scale 2x2x2 --setting misaligned --profile paper --seed 0 \

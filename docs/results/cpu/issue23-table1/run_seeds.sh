@@ -7,17 +7,9 @@
 #
 #   STUDY_CODE=/path/to/a/checkout docs/results/cpu/issue23-table1/run_seeds.sh
 set -u
-ROOT="$(cd "$(dirname "$0")/../../../.." && pwd)"
-CODE="${STUDY_CODE:-$ROOT}"
-RUNS="${STUDY_RUNS:-$ROOT/runs/issue23}"
-PY="$ROOT/.venv/bin/python"
-export PYTHONPATH="$CODE"
-cd "$CODE" || exit 1
+source "$(dirname "$0")/study_setup.sh"
 COMMON=(--dataset demo --scale 2x2x2 --setting misaligned --profile quick --set steps_per_epoch=3000
         --executor local --workers 2 --threads 1 --runs-dir "$RUNS")
-bench() {
-  if [ -f "$CODE/benchmark/app/cli.py" ]; then "$PY" -m benchmark.app.cli "$@"; else "$PY" -m benchmark.cli "$@"; fi
-}
 echo "study code $(git -C "$CODE" rev-parse --short HEAD) start $(date -u +%FT%TZ)"
 bench run --methods udean,udean-image-da,udean-feature-da --seed 3,4 "${COMMON[@]}"
 for departure in "udean_encoder_init='pytorch'" udean_warmup=0.0 udean_feature_gradient_penalty=0.0 \
