@@ -71,17 +71,27 @@ class DemoDataset(NiftiFileDataset):
         super().__init__(files, variant)
         self.folder = folder
         self._template: Template | None = None
+        self._last_maps: tuple[str, np.ndarray] | None = None  # the brain mask and the labels read one subject's maps
 
     def tissue_maps(self, subject: str) -> np.ndarray:
-        """``(3, X, Y, Z)`` float32 GM, WM, CSF probabilities of ``subject`` (made and cached on first use)."""
+        """``(3, X, Y, Z)`` float32 GM, WM, CSF probabilities of ``subject`` (made and cached on first use).
+
+        The last subject's maps are kept, read-only, so that its brain mask and its true labels read
+        the file once.
+        """
         if subject not in self.files:
             raise BenchError(f"dataset '{self.name}' has no subject '{subject}'.")
+        if self._last_maps is not None and self._last_maps[0] == subject:
+            return self._last_maps[1]
         path = tissue_folder(self.folder) / f"{subject}.nii.gz"
         if not path.is_file():
             if self._template is None:
                 self._template = load_template(VARIANTS[self.name][1])
             path = write_tissues(self.folder, self._template, subject)
-        return np.moveaxis(nib.load(path).get_fdata(dtype=np.float32), -1, 0)
+        maps = np.moveaxis(nib.load(path).get_fdata(dtype=np.float32), -1, 0)
+        maps.setflags(write=False)
+        self._last_maps = (subject, maps)
+        return maps
 
     def brain_mask(self, subject: str) -> np.ndarray:
         """``(X, Y, Z)`` boolean: where ``subject``'s tissue probabilities sum to at least 0.5 (the brain)."""

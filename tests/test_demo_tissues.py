@@ -70,3 +70,19 @@ def test_the_maps_are_made_per_subject_cached_and_equal_to_the_generator(dataset
 def test_an_unknown_subject_is_one_sentence(dataset):
     with pytest.raises(BenchError, match="no subject 'sub-99'"):
         dataset.tissue_maps("sub-99")
+
+
+def test_a_subjects_mask_and_maps_read_its_file_once(dataset, monkeypatch):
+    import datasets.demo as demo
+
+    dataset.tissue_maps("sub-05")  # made and read
+    dataset.tissue_maps("sub-06")  # another subject in between
+    reads = []
+    real_load = demo.nib.load
+    monkeypatch.setattr(demo.nib, "load", lambda path, *a, **k: reads.append(path) or real_load(path, *a, **k))
+    mask = dataset.brain_mask("sub-05")
+    maps = dataset.tissue_maps("sub-05")
+    assert len(reads) == 1  # before: the mask and the maps each read the file
+    assert np.array_equal(mask, maps.sum(0) >= 0.5)
+    with pytest.raises(ValueError):
+        maps[0, 0, 0, 0] = 1.0  # kept maps are read-only, so no caller can change another's
