@@ -54,8 +54,9 @@ def test_matrix_drops_what_a_method_cannot_read() -> None:
 
 
 def test_default_protocol_keeps_the_folders_of_learned_cells() -> None:
-    cells = _matrix(["udean"], ["misaligned"], ProtocolOptions())
-    assert {cell.variant() for cell in cells} == {"kspace_to_kspace_split0_mis0"}
+    cells = _matrix(["supervised", "udean"], ["misaligned"], ProtocolOptions())
+    # UDEAN's revision 1 adds its own suffix (tests/test_method_revision.py); the protocol adds none.
+    assert {cell.variant() for cell in cells} == {"kspace_to_kspace_split0_mis0", "kspace_to_kspace_split0_mis0_rev1"}
 
 
 def _run(monkeypatch, capsys, data: Path, runs: Path, *extra: str) -> tuple[int, str]:
