@@ -11,7 +11,7 @@ the report says in one sentence per method what it left out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import pandas as pd
@@ -39,38 +39,35 @@ def newest_revision_rows(results: pd.DataFrame) -> tuple[pd.DataFrame, list[str]
     if REVISION not in results.columns or results.empty:
         return results, []
     newest = results.groupby("method")[REVISION].transform("max")
+    current = newest_revisions(zip(results["method"], results[REVISION]))
     old = results[results[REVISION] < newest]
     notes = []
     identity = [name for name in IDENTITY_COLUMNS if name in old.columns]
     for method, rows in old.groupby("method", sort=True):
         cells = len(rows.drop_duplicates(identity))
         revisions = ", ".join(str(int(r)) for r in sorted(rows[REVISION].unique()))
-        current = int(results.loc[results["method"] == method, REVISION].max())
         word = "revision" if rows[REVISION].nunique() == 1 else "revisions"
         notes.append(
             f"{method}: {cells} cell{'s' if cells != 1 else ''} of {word} {revisions} left out, superseded by "
-            f"revision {current} (their folders and rows of results.csv are kept)."
+            f"revision {current[method]} (their folders and rows of results.csv are kept)."
         )
     return results[results[REVISION] >= newest].reset_index(drop=True), notes
 
 
 def newest_revision_items(
-    items: Iterable[T], method: Callable[[T], str], revision: Callable[[T], int], newest: dict[str, int] | None = None
+    items: Iterable[T], method: Callable[[T], str], revision: Callable[[T], int], newest: dict[str, int]
 ) -> list[T]:
     """The items (cells read from their folders) of each method's newest revision, in their order.
 
     Args:
         items: cell records.
         method, revision: read an item's method and revision.
-        newest: the newest revision per method to keep (from the whole store, as
-            :func:`newest_revisions` gives it); ``None``: the newest among ``items``.
+        newest: the newest revision per method in the whole store (:func:`newest_revisions`).
     """
-    items = list(items)
-    newest = newest if newest is not None else newest_revisions((method(i), revision(i)) for i in items)
     return [item for item in items if revision(item) >= newest.get(method(item), 0)]
 
 
-def newest_revisions(pairs: Iterable[tuple[str, int]] | Sequence[tuple[str, int]]) -> dict[str, int]:
+def newest_revisions(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
     """The newest revision of each method among ``(method, revision)`` pairs."""
     newest: dict[str, int] = {}
     for method, revision in pairs:

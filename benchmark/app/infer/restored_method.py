@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from benchmark.app.matrix import method_revision
 from benchmark.errors import BenchError
 from benchmark.method import Method
 from benchmark.plugins import METHODS
@@ -98,7 +99,7 @@ def restore_cell(cell_dir: Path) -> RestoredMethod:
         source = f"{cell_dir} (trained; its evaluation did not finish)"
     else:
         source = str(cell_dir)
-    revision = getattr(cls, "revision", 0)
+    revision = method_revision(name, cls)
     if recorded.revision != revision:  # its declared defaults are today's, not those it trained with
         source += (
             f" (trained by revision {recorded.revision} of {name}; this harness has revision {revision}, "
