@@ -7,9 +7,11 @@ The sixth session's store was lost with its machine (README, "Seventh session");
 in the committed ``results.csv`` files, its curves and error maps in the committed reports. ``OUT``
 gets a copy of the live store's finished cell folders (without their checkpoints) and a
 ``results.csv`` that is the union of the live store's rows and the committed ones. A row present in
-both (same cell and subject) must carry the same metrics, as a cell rerun on CPU does; the script
-prints every such pair and stops if one differs by more than 1e-9. Then ``bench report --runs-dir
-OUT`` reports every seed in its tables, and curves and figures for the live cells only.
+both (same cell and subject, a cell rerun) keeps the live store's metrics, whose curves and figures
+the report shows; the script prints every such pair and says whether they agree to 1e-9 (a cell
+rerun on the same machine does; on another CPU the sums round differently and an adversarial
+training can amplify that: README, "Seventh session"). Then ``bench report --runs-dir OUT`` reports
+every seed in its tables, and curves and figures for the live cells only.
 """
 
 from __future__ import annotations
@@ -56,9 +58,12 @@ def main() -> None:
     for row in both.itertuples(index=False):
         pairs = {m: (float(getattr(row, f"{m}_live")), float(getattr(row, f"{m}_committed"))) for m in METRICS}
         label = f"{row.method}@{row.revision} seed {row.seed} {row.subject} ({row.overrides})"
-        print(f"rerun {label}: " + ", ".join(f"{m} {a:.6f} / {b:.6f}" for m, (a, b) in pairs.items()))
-        if any(abs(a - b) > 1e-9 for a, b in pairs.values()):
-            raise SystemExit(f"{label} differs between the live store and the committed rows")
+        same = all(abs(a - b) <= 1e-9 for a, b in pairs.values())
+        print(
+            f"rerun {label}, live / committed: "
+            + ", ".join(f"{m} {a:.6f} / {b:.6f}" for m, (a, b) in pairs.items())
+            + (" (the same)" if same else " (DIFFERENT: the live row is kept)")
+        )
     earlier = committed.merge(live[key], on=key, how="left", indicator=True)
     earlier = earlier[earlier["_merge"] == "left_only"].drop(columns="_merge")
     merged = pd.concat([live, earlier], ignore_index=True).fillna("")
