@@ -42,8 +42,25 @@ def same_commit(recorded: str | None, current: str | None) -> bool:
     return recorded.removesuffix("-dirty") == current.removesuffix("-dirty")
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The processor's model name (Linux's ``/proc/cpuinfo``; else :func:`platform.processor`), or ``None``."""
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def environment_record(device: torch.device, precision: str = "fp32") -> dict[str, Any]:
-    """Python, package versions, git commit, device name, thread count and the resolved precision.
+    """Python, package versions, git commit, device name, CPU, thread count and the resolved precision.
+
+    The CPU's model and the vector instruction set torch's kernels use on it (``cpu_capability``,
+    e.g. ``AVX512``) are recorded because two CPUs can round a sum differently in its last digit,
+    and an unstable training can amplify that: a cell is identical run twice on one machine, not
+    necessarily on another (README, "Reproducibility").
 
     Args:
         device: the device the cell runs on.
@@ -62,6 +79,8 @@ def environment_record(device: torch.device, precision: str = "fp32") -> dict[st
         "packages": packages,
         "git_commit": harness_commit(),
         "device": str(device),
+        "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch_threads": torch.get_num_threads(),
         "precision": precision,
     }

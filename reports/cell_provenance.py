@@ -22,6 +22,7 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (
     "command",
     "commit",
     "device",
+    "cpu",
     "precision",
     "torch",
     "python",
@@ -29,6 +30,12 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (
     "fit_seconds",
     "finished",
 )
+
+
+def cpu_description(environment: dict) -> str:
+    """``"<model> (<vector instruction set>)"`` from a cell's ``environment.json``; ``""`` where older cells lack it."""
+    model, capability = environment.get("cpu") or "", environment.get("cpu_capability") or ""
+    return f"{model} ({capability})" if model and capability else model or capability
 
 
 def rerun_command(cell: RecordedCell) -> str:
@@ -80,6 +87,7 @@ def cell_provenance(runs_dir: Path, profile: str | None = None) -> pd.DataFrame:
                 "command": rerun_command(cell),
                 "commit": environment.get("git_commit") or "",
                 "device": environment.get("device") or "",
+                "cpu": cpu_description(environment),
                 "precision": cell.precision,
                 "torch": packages.get("torch", ""),
                 "python": environment.get("python", ""),
