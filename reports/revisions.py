@@ -38,8 +38,8 @@ def newest_revision_rows(results: pd.DataFrame) -> tuple[pd.DataFrame, list[str]
     """
     if REVISION not in results.columns or results.empty:
         return results, []
-    newest = results.groupby("method")[REVISION].transform("max")
     current = newest_revisions(zip(results["method"], results[REVISION]))
+    newest = results["method"].map(current)
     old = results[results[REVISION] < newest]
     notes = []
     identity = [name for name in IDENTITY_COLUMNS if name in old.columns]

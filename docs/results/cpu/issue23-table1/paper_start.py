@@ -22,13 +22,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
-
-def markdown(frame: pd.DataFrame) -> str:
-    """``frame`` as a Markdown table, numbers with 3 decimals."""
-    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in frame.itertuples(index=False)]
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
+from validation_swings import markdown  # this folder: the script's own folder leads sys.path
 
 
 def warmup_of(config: dict) -> float:

@@ -4,9 +4,10 @@
 # validation, its X_{s→t} from mean 0.34 to 0.14 (target LR 0.40); revision 0 (warm-up 0.1) rose from
 # 13.5 to 23.0 dB (one seed each; README, "Sixth session"). Three seeds of each at revision 1:
 # without the warm-up and with `udean_warmup=0.1`, as two streams of one worker each (a paper-size
-# cell takes about 45 minutes on one thread). Seed 0 without the warm-up trains last: it repeats a
-# cell of the sixth session, whose store was lost with its machine, and checks that it comes out the
-# same. Cells resume from their checkpoints: rerun this script to go on where it stopped.
+# cell took 25 minutes on one thread, two at a time, in the seventh session). Seed 0 without the
+# warm-up trains last: it repeats a cell of the sixth session, whose store was lost with its machine
+# (on the new machine it did not come out the same: README, "Seventh session"). Cells resume from
+# their checkpoints: rerun this script to go on where it stopped.
 #
 #   STUDY_CODE=/path/to/a/checkout docs/results/cpu/issue23-table1/run_paper_start.sh
 set -u
